@@ -1,0 +1,7 @@
+# How stage scripts run parallel jobs ("$train_cmd JOB=1:$nj log/x.JOB.log cmd ... JOB ...").
+# Default: local processes. On a Slurm cluster use utils/slurm.pl instead, e.g.
+#   export train_cmd="utils/slurm.pl --mem 4G --partition cpu"
+#   export cuda_cmd="utils/slurm.pl --gpu 1 --mem 16G --partition gpu"
+# (extra sbatch flags can go in $SLURM_PL_OPTS). Edit here, not in the stage scripts.
+export train_cmd="utils/run.pl"
+export cuda_cmd="utils/run.pl"

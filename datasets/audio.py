@@ -1,0 +1,82 @@
+"""16-bit PCM wav I/O for wav.scp entries (plain paths and Kaldi ``cmd |`` pipes).
+
+Samples are returned in int16 scale (Kaldi's convention) as float32, shape (channels, samples).
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+
+class AudioError(ValueError):
+    """A wav that cannot be read; the message names the entry and the reason."""
+
+
+def _parse(data: io.BufferedIOBase | str | Path, what: str) -> tuple[np.ndarray, int]:
+    try:
+        with wave.open(data if not isinstance(data, Path) else str(data), "rb") as w:
+            nch, width, sr, nframes = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            if w.getcomptype() != "NONE":
+                raise AudioError(f"{what}: compressed wav ({w.getcomptype()}) is not supported")
+            raw = w.readframes(nframes)
+    except AudioError:
+        raise
+    except (wave.Error, EOFError, struct.error, RuntimeError, ValueError) as e:
+        raise AudioError(f"{what}: corrupt or not a RIFF/WAVE file ({e})") from None
+    if width != 2:
+        raise AudioError(f"{what}: {8 * width}-bit samples; only 16-bit PCM is supported "
+                         "(convert with e.g. 'sox in.wav -b 16 out.wav')")
+    got = len(raw) // (2 * nch)
+    if got < nframes:
+        raise AudioError(f"{what}: truncated: header says {nframes} samples, file has {got}")
+    x = np.frombuffer(raw[: got * 2 * nch], dtype="<i2").astype(np.float32)
+    return x.reshape(-1, nch).T.copy(), sr  # (channels, samples)
+
+
+def read_wav(spec: str, what: str | None = None) -> tuple[np.ndarray, int]:
+    """Read a wav.scp value: a file path, or a shell command ending in ``|`` whose stdout is a wav.
+
+    Returns (samples (channels, n) float32 in int16 scale, sample rate).
+    """
+    what = what or spec
+    spec = spec.strip()
+    if spec.endswith("|"):
+        proc = subprocess.run(spec[:-1], shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise AudioError(f"{what}: pipe failed with exit code {proc.returncode}: {err[0]}")
+        if not proc.stdout:
+            raise AudioError(f"{what}: pipe produced no output")
+        return _parse(io.BytesIO(proc.stdout), what)
+    path = Path(spec)
+    if not path.is_file():
+        raise AudioError(f"{what}: file not found: {spec}")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{what}: empty file: {spec}")
+    return _parse(path, what)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = 16000) -> None:
+    """Atomically write mono samples in int16 scale (clipped) as 16-bit PCM."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x = np.clip(np.rint(np.asarray(samples, dtype=np.float64)), -32768, 32767).astype("<i2")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(sample_rate)
+            w.writeframes(x.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

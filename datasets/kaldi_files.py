@@ -1,0 +1,143 @@
+"""Kaldi text tables (``<key> <value...>`` per line): strict reading, C-order checks, atomic writes.
+
+Every reader reports problems as ``<file>:<line>: <message>`` so that a user can open the file at
+the offending line. Keys are compared as UTF-8 bytes, which is ``LC_ALL=C`` sort order.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+
+class DataDirError(ValueError):
+    """Bad data-directory content; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    fields: tuple[str, ...]  # the fields after the key
+    lineno: int
+    value: str = ""  # the rest of the line after the key, verbatim (wav.scp pipes keep their spacing)
+
+
+def c_key(s: str) -> bytes:
+    """Sort key equal to ``LC_ALL=C sort``."""
+    return s.encode("utf-8")
+
+
+def parse_table(path: str | Path, min_fields: int = 1, max_fields: int | None = None,
+                lenient: bool = False) -> tuple[list[Entry], list[str]]:
+    """Read a Kaldi table; return (entries, problems).
+
+    ``min_fields``/``max_fields`` count the fields after the key. With ``lenient`` the formatting
+    problems a fix can repair (CRLF, stray blanks, empty lines) are not reported.
+    """
+    path = Path(path)
+    entries: list[Entry] = []
+    problems: list[str] = []
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        return [], [f"{path}: cannot read ({e.strerror})"]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return [], [f"{path}: not UTF-8 text (byte {e.start})"]
+    if not text.strip():
+        return [], [f"{path}: file is empty"]
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    elif not lenient:
+        problems.append(f"{path}:{len(lines)}: last line has no newline")
+    for lineno, line in enumerate(lines, start=1):
+        if line.endswith("\r"):
+            if not lenient:
+                problems.append(f"{path}:{lineno}: CRLF line ending")
+            line = line[:-1]
+        if not line.strip():
+            if not lenient:
+                problems.append(f"{path}:{lineno}: empty line")
+            continue
+        if line != line.strip() and not lenient:
+            problems.append(f"{path}:{lineno}: leading or trailing blanks")
+        parts = line.split()
+        nf = len(parts) - 1
+        if nf < min_fields or (max_fields is not None and nf > max_fields):
+            want = f"{min_fields}" if max_fields == min_fields else f">= {min_fields}"
+            if max_fields is not None and max_fields != min_fields:
+                want = f"{min_fields}-{max_fields}"
+            problems.append(f"{path}:{lineno}: expected key + {want} fields, got {nf}: {line.strip()[:80]!r}")
+            continue
+        rest = line.strip()[len(parts[0]):].strip()
+        entries.append(Entry(parts[0], tuple(parts[1:]), lineno, rest))
+    if len(problems) > 20:
+        problems = problems[:20] + [f"{path}: ... and {len(problems) - 20} more problems"]
+    return entries, problems
+
+
+def check_sorted_unique(entries: Sequence[Entry], path: str | Path) -> list[str]:
+    """Problems for keys that repeat or are out of ``LC_ALL=C`` order (first few only)."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    prev: Entry | None = None
+    for e in entries:
+        if e.key in seen:
+            problems.append(f"{path}:{e.lineno}: duplicate key {e.key!r} (first on line {seen[e.key]})")
+        else:
+            seen[e.key] = e.lineno
+            if prev is not None and c_key(e.key) < c_key(prev.key):
+                problems.append(f"{path}:{e.lineno}: not sorted (LC_ALL=C): {e.key!r} after {prev.key!r}")
+            prev = e
+        if len(problems) >= 10:
+            problems.append(f"{path}: ... (more problems not shown)")
+            break
+    return problems
+
+
+def read_table(path: str | Path, min_fields: int = 1, max_fields: int | None = None,
+               sorted_unique: bool = True) -> list[Entry]:
+    """Strict read: raise :class:`DataDirError` listing every problem."""
+    entries, problems = parse_table(path, min_fields, max_fields)
+    if sorted_unique and not problems:
+        problems = check_sorted_unique(entries, path)
+    if problems:
+        raise DataDirError("\n".join(problems))
+    return entries
+
+
+def read_dict(path: str | Path, min_fields: int = 1, max_fields: int | None = 1) -> dict[str, str]:
+    """``key -> value`` (value = rest of the line), strict."""
+    return {e.key: e.value for e in read_table(path, min_fields, max_fields)}
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path`` and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def format_table(rows: Iterable[tuple[str, ...] | list[str]]) -> str:
+    return "".join(" ".join(r) + "\n" for r in rows)
+
+
+def write_table(path: str | Path, rows: Iterable[tuple[str, ...] | list[str]]) -> None:
+    """Atomically write rows (key first) as space-separated lines."""
+    atomic_write_text(path, format_table(rows))
+
+
+def sort_rows(rows: Iterable[Sequence[str]]) -> list[Sequence[str]]:
+    return sorted(rows, key=lambda r: c_key(r[0]))

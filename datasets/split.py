@@ -1,0 +1,119 @@
+"""Subsets and ``--nj`` splits of a data dir (``subset_data_dir.sh``, ``split_data.sh``).
+
+A split by speaker keeps every speaker in exactly one part, with contiguous speaker blocks balanced
+by utterance count (Kaldi ``split_scp.pl --utt2spk``); ``per_utt`` splits utterances evenly.
+Parts are ``<dir>/split<N>[utt]/<1..N>``, each a complete data dir.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
+from datasets.kaldi_files import DataDirError, format_table, read_table, atomic_write_text
+
+# files filtered by utterance (wav.scp too when there is no segments file) and by speaker
+_BY_UTT = [n for n in UTT_FILES if n != "utt2spk"] + ["utt2lang", "utt2aug"]
+_BY_SPK = ["spk2gender", "cmvn.scp"]
+
+
+def check_nj(nj) -> int:
+    """``--nj`` as a positive int, or a clear error."""
+    try:
+        n = int(str(nj))
+    except ValueError:
+        raise DataDirError(f"invalid --nj {nj!r}: must be a positive integer") from None
+    if n < 1:
+        raise DataDirError(f"invalid --nj {nj!r}: must be a positive integer")
+    return n
+
+
+def subset_data_dir(src: str | Path, dst: str | Path, utts: Iterable[str] | None = None,
+                    spks: Iterable[str] | None = None) -> int:
+    """Write the data dir ``dst`` holding the given utterances (or all of the given speakers'
+    utterances). Returns the number of utterances kept; unknown ids are an error."""
+    src, dst = Path(src), Path(dst)
+    u2s = {e.key: e.fields[0] for e in read_table(src / "utt2spk", 1, 1)}
+    if spks is not None:
+        spks = set(spks)
+        unknown = spks - set(u2s.values())
+        if unknown:
+            raise DataDirError(f"{src}/utt2spk: unknown speaker(s) {sorted(unknown)[:5]}")
+        keep = {u for u, s in u2s.items() if s in spks}
+    else:
+        keep = set(utts or [])
+        unknown = keep - set(u2s)
+        if unknown:
+            raise DataDirError(f"{src}/utt2spk: unknown utterance(s) {sorted(unknown)[:5]}")
+    if not keep:
+        raise DataDirError(f"subset of {src} would be empty")
+    _write_subset(src, dst, keep, u2s)
+    return len(keep)
+
+
+def _filter(src: Path, dst: Path, name: str, keys: set[str]) -> None:
+    if (src / name).exists():
+        rows = [(e.key, e.value) for e in read_table(src / name, 0, None, sorted_unique=False) if e.key in keys]
+        atomic_write_text(dst / name, format_table(rows))
+
+
+def _write_subset(src: Path, dst: Path, keep: set[str], u2s: dict[str, str]) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    sub = {u: s for u, s in u2s.items() if u in keep}
+    spks = set(sub.values())
+    _filter(src, dst, "utt2spk", keep)
+    atomic_write_text(dst / "spk2utt", format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(sub).items()))
+    for name in _BY_UTT:
+        _filter(src, dst, name, keep)
+    for name in _BY_SPK:
+        _filter(src, dst, name, spks)
+    if (src / "segments").exists():
+        recos = {e.fields[0] for e in read_table(dst / "segments", 3, 3)}
+        _filter(src, dst, "wav.scp", recos)
+    else:
+        _filter(src, dst, "wav.scp", keep)
+    for name in ("frame_shift",):
+        if (src / name).exists():
+            atomic_write_text(dst / name, (src / name).read_text())
+
+
+def _balanced_blocks(weights: list[int], n: int) -> list[tuple[int, int]]:
+    """Cut ``weights`` into ``n`` contiguous non-empty blocks of near-equal total weight."""
+    total, bounds, start = sum(weights), [], 0
+    acc = 0
+    for part in range(1, n):
+        target = total * part / n
+        end = start + 1
+        acc += weights[start]
+        # extend while closer to the target and enough items stay for the remaining parts
+        while end < len(weights) - (n - part) and abs(acc + weights[end] - target) <= abs(acc - target):
+            acc += weights[end]
+            end += 1
+        bounds.append((start, end))
+        start = end
+    bounds.append((start, len(weights)))
+    return bounds
+
+
+def split_data(d: str | Path, nj, per_utt: bool = False) -> list[Path]:
+    """Split ``d`` into ``nj`` parts; reuse an existing split newer than its sources."""
+    d, n = Path(d), check_nj(nj)
+    root = d / f"split{n}{'utt' if per_utt else ''}"
+    parts = [root / str(j) for j in range(1, n + 1)]
+    sources = [d / f for f in ["utt2spk", "wav.scp", *_BY_UTT, *_BY_SPK] if (d / f).exists()]
+    newest = max(p.stat().st_mtime for p in sources)
+    if all((p / "utt2spk").exists() and (p / "utt2spk").stat().st_mtime >= newest for p in parts):
+        return parts
+    u2s = {e.key: e.fields[0] for e in read_table(d / "utt2spk", 1, 1)}
+    if per_utt:
+        units = [[u] for u in u2s]
+        what = "utterances"
+    else:
+        units = list(utt2spk_to_spk2utt(u2s).values())
+        what = "speakers"
+    if n > len(units):
+        raise DataDirError(f"split_data: cannot split {d} into {n} parts: it has only {len(units)} {what}"
+                           + ("" if per_utt else " (use --per-utt)"))
+    for part, (a, b) in zip(parts, _balanced_blocks([len(x) for x in units], n)):
+        _write_subset(d, part, {u for unit in units[a:b] for u in unit}, u2s)
+    return parts

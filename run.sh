@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole gfa-sv recipe in run order on the synthetic demo corpus (or your own data root).
+#   ./run.sh [--stage N] [--stop-stage N] [--data data/synth] [--preset demo] [--nj 2]
+# Stages so far:
+#   0  generate the synthetic speaker corpus (train/test data dirs + trials)
+#   1  validate the data dirs (utils/validate_data_dir.sh --no-feats)
+set -euo pipefail
+. ./path.sh
+. ./cmd.sh
+
+stage=0
+stop_stage=100
+data=data/synth        # data root: holds train/ and test/ data dirs
+preset=demo            # synthetic corpus size: tiny | demo
+seed=777
+nj=2
+help_message="Usage: $0 [options]   (runs the recipe stages in order)"
+. utils/parse_options.sh
+
+log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  log "Stage 0: synthetic corpus ($preset, seed $seed) -> $data"
+  python -m steps.make_synthetic --preset "$preset" --seed "$seed" --nj "$nj" "$data"
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  log "Stage 1: validate data dirs"
+  for part in train test; do
+    utils/validate_data_dir.sh --no-feats "$data/$part"
+  done
+fi
+log "Done."

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Kaldi-style option parsing. SOURCE it after setting default variables:
+#
+#   stage=0; stop_stage=100; nj=4; config=conf/demo.yaml
+#   . utils/parse_options.sh
+#
+# --foo-bar VALUE (or --foo_bar VALUE) sets the existing shell variable foo_bar. An option whose
+# variable does not exist is an error; --name=value is an error; if the default is true/false the
+# value must be true/false; an empty --cmd is an error. Parsing stops at the first argument that is
+# not an option; the positional arguments stay in "$@". --help / -h prints $help_message and the
+# options with their current values, then exits 0.
+#
+# Unlike Kaldi, --config is NOT sourced as shell code: it is an ordinary option that sets $config
+# (our experiment configs are YAML files read by Python). Set config= in the script to accept it.
+
+_po_print_help() {
+  [ -n "${help_message:-}" ] && printf '%s\n' "$help_message"
+  echo "Options (current values):"
+  local _po_script="$0" _po_line _po_name
+  [ -f "$_po_script" ] || return 0
+  while IFS= read -r _po_line; do
+    case "$_po_line" in *parse_options.sh*) break ;; esac
+    if [[ "$_po_line" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]]; then
+      _po_name=${BASH_REMATCH[1]}
+      [ "$_po_name" = help_message ] && continue
+      printf '  --%-22s %s\n' "${_po_name//_/-}" "${!_po_name-}"
+    fi
+  done < "$_po_script"
+}
+
+while true; do
+  [ -z "${1:-}" ] && break  # no more arguments
+  case "$1" in
+    --help|-h)
+      _po_print_help
+      exit 0 ;;
+    --*=*)
+      echo "$0: options to scripts must be of the form --name value, got '$1'" >&2
+      exit 1 ;;
+    --)
+      shift
+      break ;;
+    --*)
+      _po_name=$(echo "${1#--}" | sed 's/-/_/g')
+      if ! [[ "$_po_name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+        echo "$0: invalid option $1" >&2
+        exit 1
+      fi
+      # the variable must exist (set, possibly empty) before parsing
+      eval '[ -z "${'"$_po_name"'+xxx}" ]' && { echo "$0: invalid option $1 (see --help)" >&2; exit 1; }
+      if [ $# -lt 2 ]; then
+        echo "$0: option $1 needs a value" >&2
+        exit 1
+      fi
+      _po_old=${!_po_name}
+      if [ "$_po_old" = true ] || [ "$_po_old" = false ]; then
+        if [ "$2" != true ] && [ "$2" != false ]; then
+          echo "$0: expected \"true\" or \"false\" for $1, got \"$2\"" >&2
+          exit 1
+        fi
+      fi
+      if [ "$_po_name" = cmd ] && [ -z "$2" ]; then
+        echo "$0: empty argument to --cmd option" >&2
+        exit 1
+      fi
+      printf -v "$_po_name" '%s' "$2"
+      shift 2 ;;
+    *) break ;;
+  esac
+done
+
+unset _po_name _po_old
+true  # so that "set -e" scripts do not exit on the last test above
