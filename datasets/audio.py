@@ -80,3 +80,42 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = 16000) -
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def iter_data_dir_audio(wav_scp: dict[str, str], segments: dict[str, tuple[str, float, float]] | None = None):
+    """Yield (utt, samples (channels, n) or AudioError, sample rate or 0) in utterance order.
+
+    Without ``segments``, ``wav_scp`` is keyed by utterance. With it, each recording is read once
+    for its consecutive segments and cut like Kaldi's ``extract-segments`` (start/end in seconds,
+    truncated to samples; an end up to 0.5 s past the recording is clamped).
+    """
+    if segments is None:
+        for utt, spec in wav_scp.items():
+            try:
+                x, sr = read_wav(spec, what=utt)
+                yield utt, x, sr
+            except AudioError as e:
+                yield utt, e, 0
+        return
+    cache: tuple[str, object, int] = ("", None, 0)
+    for utt, (reco, start, end) in segments.items():
+        if cache[0] != reco:
+            try:
+                x, sr = read_wav(wav_scp[reco], what=f"{utt} (recording {reco})")
+                cache = (reco, x, sr)
+            except AudioError as e:
+                cache = (reco, e, 0)
+            except KeyError:
+                cache = (reco, AudioError(f"{utt}: recording {reco} is not in wav.scp"), 0)
+        x, sr = cache[1], cache[2]
+        if isinstance(x, AudioError):
+            yield utt, x, 0
+            continue
+        a, b = int(start * sr), int(end * sr)
+        n = x.shape[1]
+        if b > n and b - n <= 0.5 * sr:
+            b = n
+        if not 0 <= a < b <= n:
+            yield utt, AudioError(f"{utt}: segment {start}-{end} s is outside recording {reco} ({n / sr:.3f} s)"), 0
+            continue
+        yield utt, x[:, a:b], sr

@@ -1,0 +1,64 @@
+# Shared body of steps/make_{spect,fbank,mfcc}.sh (sourced; the wrapper sets feat_type and its
+# <type>_config default). Kaldi signature and outputs:
+#   steps/make_<type>.sh [--nj N] [--cmd CMD] [--<type>-config F] [--write-utt2num-frames true|false]
+#                        [--write-utt2dur true|false] [--compress true|false] <data-dir> [<log-dir> [<feat-dir>]]
+# -> <feat-dir>/raw_<type>_<name>.JOB.{ark,scp}, <data-dir>/{feats.scp,utt2num_frames,utt2dur,frame_shift}
+. "$(dirname "${BASH_SOURCE[0]}")/../path.sh"
+
+nj=4
+cmd=utils/run.pl
+compress=true
+write_utt2num_frames=true
+write_utt2dur=true
+dither_seed=0          # dither noise is seeded per utterance from this and the utterance id
+max_fail_frac=0.01     # a job fails when more than this fraction of its utterances fail
+help_message="Usage: $0 [options] <data-dir> [<log-dir> [<${feat_type}-dir>]]
+e.g.: $0 --nj 12 --cmd utils/run.pl data/train exp/make_${feat_type}/train ${feat_type}
+Options: --nj --cmd --${feat_type}-config --compress --write-utt2num-frames --write-utt2dur --dither-seed --max-fail-frac"
+. "$GFA_ROOT/utils/parse_options.sh"
+
+if [ $# -lt 1 ] || [ $# -gt 3 ]; then
+  echo "$help_message" >&2
+  exit 1
+fi
+data=$1
+logdir=${2:-$data/log}
+featdir=${3:-$data/data}
+config_var="${feat_type}_config"
+config=${!config_var}
+name=$(basename "$data")
+
+[ -f "$config" ] || { echo "$0: no such config file $config" >&2; exit 1; }
+[ -f "$data/wav.scp" ] || { echo "$0: no such file $data/wav.scp" >&2; exit 1; }
+mkdir -p "$logdir" "$featdir"
+featdir=$(cd "$featdir" && pwd)  # absolute paths in feats.scp
+
+utils/validate_data_dir.sh --no-feats "$data" >/dev/null || { echo "$0: fix $data first (utils/fix_data_dir.sh)" >&2; exit 1; }
+sdata=$data/split${nj}utt
+utils/split_data.sh --per-utt "$data" "$nj"
+
+# every job skips itself when its outputs are complete for the same inputs and options
+$cmd JOB=1:"$nj" "$logdir/make_${feat_type}_${name}.JOB.log" \
+  python -m steps.compute_feats --type "$feat_type" --config "$config" --compress "$compress" \
+    --dither-seed "$dither_seed" --max-fail-frac "$max_fail_frac" \
+    "$sdata/JOB" "$featdir/raw_${feat_type}_${name}.JOB" \
+  || { echo "$0: feature extraction failed; see $logdir/make_${feat_type}_${name}.*.log" >&2; exit 1; }
+
+concat() {  # concat <suffix> <dest>: join the per-job tables atomically
+  local tmp="$2.tmp.$$"
+  for n in $(seq "$nj"); do cat "$featdir/raw_${feat_type}_${name}.$n.$1"; done | sort > "$tmp"
+  mv "$tmp" "$2"
+}
+[ -f "$data/feats.scp" ] && mkdir -p "$data/.backup" && cp "$data/feats.scp" "$data/.backup/feats.scp"
+concat scp "$data/feats.scp"
+[ "$write_utt2num_frames" = true ] && concat utt2num_frames "$data/utt2num_frames"
+[ "$write_utt2dur" = true ] && concat utt2dur "$data/utt2dur"
+python -c "import sys; from datasets.feat_opts import read_options; \
+print(f'{read_options(sys.argv[1], sys.argv[2])[0].frame.frame_shift / 1000:g}')" "$feat_type" "$config" > "$data/frame_shift"
+mkdir -p "$data/conf" && cp "$config" "$data/conf/"
+
+nf=$(wc -l < "$data/feats.scp"); nu=$(wc -l < "$data/utt2spk")
+if [ "$nf" -ne "$nu" ]; then
+  echo "$0: features for $nf of $nu utterances ($((nu - nf)) skipped, see the logs); run utils/fix_data_dir.sh $data" >&2
+fi
+echo "$0: succeeded creating ${feat_type} features for $name ($nf utterances)"
