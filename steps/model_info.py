@@ -1,0 +1,47 @@
+"""Print a model's parameters (body / head), MACs for a 300-frame input, and its layer list.
+
+    python -m steps.model_info --config conf/rescnn64.yaml [--num-classes 1211] [--frames 300]
+                               [--set model.dropout=0.1 ...] [--no-layers]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from models.info import count_macs, count_params, layer_table
+from models.registry import ConfigError, build_loss, build_model
+from steps.config import load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True)
+    p.add_argument("--set", action="append", default=[], metavar="A.B=C")
+    p.add_argument("--num-classes", type=int, default=1211, help="speakers of the head (VoxCeleb1 dev: 1211)")
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--no-layers", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        cfg = load_config(a.config, a.set)
+        feat_dim = cfg["data"]["feat_dim"]
+        model = build_model(cfg["model"], feat_dim)
+        head = build_loss(cfg["loss"], model.emb_dim, a.num_classes)
+    except ConfigError as e:
+        print(f"model_info: error: {e}", file=sys.stderr)
+        return 1
+    body, nhead = count_params(model), count_params(head)
+    macs = count_macs(model, a.frames, feat_dim)
+    print(f"config: {a.config}")
+    print(f"model: {cfg['model']['name']}, input (batch, time, {feat_dim}), embedding {model.emb_dim}")
+    print(f"parameters: body {body:,} ({body / 1e6:.3f} M), head {nhead:,} for {a.num_classes} classes "
+          f"({cfg['loss']['name']}), total {body + nhead:,}")
+    print(f"MACs for {a.frames} frames: {macs:,} ({macs / 1e9:.3f} G)")
+    if not a.no_layers:
+        print("layers:")
+        for name, kind, n in layer_table(model):
+            print(f"  {name:<40} {kind:<60} {n:>10,}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
