@@ -1,31 +1,46 @@
 #!/usr/bin/env bash
-# Data preparation after the data dirs exist: features now; trials and egs come with the next stages.
-#   ./a_prep_egs.sh [--stage N] [--stop-stage N] [--data data/synth] [--nj 2] [--feat-type spect]
+# Data preparation after the data dirs exist: features, trials, trials dir, egs.
+#   ./a_prep_egs.sh [--stage N] [--stop-stage N] [--data data/synth] [--nj 2] ...
 # Stages:
-#   1  features (steps/make_<feat-type>.sh) for <data>/train and <data>/test, jobs through $train_cmd
+#   1  features (steps/make_<feat-type>.sh) for the train and test dirs, jobs through $train_cmd
 #   2  utils/fix_data_dir.sh (drops utterances that failed) and utils/validate_data_dir.sh
-# A finished stage writes <data>/.a_prep_egs.stage<N>.done; a rerun skips it (remove it to redo).
+#   3  in-domain trials from the training speakers: <train>/trials_2w (datasets/make_trials.py)
+#   4  compact trials dir: <train>/trials_dir (datasets/split_trials_dir.py)
+#   5  egs: <data>/egs/<feat-type>/{train,valid} + spk2label (datasets/make_egs.py)
+# A finished stage writes <data>/.a_prep_egs.stage<N>.done and a rerun skips it (delete it to redo);
+# inside a stage, the feature and egs jobs are resumable too.
+# Defaults run the synthetic demo corpus. For VoxCeleb1 dev as in the paper:
+#   ./a_prep_egs.sh --data data/vox1 --train-set dev --nj 12 --num-pairs 20000 \
+#       --input-per-spks 1024 --num-frames 600
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh
 
 stage=1
 stop_stage=100
-data=data/synth            # data root holding the train/ and test/ data dirs (e.g. data/vox1 with dev/ test/)
-parts="train test"         # data dirs under $data to process
+data=data/synth            # data root holding the train and test data dirs
+train_set=train
+test_set=test
 feat_type=spect            # spect (161-dim, the paper) | fbank (80) | mfcc (30)
 feat_conf=conf/spect_161.conf
 nj=2
+num_pairs=4000             # in-domain trials (paper: 20000)
+input_per_spks=64          # egs per speaker (paper: 1024 VoxCeleb1, 768 VoxCeleb2)
+num_frames=400             # eg length in frames (paper: 600); training crops must not exceed it
+num_valid=2                # utterances per speaker held out for validation
+out_format=kaldi_cmp       # kaldi_cmp (Kaldi lossy compression, as the paper) | kaldi
+seed=123456
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 done_marker() { echo "$data/.a_prep_egs.stage$1.done"; }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && [ ! -f "$(done_marker "$1")" ]; }
+egs_dir=$data/egs/$feat_type
 
 if run_stage 1; then
-  log "Stage 1: $feat_type features ($feat_conf) for: $parts"
-  for part in $parts; do
+  log "Stage 1: $feat_type features ($feat_conf) for $train_set and $test_set"
+  for part in "$train_set" "$test_set"; do
     "steps/make_${feat_type}.sh" --nj "$nj" --cmd "$train_cmd" --"${feat_type}"-config "$feat_conf" \
       "$data/$part" "$data/$part/log" "$data/$feat_type/$part"
   done
@@ -34,10 +49,35 @@ fi
 
 if run_stage 2; then
   log "Stage 2: fix and validate the data dirs"
-  for part in $parts; do
+  for part in "$train_set" "$test_set"; do
     utils/fix_data_dir.sh "$data/$part"
     utils/validate_data_dir.sh "$data/$part"
   done
   touch "$(done_marker 2)"
+fi
+
+if run_stage 3; then
+  log "Stage 3: $num_pairs in-domain trials from $train_set"
+  python datasets/make_trials.py "$num_pairs" "$data/$train_set" --seed "$seed" --avoid-same-recording \
+    --out "$data/$train_set/trials_2w"
+  touch "$(done_marker 3)"
+fi
+
+if run_stage 4; then
+  log "Stage 4: trials dir for trials_2w"
+  python datasets/split_trials_dir.py --data-dir "$data/$train_set" --out-dir "$data/$train_set/trials_dir" \
+    --trials trials_2w
+  touch "$(done_marker 4)"
+fi
+
+if run_stage 5; then
+  log "Stage 5: egs ($input_per_spks x $num_frames frames per speaker, $num_valid validation utterances)"
+  for set in train valid; do
+    python datasets/make_egs.py --data-dir "$data/$train_set" --out-dir "$egs_dir" --feat-type "$feat_type" \
+      $([ "$set" = train ] && echo --train) --input-per-spks "$input_per_spks" --num-frames "$num_frames" \
+      --num-valid "$num_valid" --feat-format kaldi --out-format "$out_format" --out-set "$set" --nj "$nj" \
+      --seed "$seed"
+  done
+  touch "$(done_marker 5)"
 fi
 log "Done."

@@ -4,7 +4,7 @@
 # Stages so far:
 #   0  generate the synthetic speaker corpus (train/test data dirs + trials)
 #   1  validate the data dirs (utils/validate_data_dir.sh --no-feats)
-#   2  ./a_prep_egs.sh: 161-dim spectrograms, fix and validate
+#   2  ./a_prep_egs.sh: 161-dim spectrograms, fix/validate, in-domain trials, trials dir, egs
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh
@@ -32,7 +32,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   done
 fi
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  log "Stage 2: a_prep_egs.sh (features)"
+  log "Stage 2: a_prep_egs.sh (features, trials, egs)"
   ./a_prep_egs.sh --data "$data" --nj "$nj"
 fi
 log "Done."

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from itertools import combinations
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from scipy import signal
 from datasets.audio import write_wav
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import atomic_write_text, c_key, format_table
+from datasets.parallel import pool_map
 from datasets import synth_voice as sv
 
 
@@ -165,24 +165,9 @@ def generate_corpus(out: str | Path, preset: str = "demo", seed: int = 777,
                               f"band {old.get('planted_band_hz')}); remove it or choose another directory")
     wav_root = out / "wav"
     jobs = [(u, seed, planted_band, str(wav_root / u.spk / f"{u.utt}.wav")) for u in train + test]
-    with get_context("spawn").Pool(nj) if nj > 1 else _Serial() as pool:
-        for _ in (progress or (lambda it, **_: it))(pool.imap_unordered(_render_job, jobs, chunksize=4),
-                                                     total=len(jobs)):
-            pass
+    pool_map(_render_job, jobs, nj, unordered=True, progress=progress)
     _write_dir(out / "train", train, wav_root)
     _write_dir(out / "test", test, wav_root)
     atomic_write_text(out / "test" / "trials", format_table(make_trials(test, PRESETS[preset].max_trials, seed)))
     atomic_write_text(meta, json.dumps(info, indent=1) + "\n")  # written last: marks the corpus complete
     return info
-
-
-class _Serial:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @staticmethod
-    def imap_unordered(fn, it, chunksize=1):
-        return map(fn, it)

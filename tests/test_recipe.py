@@ -10,6 +10,8 @@ def test_run_sh_tiny(tmp_path):
     assert p.stdout.count("Successfully validated") == 4  # before and after features
     for part in ("train", "test"):
         assert (data / part / "feats.scp").exists() and (data / part / "utt2num_frames").exists()
+    assert (data / "train" / "trials_2w").exists()
+    assert (data / "egs" / "spect" / "train" / "feats.scp").exists() and (data / "egs" / "spect" / "spk2label").exists()
     # a rerun keeps the corpus and can start at a later stage
     p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "1"])
     assert p.returncode == 0 and "Stage 0" not in p.stdout

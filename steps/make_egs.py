@@ -1,0 +1,152 @@
+"""Fixed-length training/validation egs from a feature data dir (GFA ``make_egs.py``, corrected).
+
+    python datasets/make_egs.py --data-dir data/synth/train --out-dir data/synth/egs/spect \\
+        --feat-type spect [--train] --input-per-spks 1024 --num-frames 600 --num-valid 2 \\
+        --feat-format kaldi --out-format kaldi|kaldi_cmp --out-set train --nj 4 [--seed 123456]
+        [--short-policy tile|skip]
+
+With --train: --input-per-spks chunks per speaker from its training utterances; without: one chunk
+per held-out validation utterance (--num-valid per speaker, the same seeded split either way).
+Writes <out-dir>/<out-set>/{feats.scp,utt2label,utt2spk,spk2utt,egs2src,egs.json} and the label
+index <out-dir>/spk2label (written once; a later set must agree with it). Jobs (--nj, by speaker)
+write egs.JOB.{ark,scp} atomically and are skipped on a rerun when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+
+from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
+from datasets.datadir import utt2spk_to_spk2utt
+from datasets.egs import SHORT_POLICIES, cut, label_index, plan_speaker_egs, split_valid
+from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
+from datasets.parallel import pool_map
+
+
+def run_job(job: dict) -> dict:
+    """Write one job's egs; returns its table rows and counts."""
+    prefix, fp = job["prefix"], job["fingerprint"]
+    meta = Path(f"{prefix}.rows.json")
+    if job_done(prefix, fp) and meta.exists():
+        return json.loads(meta.read_text())
+    rows, skipped = [], 0
+    with AtomicArkWriter(prefix, compress=job["compress"]) as w:
+        for spk, label, spk_index, utts in job["speakers"]:
+            rng = np.random.default_rng([job["seed"], spk_index, 1 if job["train"] else 2])
+            if job["train"]:
+                plan, skip = plan_speaker_egs(utts, job["lengths"], job["n_egs"], job["num_frames"], rng, job["short"])
+                keys = [f"{spk}-eg{k:06d}" for k in range(len(plan))]
+            else:
+                plan, skip = [], 0
+                for u in utts:
+                    p, s = plan_speaker_egs([u], job["lengths"], 1, job["num_frames"], rng, job["short"])
+                    plan, skip = plan + p, skip + s
+                keys = [u for u, _ in plan]
+            skipped += skip
+            cache: dict[str, np.ndarray] = {}
+            for key, (utt, start) in sorted(zip(keys, plan), key=lambda kv: c_key(kv[0])):
+                if utt not in cache:
+                    cache[utt] = kaldiio.load_mat(job["feats"][utt])  # (time, freq)
+                w[key] = cut(cache[utt], start, job["num_frames"]).astype(np.float32)
+                rows.append([key, spk, label, utt, start])
+    result = {"rows": rows, "skipped": skipped}
+    atomic_write_text(meta, json.dumps(result))
+    mark_done(prefix, fp, egs=len(rows))
+    return result
+
+
+def write_tables(out: Path, results: list[dict], nj: int) -> tuple[int, int]:
+    rows = sorted((r for res in results for r in res["rows"]), key=lambda r: c_key(r[0]))
+    scp = "".join((out / f"egs.{j}.scp").read_text() for j in range(1, nj + 1))
+    atomic_write_text(out / "feats.scp", "".join(sorted(scp.splitlines(keepends=True), key=lambda s: c_key(s))))
+    atomic_write_text(out / "utt2label", format_table((r[0], str(r[2])) for r in rows))
+    atomic_write_text(out / "utt2spk", format_table((r[0], r[1]) for r in rows))
+    s2u = utt2spk_to_spk2utt({r[0]: r[1] for r in rows})
+    atomic_write_text(out / "spk2utt", format_table((s, " ".join(us)) for s, us in s2u.items()))
+    atomic_write_text(out / "egs2src", format_table((r[0], r[3], str(r[4])) for r in rows))
+    return len(rows), sum(res["skipped"] for res in results)
+
+
+def check_label_index(path: Path, labels: dict[str, int]) -> None:
+    if path.exists():
+        old = {k: int(v) for k, v in read_dict(path).items()}
+        if old != labels:
+            raise DataDirError(f"{path}: the label index on disk differs from this data dir's speakers "
+                               f"({len(old)} vs {len(labels)} speakers); egs of both would disagree")
+    else:
+        atomic_write_text(path, format_table((s, str(i)) for s, i in labels.items()))
+
+
+def load_inputs(d: Path) -> tuple[dict, dict, dict]:
+    feats = read_dict(d / "feats.scp")
+    if not feats:
+        raise DataDirError(f"{d}/feats.scp: no features")
+    if not (d / "utt2num_frames").exists():
+        raise DataDirError(f"{d}/utt2num_frames: missing (extract with --write-utt2num-frames true)")
+    lengths = {u: int(n) for u, n in read_dict(d / "utt2num_frames").items()}
+    u2s = read_dict(d / "utt2spk")
+    missing = [u for u in u2s if u not in feats or u not in lengths]
+    if missing:
+        raise DataDirError(f"{d}: {len(missing)} utterance(s) of utt2spk have no features/frame count, first "
+                           f"{missing[0]!r}; run utils/fix_data_dir.sh {d}")
+    return feats, lengths, u2s
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-set", required=True)
+    p.add_argument("--feat-type", default="spect")
+    p.add_argument("--train", action="store_true")
+    p.add_argument("--input-per-spks", type=int, default=1024)
+    p.add_argument("--num-frames", type=int, default=600)
+    p.add_argument("--num-valid", type=int, default=2)
+    p.add_argument("--feat-format", default="kaldi", choices=["kaldi"])
+    p.add_argument("--out-format", default="kaldi_cmp", choices=["kaldi", "kaldi_cmp"])
+    p.add_argument("--nj", type=int, default=4)
+    p.add_argument("--seed", type=int, default=123456)
+    p.add_argument("--short-policy", default="tile", choices=SHORT_POLICIES)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    if a.nj < 1 or a.input_per_spks < 1 or a.num_frames < 1 or a.num_valid < 0:
+        print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0",
+              file=sys.stderr)
+        return 1
+    d, out = Path(a.data_dir), Path(a.out_dir) / a.out_set
+    try:
+        feats, lengths, u2s = load_inputs(d)
+        labels = label_index(u2s.values())
+        train, valid = split_valid(utt2spk_to_spk2utt(u2s), a.num_valid, a.seed)
+        chosen = train if a.train else valid
+        check_label_index(Path(a.out_dir) / "spk2label", labels)
+    except (DataDirError, OSError) as e:
+        print(f"make_egs: error: {e}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    params = {k: v for k, v in vars(a).items() if k not in ("nj", "out_dir", "data_dir")}
+    fp = fingerprint([d / "feats.scp", d / "utt2spk", d / "utt2num_frames"], nj=a.nj, **params)
+    speakers = [(s, labels[s], labels[s], chosen[s]) for s in labels if chosen.get(s)]
+    jobs = [{"prefix": str(out / f"egs.{j + 1}"), "fingerprint": fp, "compress": a.out_format == "kaldi_cmp",
+             "seed": a.seed, "train": a.train, "n_egs": a.input_per_spks, "num_frames": a.num_frames,
+             "short": a.short_policy, "feats": feats, "lengths": lengths, "speakers": speakers[j::a.nj]}
+            for j in range(a.nj)]
+    results = pool_map(run_job, jobs, a.nj)
+    n, skipped = write_tables(out, results, a.nj)
+    atomic_write_text(out / "egs.json", json.dumps({**params, "egs": n, "speakers": len(speakers),
+                                                    "short_utterances_skipped": skipped}, indent=1) + "\n")
+    print(f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "
+          f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""A data dir holding only the utterances of a trials list (GFA ``split_trials_dir.py``).
+
+    python datasets/split_trials_dir.py --data-dir data/synth/train --out-dir data/synth/train/trials_dir \\
+        --trials trials_2w [--copy-feats true|false] [--compress true|false]
+
+--trials names a file in --data-dir (or a path). The output dir has every Kaldi file of the source
+restricted to those utterances, the list as 'trials', and (with --copy-feats true, the default) the
+features copied into one <out-dir>/feats.ark so the dir is self-contained. Every utterance of the
+list must have features.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import kaldiio
+
+from datasets.ark_io import AtomicArkWriter
+from datasets.datadir import check_trials
+from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from datasets.split import subset_data_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--trials", default="trials")
+    p.add_argument("--copy-feats", default="true", choices=["true", "false"])
+    p.add_argument("--compress", default="true", choices=["true", "false"])
+    a = p.parse_args(argv)
+    src, out = Path(a.data_dir), Path(a.out_dir)
+    trials = Path(a.trials) if Path(a.trials).is_file() else src / a.trials
+    try:
+        feats = read_dict(src / "feats.scp")
+        problems = check_trials(trials, set(feats))
+        if problems:
+            raise DataDirError("\n".join(problems).replace("is not in this data dir", "has no features in "
+                                                            f"{src}/feats.scp"))
+        lines = trials.read_text().splitlines()
+        utts = {u for line in lines for u in line.split()[:2]}
+        subset_data_dir(src, out, utts=utts)
+        atomic_write_text(out / "trials", "".join(line + "\n" for line in lines))
+        if a.copy_feats == "true":
+            # out/feats.ark + out/feats.scp (replacing the subset's scp into the source arks)
+            with AtomicArkWriter(out / "feats", compress=a.compress == "true") as w:
+                for utt in sorted(utts):
+                    w[utt] = kaldiio.load_mat(feats[utt])
+    except (DataDirError, OSError) as e:
+        print(f"split_trials_dir: error: {e}", file=sys.stderr)
+        return 1
+    print(f"split_trials_dir: {out}: {len(utts)} utterances, {len(lines)} trials")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
