@@ -5,6 +5,7 @@
 #   0  generate the synthetic speaker corpus (train/test data dirs + trials)
 #   1  validate the data dirs (utils/validate_data_dir.sh --no-feats)
 #   2  ./a_prep_egs.sh: 161-dim spectrograms, fix/validate, in-domain trials, trials dir, egs
+#   3  ./c_train.sh stages 1-3: train the teacher (conf/demo_rescnn.yaml), embed, score the test trials
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh
@@ -15,6 +16,8 @@ data=data/synth        # data root: holds train/ and test/ data dirs
 preset=demo            # synthetic corpus size: tiny | demo
 seed=777
 nj=2
+config=conf/demo_rescnn.yaml   # the teacher experiment
+exp_dir=""                     # default exp/<config stem>
 help_message="Usage: $0 [options]   (runs the recipe stages in order)"
 . utils/parse_options.sh
 
@@ -34,5 +37,9 @@ fi
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "Stage 2: a_prep_egs.sh (features, trials, egs)"
   ./a_prep_egs.sh --data "$data" --nj "$nj"
+fi
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "Stage 3: c_train.sh (teacher: train, embeddings, scoring)"
+  ./c_train.sh --data "$data" --config "$config" --exp-dir "$exp_dir" --stage 1 --stop-stage 3
 fi
 log "Done."

@@ -1,10 +1,12 @@
 """run.sh end to end on the tiny preset (the README's command (1) runs the same script on 'demo')."""
-from conftest import run
+import yaml
+
+from conftest import ROOT, run
 
 
 def test_run_sh_tiny(tmp_path):
     data = tmp_path / "synth"
-    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--nj", "1"])
+    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--nj", "1", "--stop-stage", "2"])
     assert p.returncode == 0, p.stdout + p.stderr
     assert "Stage 0" in p.stdout and "Stage 1" in p.stdout and "Stage 2" in p.stdout
     assert p.stdout.count("Successfully validated") == 4  # before and after features
@@ -12,9 +14,16 @@ def test_run_sh_tiny(tmp_path):
         assert (data / part / "feats.scp").exists() and (data / part / "utt2num_frames").exists()
     assert (data / "train" / "trials_2w").exists()
     assert (data / "egs" / "spect" / "train" / "feats.scp").exists() and (data / "egs" / "spect" / "spk2label").exists()
-    # a rerun keeps the corpus and can start at a later stage
-    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "1"])
-    assert p.returncode == 0 and "Stage 0" not in p.stdout
+    # a rerun keeps the corpus and can start at a later stage; stage 3 trains, embeds and scores
+    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
+    cfg["model"].update(channels=[4, 8], embedding_dim=32)
+    cfg["train"].update(epochs=1, batch_size=32, crop_min=60, crop_max=100, valid_frames=100)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "1", "--config",
+             str(tmp_path / "tiny.yaml"), "--exp-dir", str(tmp_path / "exp")])
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "Stage 0" not in p.stdout and "Stage 3" in p.stdout
+    assert "EER" in (tmp_path / "exp" / "results.md").read_text()
 
 
 def test_run_sh_rejects_unknown_option():

@@ -1,0 +1,70 @@
+"""Training throughput on CPU: ResCNN-32 fed by the real egs loader against the model alone on
+tensors already in memory (the data-pipeline overhead; goal <= 10 %).
+
+    python bench/train.py [--batch 32] [--steps 6] [--workers 0]
+
+Both runs do the same forward + AAM loss + backward + SGD step on batch x L x 161 inputs, L drawn per
+batch in 200..400 by the same sampler (so both see identical shapes).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.loader import write_egs  # noqa: E402
+from datasets.loader import CropBatchSampler, EgsDataset, collate  # noqa: E402
+from models.registry import build_loss, build_model  # noqa: E402
+from models.trainer import Net  # noqa: E402
+
+
+def step(net, opt, x, y) -> None:
+    loss, _ = net(x, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--workers", type=int, default=0)
+    a = p.parse_args()
+    torch.manual_seed(0)
+    model = build_model({"name": "ResCNN", "channels": [32, 64, 128], "dropout": 0.125}, 161)
+    net = Net(model, build_loss({"name": "AAMSoftmax"}, 256, 64))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_egs(Path(tmp), a.batch * (a.steps + 1), compress=True)
+        ds = EgsDataset(tmp)
+        sampler = CropBatchSampler(len(ds), a.batch, 200, 400, seed=0)
+        loader = DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=a.workers)
+        batches = list(loader)  # shapes and data for the model-only run
+        step(net, opt, *batches[0])  # warm-up
+        t = time.perf_counter()
+        n = 0
+        for i, (x, y) in enumerate(loader):
+            if i == 0:
+                continue
+            step(net, opt, x, y)
+            n += len(y)
+        with_loader = time.perf_counter() - t
+        t = time.perf_counter()
+        for x, y in batches[1:]:
+            step(net, opt, x, y)
+        alone = time.perf_counter() - t
+    print(f"ResCNN-32, batch {a.batch}, crops 200-400 x 161, {a.steps} steps, {a.workers} loader workers, "
+          f"{torch.get_num_threads()} threads")
+    print(f"with the egs loader: {n / with_loader:.1f} samples/s; model alone: {n / alone:.1f} samples/s; "
+          f"pipeline overhead {100 * (with_loader / alone - 1):+.1f}% (goal <= 10%)")
+
+
+if __name__ == "__main__":
+    main()

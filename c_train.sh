@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Train, embed, score; then the GFA attention retrain of a student.
+#   ./c_train.sh [--stage N] [--stop-stage N] [--config conf/demo_rescnn.yaml] [--gpus 0,1] ...
+# Stages:
+#   1  train <config> on <data>/egs/<feat-type> (python -m steps.train; torchrun when several
+#      processes: --gpus 0,1 or --cpu-procs 2); resumes from exp/<name>/checkpoints/last.pt
+#   2  embeddings of the test set (and of the training set when --asnorm true) through $train_cmd
+#   3  score <data>/<test-set>/trials: EER, minDCF(0.01, 0.001) -> exp/<name>/{scores/,results.md}
+#   4  attention retrain: stages 1-3 with --att-config, its prior set to --att-weights (written by
+#      ./b_extract.sh)
+# Machine settings are the variables below; hyper-parameters live only in the YAML.
+set -euo pipefail
+. ./path.sh
+. ./cmd.sh
+
+stage=1
+stop_stage=3
+config=conf/demo_rescnn.yaml
+att_config=conf/demo_rescnn_att.yaml
+att_weights=exp/demo_rescnn/gradients/integrated_gradients/freq_weights.npy
+exp_dir=""                 # default exp/<config stem>
+data=data/synth
+train_set=train
+test_set=test
+feat_type=spect
+gpus=""                    # e.g. 0,1: CUDA DDP over those GPUs; empty: CPU
+cpu_procs=1                # > 1: DDP on CPU (gloo) with that many processes
+nnodes=1
+node_rank=0
+master_addr=localhost
+master_port=29533
+nj=2                       # embedding jobs
+num_workers=0              # DataLoader workers per training process (0 is fastest on a 2-core CPU; raise on GPU nodes)
+asnorm=false               # also score with adaptive s-norm (cohort: training-set embeddings)
+help_message="Usage: $0 [options]"
+. utils/parse_options.sh
+
+log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+
+train_cmd_for() {  # the training launcher for this machine
+  local procs=$cpu_procs device=cpu
+  if [ -n "$gpus" ]; then
+    procs=$(echo "$gpus" | tr ',' '\n' | grep -c .)
+    device=cuda
+    export CUDA_VISIBLE_DEVICES=$gpus
+  fi
+  if [ "$procs" -gt 1 ] || [ "$nnodes" -gt 1 ]; then
+    echo "python -m torch.distributed.run --nnodes $nnodes --node_rank $node_rank --nproc_per_node $procs \
+      --master_addr $master_addr --master_port $master_port -m steps.train --device $device"
+  else
+    echo "python -m steps.train --device $([ -n "$gpus" ] && echo cuda || echo cpu)"
+  fi
+}
+
+run_experiment() {  # run_experiment <config> <exp-dir> [--set ...]: stages 1-3 for one experiment
+  local cfg=$1 exp=$2
+  shift 2
+  if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ] || [ "${in_att:-0}" = 1 ]; then
+    log "Stage 1: train $cfg -> $exp"
+    $(train_cmd_for) --config "$cfg" --exp-dir "$exp" --egs-dir "$data/egs/$feat_type" "$@" \
+      --num-workers "$num_workers" --test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set"
+  fi
+  if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ] || [ "${in_att:-0}" = 1 ]; then
+    log "Stage 2: embeddings of $test_set$([ "$asnorm" = true ] && echo " and $train_set")"
+    local sets=$test_set
+    [ "$asnorm" = true ] && sets="$test_set $train_set"
+    for s in $sets; do
+      $train_cmd JOB=1:"$nj" "$exp/log/embed_$s.JOB.log" python -m steps.extract_embeddings --exp-dir "$exp" \
+        --data-dir "$data/$s" --job JOB --num-jobs "$nj"
+      python -m steps.extract_embeddings --exp-dir "$exp" --set-name "$s" --merge --num-jobs "$nj"
+    done
+  fi
+  if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ] || [ "${in_att:-0}" = 1 ]; then
+    log "Stage 3: score $data/$test_set/trials"
+    python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" --embeddings "$test_set"
+    [ "$asnorm" = true ] && python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" \
+      --embeddings "$test_set" --cohort "$train_set"
+    tail -n 1 "$exp/results.md"
+  fi
+}
+
+run_experiment "$config" "${exp_dir:-exp/$(basename "$config" .yaml)}"
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "Stage 4: attention retrain with $att_config, prior $att_weights"
+  [ -f "$att_weights" ] || { echo "$0: no frequency weights at $att_weights; run ./b_extract.sh first" >&2; exit 1; }
+  in_att=1 run_experiment "$att_config" "exp/$(basename "$att_config" .yaml)" --set "model.attention.prior=$att_weights"
+fi
+log "Done."

@@ -1,0 +1,179 @@
+"""The training loop (nanoGPT-style, plain): epochs of egs batches, validation every epoch, a test
+callback every ``test_every`` epochs, atomic self-describing checkpoints, exact resume.
+
+Everything the loop needs is passed in; the entry point (steps/train.py) does the I/O. Resume is
+exact on CPU: data order and crops derive from (seed, epoch, batch position), the DataLoader has its
+own generator, and the checkpoint carries the torch RNG state, so a run killed at any point and
+restarted ends with the same weights as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from losses.margin import MarginScheduler
+from models.checkpoint import keep_last, save_checkpoint
+from models.optim import PER_STEP
+
+
+class NaNLossError(RuntimeError):
+    pass
+
+
+class Net(nn.Module):
+    """Model + classification head, so that DDP synchronises both."""
+
+    def __init__(self, model: nn.Module, head: nn.Module):
+        super().__init__()
+        self.model, self.head = model, head
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor):  # (batch, time, freq), (batch,)
+        return self.head.loss(self.model(x), y)
+
+
+@dataclass
+class Progress:
+    epoch: int = 0             # completed epochs
+    batch_in_epoch: int = 0    # batches done in the current epoch
+    step: int = 0              # optimiser steps in total
+    history: list = field(default_factory=list)
+
+
+@dataclass
+class Trainer:
+    net: nn.Module                  # Net, possibly wrapped in DistributedDataParallel
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    margin: MarginScheduler
+    sampler: object                 # CropBatchSampler (set_epoch)
+    train_loader: object
+    valid_loader: object | None
+    cfg: dict
+    ckpt_dir: Path
+    log: callable
+    device: torch.device
+    rank: int = 0
+    evaluate: callable = None       # model -> {name: value}, on test epochs (rank 0)
+    amp: str = "none"
+    save_every_steps: int = 0
+    progress: callable = None       # wraps the batch iterator (tqdm)
+    state: Progress = field(default_factory=Progress)
+
+    @property
+    def inner(self) -> Net:
+        return getattr(self.net, "module", self.net)
+
+    def checkpoint(self) -> dict:
+        return {"model": self.inner.model.state_dict(), "head": self.inner.head.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "margin": self.margin.state_dict(), "epoch": self.state.epoch,
+                "batch_in_epoch": self.state.batch_in_epoch, "step": self.state.step,
+                "history": self.state.history, "config": self.cfg, "torch_rng": torch.get_rng_state()}
+
+    def restore(self, ck: dict) -> None:
+        self.inner.model.load_state_dict(ck["model"])
+        self.inner.head.load_state_dict(ck["head"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
+        self.margin.load_state_dict(ck["margin"])
+        self.state = Progress(ck["epoch"], ck["batch_in_epoch"], ck["step"], list(ck["history"]))
+        torch.set_rng_state(ck["torch_rng"])
+
+    def _save(self, epoch_end: bool) -> None:
+        if self.rank != 0:
+            return
+        ck = self.checkpoint()
+        if epoch_end:
+            save_checkpoint(self.ckpt_dir / f"checkpoint_{self.state.epoch}.pt", ck)
+            keep_last(self.ckpt_dir, self.cfg["train"]["keep_last"])
+        save_checkpoint(self.ckpt_dir / "last.pt", ck)
+
+    def _autocast(self):
+        if self.amp == "none":
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.amp == "bf16" else torch.float16)
+
+    def train_epoch(self) -> tuple[float, float]:
+        self.net.train()
+        epoch = self.state.epoch
+        self.sampler.set_epoch(epoch, self.state.batch_in_epoch)
+        scaler = torch.amp.GradScaler(enabled=self.amp == "fp16" and self.device.type == "cuda")
+        total, correct, seen = 0.0, 0, 0
+        batches = self.progress(self.train_loader) if self.progress else self.train_loader
+        for x, y in batches:
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            with self._autocast():
+                loss, logits = self.net(x, y)
+            if not torch.isfinite(loss):
+                raise NaNLossError(f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {self.state.step + 1} "
+                                   f"(batch {self.state.batch_in_epoch + 1} of the epoch); the last good checkpoint "
+                                   f"is kept in {self.ckpt_dir}")
+            self.optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(self.optimizer)
+            scaler.update()
+            if self.cfg["scheduler"]["name"] in PER_STEP:
+                self.scheduler.step()
+            self.margin.step()
+            self.state.step += 1
+            self.state.batch_in_epoch += 1
+            total += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            if self.save_every_steps and self.state.step % self.save_every_steps == 0:
+                self._save(epoch_end=False)
+        return total / max(seen, 1), correct / max(seen, 1)
+
+    @torch.no_grad()
+    def validate(self) -> tuple[float, float]:
+        if self.valid_loader is None:
+            return math.nan, math.nan
+        net = self.inner.eval()
+        total, correct, seen = 0.0, 0, 0
+        for x, y in self.valid_loader:
+            x, y = x.to(self.device), y.to(self.device)
+            with self._autocast():
+                loss, logits = net(x, y)
+            total += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        return total / max(seen, 1), correct / max(seen, 1)
+
+    def _end_epoch(self, train_loss, train_acc, valid_loss, valid_acc, seconds) -> dict:
+        sched = self.cfg["scheduler"]["name"]
+        if sched == "ReduceLROnPlateau":
+            self.scheduler.step(valid_loss if math.isfinite(valid_loss) else train_loss)
+        elif sched == "MultiStepLR":
+            self.scheduler.step()
+        self.state.epoch += 1
+        self.state.batch_in_epoch = 0
+        row = {"epoch": self.state.epoch, "step": self.state.step, "train_loss": round(train_loss, 5),
+               "train_acc": round(train_acc, 5), "valid_loss": round(valid_loss, 5), "valid_acc": round(valid_acc, 5),
+               "lr": self.optimizer.param_groups[0]["lr"], "margin": round(self.inner.head.margin, 4),
+               "seconds": round(seconds, 1)}
+        epochs, every = self.cfg["train"]["epochs"], self.cfg["train"]["test_every"]
+        if self.evaluate is not None and self.rank == 0 and (self.state.epoch % every == 0 or self.state.epoch == epochs):
+            row.update(self.evaluate(self.inner.model))
+        return row
+
+    def fit(self) -> list[dict]:
+        epochs = self.cfg["train"]["epochs"]
+        while self.state.epoch < epochs:
+            t0 = time.time()
+            train_loss, train_acc = self.train_epoch()
+            valid_loss, valid_acc = self.validate() if self.rank == 0 else (math.nan, math.nan)
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                stats = torch.tensor([valid_loss], dtype=torch.float64)
+                torch.distributed.broadcast(stats, 0)  # every rank steps the plateau scheduler alike
+                valid_loss = stats.item()
+            row = self._end_epoch(train_loss, train_acc, valid_loss, valid_acc, time.time() - t0)
+            self.state.history.append(row)
+            self.log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+            self._save(epoch_end=True)
+        return self.state.history

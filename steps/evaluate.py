@@ -1,0 +1,60 @@
+"""Helpers shared by the training, embedding and scoring entry points: read trials and features of
+a data dir, embed its utterances, score trials."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datasets.datadir import check_trials
+from datasets.kaldi_files import DataDirError, read_dict, read_table
+from datasets.loader import UtteranceLoader
+from losses.metrics import cosine_scores, verification_metrics
+from models.embed import extract_embeddings
+
+
+def read_trials(path: str | Path, utts: set[str] | None = None) -> list[tuple[str, str, str]]:
+    """(enrol, test, target|nontarget) rows; every utterance must be in ``utts`` when given."""
+    problems = check_trials(Path(path), utts)
+    if problems:
+        raise DataDirError("\n".join(problems))
+    return [(e.key, e.fields[0], e.fields[1]) for e in read_table(path, 2, 2, sorted_unique=False)]
+
+
+def dir_loader(d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=None) -> UtteranceLoader:
+    d = Path(d)
+    feats = read_dict(d / "feats.scp")
+    lengths = {u: int(n) for u, n in read_dict(d / "utt2num_frames").items() if u in feats}
+    if utts is not None:
+        lengths = {u: n for u, n in lengths.items() if u in utts}
+    return UtteranceLoader(feats, lengths, max_frames=max_frames, min_frames=min_frames)
+
+
+def metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return verification_metrics(scores, labels, (0.01, 0.001))
+
+
+def trials_evaluator(test_dirs: list[str], device):
+    """A callback model -> {<dir>_eer: ..., ...} over each dir's trials (None without dirs)."""
+    if not test_dirs:
+        return None
+    for d in test_dirs:
+        for f in ("feats.scp", "utt2num_frames", "trials"):
+            if not (Path(d) / f).exists():
+                raise DataDirError(f"--test-dir {d}: no {f}")
+
+    def evaluate(model: torch.nn.Module) -> dict[str, float]:
+        out = {}
+        for d in test_dirs:
+            trials = read_trials(Path(d) / "trials", set(read_dict(Path(d) / "feats.scp")))
+            utts = {u for a, b, _ in trials for u in (a, b)}
+            emb = extract_embeddings(model, dir_loader(d, getattr(model, "min_frames", 1), utts=utts), device)
+            scores = cosine_scores(emb, [(a, b) for a, b, _ in trials])
+            labels = np.array([lab == "target" for _, _, lab in trials])
+            name = Path(d).name
+            out.update({f"{name}_{k}": round(v, 5) for k, v in metrics(scores, labels).items()})
+        model.train()
+        return out
+
+    return evaluate

@@ -1,0 +1,104 @@
+"""Embeddings of every utterance of a data dir with a trained experiment.
+
+    python -m steps.extract_embeddings --exp-dir exp/demo_rescnn --data-dir data/synth/test \\
+        [--set-name test] [--checkpoint auto|last|avg_N|<epoch>] [--job J --num-jobs N] [--device auto]
+
+Reads <exp>/config.yaml and a checkpoint (auto: avg_<train.average_last> if present, else last).
+Full-length utterances are batched by length; utterances over --max-frames are cut into equal chunks
+whose embeddings are averaged. Output: <exp>/embeddings/<set>/xvector.{ark,scp} (Kaldi float
+vectors). With --job/--num-jobs (e.g. under utils/run.pl JOB=1:N) each job embeds every N-th
+utterance into xvector.JOB.{ark,scp}; a final call with --merge joins them into xvector.scp.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm import tqdm
+
+from datasets.ark_io import AtomicArkWriter
+from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
+from models.embed import extract_embeddings
+from models.checkpoint import CheckpointError, load_checkpoint, load_state_strict
+from models.registry import ConfigError, build_model
+from steps.config import validate
+from steps.evaluate import dir_loader
+
+
+def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.nn.Module, dict, Path]:
+    """(model in eval mode, resolved config, checkpoint path) of an experiment dir."""
+    cfg_path = exp / "config.yaml"
+    if not cfg_path.exists():
+        raise ConfigError(f"{cfg_path}: missing; train the experiment first")
+    cfg = validate(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
+    ckdir = exp / "checkpoints"
+    if which == "auto":
+        avg = ckdir / f"avg_{cfg['train']['average_last']}.pt"
+        path = avg if avg.exists() else ckdir / "last.pt"
+    elif which.isdigit():
+        path = ckdir / f"checkpoint_{which}.pt"
+    else:
+        path = ckdir / (which if which.endswith(".pt") else f"{which}.pt")
+    ck = load_checkpoint(path)
+    if ck.get("config") != cfg:
+        raise CheckpointError(f"{path} was written with another config than {cfg_path}")
+    model = build_model(cfg["model"], cfg["data"]["feat_dim"])
+    load_state_strict(model, ck["model"], str(path))
+    return model.to(device).eval(), cfg, path
+
+
+def merge(out: Path, num_jobs: int) -> int:
+    parts = [out / f"xvector.{j}.scp" for j in range(1, num_jobs + 1)]
+    missing = [str(p) for p in parts if not p.exists()]
+    if missing:
+        raise DataDirError(f"cannot merge: missing {missing[:3]}")
+    lines = [ln for p in parts for ln in p.read_text().splitlines(keepends=True)]
+    atomic_write_text(out / "xvector.scp", "".join(sorted(lines, key=c_key)))
+    return len(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--exp-dir", required=True)
+    p.add_argument("--data-dir", required=False)
+    p.add_argument("--set-name", default=None)
+    p.add_argument("--checkpoint", default="auto")
+    p.add_argument("--max-frames", type=int, default=3000)
+    p.add_argument("--job", type=int, default=0)
+    p.add_argument("--num-jobs", type=int, default=1)
+    p.add_argument("--merge", action="store_true")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    a = p.parse_args(argv)
+    exp = Path(a.exp_dir)
+    name = a.set_name or (Path(a.data_dir).name if a.data_dir else "")
+    out = exp / "embeddings" / name
+    try:
+        if a.merge:
+            print(f"extract_embeddings: {out}/xvector.scp: {merge(out, a.num_jobs)} embeddings")
+            return 0
+        if not a.data_dir:
+            raise DataDirError("--data-dir is required unless --merge")
+        device = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()) else "cpu")
+        model, cfg, path = load_exp_model(exp, a.checkpoint, device)
+        utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
+        if a.job:
+            utts = utts[a.job - 1::a.num_jobs]
+        loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts))
+        bar = (lambda it: tqdm(it, desc="embed")) if sys.stderr.isatty() else None
+        emb = extract_embeddings(model, loader, device, bar)
+        prefix = out / (f"xvector.{a.job}" if a.job else "xvector")
+        with AtomicArkWriter(prefix) as w:
+            for u in sorted(emb, key=c_key):
+                w[u] = emb[u]
+    except (ConfigError, DataDirError, CheckpointError, OSError) as e:
+        print(f"extract_embeddings: error: {e}", file=sys.stderr)
+        return 1
+    print(f"extract_embeddings: {prefix}.scp: {len(emb)} embeddings from {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Cosine scoring of a trials list with an experiment's embeddings; EER and minDCF.
+
+    python -m steps.score --exp-dir exp/demo_rescnn --trials data/synth/test/trials \\
+        [--embeddings test] [--cohort train --top-k 300] [--name test]
+
+Writes <exp>/scores/<name>.score (enrol test score label), <exp>/scores/<name>.det.png, and appends a
+row to <exp>/results.md. minDCF is normalised as Kaldi's compute_min_dcf.py with C_miss = C_fa = 1 at
+p_target 0.01 and 0.001. --cohort adds adaptive s-norm with that set's embeddings as cohort.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+
+from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from losses.metrics import as_norm, cosine_scores, det_points
+from steps.evaluate import metrics, read_trials
+
+
+def load_embeddings(d: Path) -> dict[str, np.ndarray]:
+    scp = d / "xvector.scp"
+    if not scp.exists():
+        raise DataDirError(f"{scp}: missing; run steps.extract_embeddings first")
+    return {k: np.asarray(v) for k, v in kaldiio.load_scp_sequential(str(scp))}
+
+
+def det_plot(path: Path, scores, labels, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import norm
+    fpr, fnr = det_points(scores, labels)
+    clip = lambda v: np.clip(v, 1e-4, 1 - 1e-4)  # noqa: E731
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(norm.ppf(clip(fpr)), norm.ppf(clip(fnr)))
+    ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5])
+    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_xlabel("false alarm rate (%)")
+    ax.set_ylabel("miss rate (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def append_result(exp: Path, row: dict) -> None:
+    path = exp / "results.md"
+    header = "| date | embeddings | trials | norm | trials n | EER (%) | minDCF p=0.01 | minDCF p=0.001 |\n|---|---|---|---|---|---|---|---|\n"
+    old = path.read_text() if path.exists() else f"# Results of {exp.name}\n\n" + header
+    line = (f"| {time.strftime('%Y-%m-%d %H:%M')} | {row['embeddings']} | {row['trials']} | {row['norm']} | "
+            f"{row['n']} | {100 * row['eer']:.2f} | {row['mindcf_0.01']:.4f} | {row['mindcf_0.001']:.4f} |\n")
+    atomic_write_text(path, old + line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--exp-dir", required=True)
+    p.add_argument("--trials", required=True)
+    p.add_argument("--embeddings", default=None, help="embedding set under <exp>/embeddings (default: trials dir name)")
+    p.add_argument("--cohort", default=None, help="embedding set for adaptive s-norm")
+    p.add_argument("--top-k", type=int, default=300)
+    p.add_argument("--name", default=None)
+    a = p.parse_args(argv)
+    exp, trials_path = Path(a.exp_dir), Path(a.trials)
+    emb_set = a.embeddings or trials_path.parent.name
+    name = a.name or f"{emb_set}_{trials_path.name}" + ("_asnorm" if a.cohort else "")
+    try:
+        emb = load_embeddings(exp / "embeddings" / emb_set)
+        trials = read_trials(trials_path, set(emb))
+        pairs = [(x, y) for x, y, _ in trials]
+        labels = np.array([lab == "target" for _, _, lab in trials])
+        scores = cosine_scores(emb, pairs)
+        if a.cohort:
+            cohort = np.stack(list(load_embeddings(exp / "embeddings" / a.cohort).values()))
+            scores = as_norm(scores, emb, pairs, cohort, a.top_k)
+        m = metrics(scores, labels)
+    except (DataDirError, ValueError, OSError) as e:
+        msg = str(e).replace("is not in this data dir", f"has no embedding in {exp}/embeddings/{emb_set}")
+        print(f"score: error: {msg}", file=sys.stderr)
+        return 1
+    out = exp / "scores"
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / f"{name}.score", "".join(f"{x} {y} {s:.6f} {lab}\n" for (x, y, lab), s in zip(trials, scores)))
+    det_plot(out / f"{name}.det.png", scores, labels, f"{exp.name}: {name} (EER {100 * m['eer']:.2f}%)")
+    append_result(exp, {"embeddings": emb_set, "trials": str(trials_path), "norm": f"AS-norm top {a.top_k}" if a.cohort else "cosine",
+                        "n": len(trials), **m})
+    print(f"score: {name}: {len(trials)} trials, EER {100 * m['eer']:.2f}%, minDCF(0.01) {m['mindcf_0.01']:.4f}, "
+          f"minDCF(0.001) {m['mindcf_0.001']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

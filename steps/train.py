@@ -1,0 +1,166 @@
+"""Train a speaker-embedding model on egs (one YAML = one experiment).
+
+    python -m steps.train --config conf/demo_rescnn.yaml --egs-dir data/synth/egs/spect \\
+        [--exp-dir exp/demo_rescnn] [--set train.epochs=4 ...] [--test-dir data/synth/test ...]
+        [--device auto|cpu|cuda] [--num-workers N] [--save-every-steps N]
+    torchrun --nproc_per_node 2 -m steps.train ...        (DDP; gloo on CPU, nccl on GPUs)
+
+The resolved config goes to <exp>/config.yaml; a rerun of the same command resumes from
+<exp>/checkpoints/last.pt (optimizer, scheduler, margin, RNG state and data position included); a
+config that differs from the experiment's is an error. Each --test-dir (a data dir with feats.scp,
+utt2num_frames and trials) is scored every train.test_every epochs and at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from datasets.loader import CropBatchSampler, EgsDataset, collate
+from losses.margin import MarginScheduler
+from models.checkpoint import CheckpointError, average_models, epoch_checkpoints, load_checkpoint, load_state_strict, save_checkpoint
+from models.optim import build_optimizer, build_scheduler
+from models.registry import ConfigError, build_loss, build_model
+from models.trainer import NaNLossError, Net, Trainer
+from steps.config import load_config
+from steps.evaluate import trials_evaluator
+
+
+def prepare_exp(a) -> tuple[dict, Path]:
+    """Resolved config written to (or checked against) <exp>/config.yaml."""
+    cfg = load_config(a.config, a.set)
+    exp = Path(a.exp_dir or Path("exp") / Path(a.config).stem)
+    saved = exp / "config.yaml"
+    if saved.exists():
+        old = yaml.safe_load(saved.read_text())
+        if old != cfg:
+            diff = sorted(f"{s}.{k}" for s in cfg for k in set(cfg[s]) | set(old.get(s, {}))
+                          if cfg[s].get(k) != old.get(s, {}).get(k))
+            raise ConfigError(f"{saved} differs from {a.config} + --set (at {diff[:5]}); to train a new "
+                              "experiment use another --exp-dir, or remove the old one")
+    elif int(os.environ.get("RANK", "0")) == 0:
+        atomic_write_text(saved, yaml.safe_dump(cfg, sort_keys=False))
+    return cfg, exp
+
+
+def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, workers: int):
+    t = cfg["train"]
+    train = EgsDataset(egs / "train", num_classes)
+    eg_frames = yaml.safe_load((egs / "train" / "egs.json").read_text())["num_frames"]
+    if t["crop_max"] > eg_frames:
+        raise ConfigError(f"train.crop_max {t['crop_max']} exceeds the egs length {eg_frames} frames")
+    sampler = CropBatchSampler(len(train), t["batch_size"], t["crop_min"], t["crop_max"], t["seed"],
+                               rank=rank, num_replicas=world)
+    gen = torch.Generator().manual_seed(t["seed"])  # workers' seeds: keeps the global RNG untouched
+    train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
+                              generator=gen, persistent_workers=False)
+    valid_loader = None
+    if (egs / "valid" / "feats.scp").exists() and rank == 0:
+        valid = EgsDataset(egs / "valid", num_classes)
+        crop = min(t["valid_frames"], eg_frames)
+        vs = CropBatchSampler(len(valid), t["batch_size"], crop, crop, t["seed"], shuffle=False, drop_last=False)
+        valid_loader = DataLoader(valid, batch_sampler=vs, collate_fn=collate)
+    return sampler, train_loader, valid_loader
+
+
+def setup_distributed(device_arg: str) -> tuple[int, int, torch.device]:
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = device_arg == "cuda" or (device_arg == "auto" and torch.cuda.is_available())
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
+    return rank, world, device
+
+
+def resume_or_init(trainer: Trainer, cfg: dict, ckpt_dir: Path, init_from: str, log) -> None:
+    last = ckpt_dir / "last.pt"
+    if last.exists():
+        ck = load_checkpoint(last)
+        if ck.get("config") != cfg:
+            raise CheckpointError(f"{last} was written with another config; use another --exp-dir")
+        load_state_strict(trainer.inner.model, ck["model"], str(last))
+        load_state_strict(trainer.inner.head, ck["head"], f"{last} (head: egs label count)")
+        trainer.restore(ck)
+        log(f"resumed from {last}: epoch {ck['epoch']}, batch {ck['batch_in_epoch']}, step {ck['step']}")
+    elif init_from:
+        ck = load_checkpoint(init_from)
+        load_state_strict(trainer.inner.model, ck["model"], init_from)
+        try:
+            load_state_strict(trainer.inner.head, ck["head"], init_from)
+        except CheckpointError:
+            log(f"init_from {init_from}: head not loaded (different number of classes)")
+        log(f"initialised the model from {init_from}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True)
+    p.add_argument("--egs-dir", required=True)
+    p.add_argument("--exp-dir", default=None)
+    p.add_argument("--set", action="append", default=[], metavar="A.B=C")
+    p.add_argument("--test-dir", action="append", default=[], help="data dir with trials, scored on test epochs")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--num-workers", type=int, default=None)
+    p.add_argument("--save-every-steps", type=int, default=0)
+    a = p.parse_args(argv)
+    try:
+        cfg, exp = prepare_exp(a)
+        rank, world, device = setup_distributed(a.device)
+        torch.manual_seed(cfg["train"]["seed"])
+        egs = Path(a.egs_dir)
+        num_classes = len(read_dict(egs / "spk2label"))
+        model = build_model(cfg["model"], cfg["data"]["feat_dim"])
+        head = build_loss(cfg["loss"], model.emb_dim, num_classes)
+        net = Net(model, head).to(device)
+        if cfg["train"]["channels_last"]:
+            net = net.to(memory_format=torch.channels_last)
+        workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
+        sampler, train_loader, valid_loader = loaders(cfg, egs, num_classes, rank, world, workers)
+        optimizer = build_optimizer(cfg["optim"], net.parameters())
+        scheduler = build_scheduler(cfg["scheduler"], optimizer, cfg["train"]["epochs"], len(sampler))
+        margin = MarginScheduler(head, cfg["margin_warmup"]["steps"], cfg["margin_warmup"]["start"])
+        log_path = exp / "log" / "train.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+
+        def log(msg: str) -> None:
+            if rank == 0:
+                print(f"train: {msg}", flush=True)
+                with open(log_path, "a") as f:
+                    f.write(msg + "\n")
+
+        if world > 1:
+            net = torch.nn.parallel.DistributedDataParallel(net)
+        bar = (lambda it: tqdm(it, desc="train", leave=False)) if rank == 0 and sys.stderr.isatty() else None
+        trainer = Trainer(net, optimizer, scheduler, margin, sampler, train_loader, valid_loader, cfg,
+                          exp / "checkpoints", log, device, rank, trials_evaluator(a.test_dir, device),
+                          cfg["train"]["amp"], a.save_every_steps, bar)
+        resume_or_init(trainer, cfg, exp / "checkpoints", cfg["train"]["init_from"], log)
+        log(f"{cfg['model']['name']}: {sum(x.numel() for x in model.parameters()):,} params, {num_classes} classes, "
+            f"{len(sampler)} batches/epoch, world {world}, device {device}")
+        trainer.fit()
+        n = cfg["train"]["average_last"]
+        if n > 1 and rank == 0:
+            paths = [p for _, p in epoch_checkpoints(exp / "checkpoints")][-n:]
+            save_checkpoint(exp / "checkpoints" / f"avg_{n}.pt", {"model": average_models(paths), "config": cfg})
+            log(f"averaged {len(paths)} checkpoints -> avg_{n}.pt")
+    except (ConfigError, DataDirError, CheckpointError, NaNLossError, OSError) as e:
+        print(f"train: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

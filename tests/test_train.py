@@ -1,0 +1,154 @@
+"""Training: exact resume after SIGKILL, DDP on CPU (gloo), bad inputs, embeddings, scoring, c_train.sh."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from conftest import ROOT, run
+from models.checkpoint import load_checkpoint
+
+SMALL = ["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
+         "train.crop_max=100", "train.valid_frames=100", "margin_warmup.steps=10", "train.num_workers=0"]
+
+
+@pytest.fixture(scope="module")
+def recipe(tiny_corpus, tmp_path_factory):
+    """The tiny corpus with features, trials and 120-frame egs."""
+    data = tmp_path_factory.mktemp("train") / "synth"
+    shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
+    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 200 --num-frames 120 --input-per-spks 40")
+    assert p.returncode == 0, p.stderr
+    return data
+
+
+def train_cmd(recipe, exp, *sets, extra=()):
+    args = [sys.executable, "-m", "steps.train", "--config", "conf/demo_rescnn.yaml", "--egs-dir",
+            str(recipe / "egs" / "spect"), "--exp-dir", str(exp), "--device", "cpu", *extra]
+    for s in (*SMALL, *sets):
+        args += ["--set", s]
+    return args
+
+
+def env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def weights(exp):
+    return load_checkpoint(exp / "checkpoints" / "last.pt")["model"]
+
+
+def test_resume_after_sigkill_gives_identical_weights(recipe, tmp_path):
+    p = run(train_cmd(recipe, tmp_path / "a", "train.epochs=3"), env={"OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0, p.stderr
+    exp_b = tmp_path / "b"
+    proc = subprocess.Popen(train_cmd(recipe, exp_b, "train.epochs=3", extra=["--save-every-steps", "3"]),
+                            cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed_at = None
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        last = exp_b / "checkpoints" / "last.pt"
+        if last.exists():
+            ck = load_checkpoint(last)
+            if ck["epoch"] >= 1 and ck["batch_in_epoch"] > 0:  # mid-epoch, after an epoch boundary
+                proc.send_signal(signal.SIGKILL)
+                killed_at = (ck["epoch"], ck["batch_in_epoch"])
+                break
+        time.sleep(0.02)
+    proc.wait()
+    assert killed_at is not None, "training finished before it could be killed"
+    assert load_checkpoint(exp_b / "checkpoints" / "last.pt")["epoch"] < 3
+    p = run(train_cmd(recipe, exp_b, "train.epochs=3", extra=["--save-every-steps", "3"]), env={"OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0, p.stderr
+    assert "resumed from" in p.stdout
+    a, b = weights(tmp_path / "a"), weights(exp_b)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    ck = load_checkpoint(exp_b / "checkpoints" / "last.pt")
+    assert {"optimizer", "scheduler", "margin", "torch_rng", "config", "history"} <= set(ck)
+
+
+def test_ddp_two_cpu_processes(recipe, tmp_path):
+    exp = tmp_path / "ddp"
+    args = train_cmd(recipe, exp, "train.epochs=1")
+    args[1:3] = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "steps.train"]
+    p = subprocess.run(args, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "world 2" in p.stdout
+    ck = load_checkpoint(exp / "checkpoints" / "checkpoint_1.pt")
+    assert ck["step"] == 10  # 320 egs / 16 per batch / 2 ranks
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+
+
+def test_config_change_and_foreign_checkpoint_are_errors(recipe, tmp_path):
+    exp = tmp_path / "c"
+    assert run(train_cmd(recipe, exp, "train.epochs=1")).returncode == 0
+    p = run(train_cmd(recipe, exp, "train.epochs=1", "model.dropout=0.5"))
+    assert p.returncode == 1 and "differs from conf/demo_rescnn.yaml + --set (at ['model.dropout'])" in p.stderr
+    other = tmp_path / "d"
+    (other / "checkpoints").mkdir(parents=True)
+    shutil.copy(exp / "checkpoints" / "last.pt", other / "checkpoints" / "last.pt")
+    p = run(train_cmd(recipe, other, "train.epochs=1", "model.channels=[4, 4]"))
+    assert p.returncode == 1 and "written with another config" in p.stderr
+    p = run(train_cmd(recipe, tmp_path / "e", "train.epochs=1", "train.epoch=2"))
+    assert p.returncode == 1 and "unknown key 'epoch'" in p.stderr and not (tmp_path / "e").exists()
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(recipe, tmp_path):
+    exp = tmp_path / "nan"
+    p = run(train_cmd(recipe, exp, "train.epochs=2", "optim.name=SGD", "optim.lr=1.0e+30", "optim.momentum=0.0",
+                      "scheduler.name=MultiStepLR", extra=["--save-every-steps", "1"]))
+    assert p.returncode == 1
+    assert "non-finite loss" in p.stderr and "at epoch 1, step" in p.stderr
+    last = exp / "checkpoints" / "last.pt"
+    if last.exists():  # steps before the NaN were saved; they hold finite weights
+        assert all(torch.isfinite(v).all() for v in load_checkpoint(last)["model"].values() if v.is_floating_point())
+
+
+def test_egs_labels_must_fit_the_head(recipe, tmp_path):
+    egs = tmp_path / "egs"
+    shutil.copytree(recipe / "egs" / "spect", egs)
+    (egs / "spk2label").write_text("spk0001 0\nspk0002 1\n")
+    args = train_cmd(recipe, tmp_path / "x", "train.epochs=1")
+    args[args.index("--egs-dir") + 1] = str(egs)
+    p = run(args)
+    assert p.returncode == 1 and "but the head has 2 classes" in p.stderr
+
+
+def test_embeddings_and_scoring(recipe, tmp_path):
+    exp = tmp_path / "s"
+    assert run(train_cmd(recipe, exp, "train.epochs=1", "train.average_last=1")).returncode == 0
+    p = run(f"utils/run.pl JOB=1:2 {exp}/log/e.JOB.log python -m steps.extract_embeddings --exp-dir {exp} "
+            f"--data-dir {recipe}/test --job JOB --num-jobs 2 && "
+            f"python -m steps.extract_embeddings --exp-dir {exp} --set-name test --merge --num-jobs 2")
+    assert p.returncode == 0, p.stderr
+    p = run(["python", "-m", "steps.score", "--exp-dir", str(exp), "--trials", f"{recipe}/test/trials"])
+    assert p.returncode == 0, p.stderr
+    assert "EER" in p.stdout and (exp / "scores" / "test_trials.det.png").exists()
+    rows = [r for r in (exp / "results.md").read_text().splitlines() if r.startswith("| 2")]
+    assert len(rows) == 1 and "| cosine | 120 |" in rows[0]
+    bad = tmp_path / "trials"
+    bad.write_text(f"{(recipe / 'test' / 'trials').read_text().split()[0]} spk0099-s01-00001 target\n")
+    p = run(["python", "-m", "steps.score", "--exp-dir", str(exp), "--trials", str(bad), "--embeddings", "test"])
+    assert p.returncode == 1 and "utterance 'spk0099-s01-00001' has no embedding" in p.stderr
+
+
+def test_c_train_stages(recipe, tmp_path):
+    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
+    cfg["model"].update(channels=[4, 8], embedding_dim=32)
+    cfg["train"].update(epochs=1, batch_size=16, crop_min=60, crop_max=100, valid_frames=100)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    p = run(f"./c_train.sh --data {recipe} --config {tmp_path}/tiny.yaml --exp-dir {tmp_path}/exp --asnorm true")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    for s in ("Stage 1", "Stage 2", "Stage 3"):
+        assert s in p.stdout
+    assert len((tmp_path / "exp" / "results.md").read_text().splitlines()) == 6  # title, blank, header x2, 2 rows
+    p = run(f"./c_train.sh --data {recipe} --config {tmp_path}/tiny.yaml --stage 4 --stop-stage 4 "
+            f"--att-weights {tmp_path}/none.npy")
+    assert p.returncode == 1 and "run ./b_extract.sh first" in p.stderr
