@@ -189,3 +189,25 @@ def test_vad_matches_kaldi_definition(data):
         assert 0 < vad[utt].mean() < 1
     assert validate_data_dir(data) == []
     assert compute_vad(np.zeros((0, 161)), VadOpts()).shape == (0,)
+
+
+def test_segments_are_cut_like_extract_segments(data, tmp_path):
+    """wav.scp keyed by recording + segments: each segment's features equal those of its samples."""
+    from datasets.audio import read_wav
+    wavs = read_dict(data / "wav.scp")
+    reco, path = next(iter(wavs.items()))
+    x = read_wav(path)[0][0]
+    d = tmp_path / "seg"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"rec1 {path}\n")
+    (d / "segments").write_text("a-1 rec1 0.00 0.50\na-2 rec1 0.25 0.90\n")
+    (d / "utt2spk").write_text("a-1 a\na-2 a\n")
+    (d / "spk2utt").write_text("a a-1 a-2\n")
+    p = make("spect", d, "--compress", "false", "--dither-seed", "0", nj=1)
+    assert p.returncode == 0, p.stderr
+    feats = dict(kaldiio.load_scp_sequential(str(d / "feats.scp")))
+    opts, _ = read_options("spect", ROOT / "conf/spect_161.conf", ["--dither=0"])
+    ref = compute(x[int(0.25 * 16000):int(0.90 * 16000)], opts)
+    assert feats["a-2"].shape == ref.shape
+    assert np.median(np.abs(feats["a-2"] - ref)) < 0.2  # dither 1.0 versus none
+    assert read_dict(d / "utt2dur")["a-1"] == "0.5000"

@@ -152,3 +152,18 @@ def test_c_train_stages(recipe, tmp_path):
     p = run(f"./c_train.sh --data {recipe} --config {tmp_path}/tiny.yaml --stage 4 --stop-stage 4 "
             f"--att-weights {tmp_path}/none.npy")
     assert p.returncode == 1 and "run ./b_extract.sh first" in p.stderr
+
+
+def test_average_of_last_checkpoints(recipe, tmp_path):
+    from models.checkpoint import average_models, epoch_checkpoints
+    exp = tmp_path / "avg"
+    p = run(train_cmd(recipe, exp, "train.epochs=2", "train.average_last=2", "train.keep_last=2"))
+    assert p.returncode == 0, p.stderr
+    paths = [q for _, q in epoch_checkpoints(exp / "checkpoints")]
+    assert [q.name for q in paths] == ["checkpoint_1.pt", "checkpoint_2.pt"]
+    avg = load_checkpoint(exp / "checkpoints" / "avg_2.pt")["model"]
+    one, two = (load_checkpoint(q)["model"] for q in paths)
+    k = next(k for k, v in avg.items() if v.is_floating_point() and v.numel() > 10)
+    assert torch.allclose(avg[k], (one[k] + two[k]) / 2)
+    p = run(["python", "-m", "steps.extract_embeddings", "--exp-dir", str(exp), "--data-dir", str(recipe / "test")])
+    assert p.returncode == 0 and "avg_2.pt" in p.stdout
