@@ -19,6 +19,7 @@ config=conf/demo_rescnn.yaml
 att_config=conf/demo_rescnn_att.yaml
 att_weights=exp/demo_rescnn/gradients/integrated_gradients/freq_weights.npy
 exp_dir=""                 # default exp/<config stem>
+att_exp_dir=""             # default exp/<att-config stem>
 data=data/synth
 train_set=train
 test_set=test
@@ -84,6 +85,7 @@ run_experiment "$config" "${exp_dir:-exp/$(basename "$config" .yaml)}"
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: attention retrain with $att_config, prior $att_weights"
   [ -f "$att_weights" ] || { echo "$0: no frequency weights at $att_weights; run ./b_extract.sh first" >&2; exit 1; }
-  in_att=1 run_experiment "$att_config" "exp/$(basename "$att_config" .yaml)" --set "model.attention.prior=$att_weights"
+  in_att=1 run_experiment "$att_config" "${att_exp_dir:-exp/$(basename "$att_config" .yaml)}" \
+    --set "model.attention.prior=$att_weights"
 fi
 log "Done."

@@ -19,11 +19,16 @@ def test_run_sh_tiny(tmp_path):
     cfg["model"].update(channels=[4, 8], embedding_dim=32)
     cfg["train"].update(epochs=1, batch_size=32, crop_min=60, crop_max=100, valid_frames=100)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    cfg["model"]["attention"] = {"prior": "mel"}
+    (tmp_path / "student.yaml").write_text(yaml.safe_dump(cfg))
     p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "1", "--config",
-             str(tmp_path / "tiny.yaml"), "--exp-dir", str(tmp_path / "exp")])
+             str(tmp_path / "tiny.yaml"), "--exp-dir", str(tmp_path / "exp"), "--att-config",
+             str(tmp_path / "student.yaml"), "--att-exp-dir", str(tmp_path / "student")])
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    assert "Stage 0" not in p.stdout and "Stage 3" in p.stdout
+    assert "Stage 0" not in p.stdout and "Stage 5" in p.stdout
     assert "EER" in (tmp_path / "exp" / "results.md").read_text()
+    assert (tmp_path / "exp" / "gradients" / "integrated_gradients" / "freq_weights.npy").exists()
+    assert "EER" in (tmp_path / "student" / "results.md").read_text()
 
 
 def test_run_sh_rejects_unknown_option():

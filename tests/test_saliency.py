@@ -1,0 +1,232 @@
+"""Saliency methods: Captum oracle, completeness, 1-D refusal, model randomisation, planted band."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from datasets.feat_opts import read_options
+from datasets.kaldi_feats import compute_batch
+from datasets.synthetic import Preset, plan_corpus, render
+from gradients.cams import NoFrequencyAxisError
+from gradients.methods import METHODS, saliency_maps
+from gradients.reduce import frequency_weights, utterance_profile
+from gradients.targets import make_target
+from models.registry import build_loss, build_model
+
+captum = pytest.importorskip("captum.attr")
+ROOT_CONF = "conf/spect_161.conf"
+
+
+class CosineModel(torch.nn.Module):
+    """model + head -> unscaled cosines, the form Captum needs."""
+
+    def __init__(self, model, head):
+        super().__init__()
+        self.model, self.head = model, head
+
+    def forward(self, x):
+        return self.head.cosine(self.model(x))
+
+
+def small(name):
+    torch.manual_seed(1)
+    cfg = {"ResCNN": {"name": "ResCNN", "channels": [8, 16]}, "TDNN": {"name": "TDNN", "channels": [32, 32, 32, 32, 64]},
+           "ECAPA_TDNN": {"name": "ECAPA_TDNN", "channels": 64}}[name]
+    model = build_model(cfg, 161)
+    head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 6)
+    # non-trivial BN statistics, then eval mode
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(8, 90, 161) * 2 + 1)
+    return model.eval(), head.eval()
+
+
+@pytest.mark.parametrize("name", ["ResCNN", "TDNN", "ECAPA_TDNN"])
+@pytest.mark.parametrize("baseline", ["zero", "time_mean"])
+def test_integrated_gradients_matches_captum(name, baseline):
+    model, head = small(name)
+    x, y = torch.randn(3, 80, 161) * 2 + 1, torch.tensor([0, 3, 5])
+    fn = make_target("cosine", model, head, y)
+    ours = saliency_maps("integrated_gradients", model, x, fn,
+                         {"steps": 50, "baseline": baseline, "internal_batch_size": 37})
+    base = x.mean(dim=1, keepdim=True).expand_as(x) if baseline == "time_mean" else torch.zeros_like(x)
+    ref = captum.IntegratedGradients(CosineModel(model, head)).attribute(
+        x, baselines=base, target=y, n_steps=50, method="gausslegendre")
+    rel = ((ours - ref).abs().max() / ref.abs().max()).item()
+    assert rel <= 1e-4, rel
+
+
+def test_grad_cam_matches_captum_layer_grad_cam():
+    model, head = small("ResCNN")
+    x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
+    ours = saliency_maps("grad_cam", model, x, make_target("cosine", model, head, y), {"layer": "stages.7"})
+    wrapped = CosineModel(model, head)
+    lgc = captum.LayerGradCam(wrapped, model.stages[7]).attribute(x, target=y, relu_attributions=True)
+    ref = captum.LayerAttribution.interpolate(lgc, (64, 161), interpolate_mode="bilinear")[:, 0]
+    assert torch.allclose(ours, ref, atol=1e-6 * max(1.0, ref.abs().max().item()))
+
+
+@pytest.mark.parametrize("name", ["TDNN", "ECAPA_TDNN"])
+@pytest.mark.parametrize("method", ["grad_cam", "grad_cam_pp", "layer_cam", "fullgrad"])
+def test_cams_refuse_1d_models(name, method):
+    model, head = small(name)
+    fn = make_target("cosine", model, head, torch.tensor([0]))
+    with pytest.raises(NoFrequencyAxisError, match="no frequency axis"):
+        saliency_maps(method, model, torch.randn(1, 60, 161), fn)
+
+
+def test_every_method_runs_and_bad_options_fail():
+    model, head = small("ResCNN")
+    x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
+    fn = make_target("cosine", model, head, y)
+    refs = [torch.randn(50, 161) for _ in range(3)]
+    extra = {"expected_gradients": {"references": refs, "n_samples": 4}, "gradient_shap": {"baselines": refs},
+             "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 8}}
+    for m in METHODS:
+        out = saliency_maps(m, model, x, fn, extra.get(m))
+        assert out.shape == x.shape and torch.isfinite(out).all(), m
+    again = saliency_maps("expected_gradients", model, x, fn, extra["expected_gradients"])
+    assert torch.equal(again, saliency_maps("expected_gradients", model, x, fn, extra["expected_gradients"]))
+    with pytest.raises(ValueError, match="unknown option"):
+        saliency_maps("gradient", model, x, fn, {"steps": 3})
+    with pytest.raises(ValueError, match="unknown saliency method"):
+        saliency_maps("occlusion", model, x, fn)
+    with pytest.raises(ValueError, match="eval"):
+        saliency_maps("gradient", model.train(), x, fn)
+    with pytest.raises(FloatingPointError):
+        frequency_weights([utterance_profile(np.full((3, 161), np.nan))])
+
+
+def test_softmax_and_verification_targets():
+    model, head = small("ResCNN")
+    x = torch.randn(2, 64, 161)
+    p = make_target("softmax", model, head, torch.tensor([0, 1]))(x, torch.arange(2))
+    assert ((p > 0) & (p < 1)).all()
+    ref = model(x).detach()
+    v = make_target("verification", model, references=ref)(x, torch.arange(2))
+    assert torch.allclose(v, torch.ones(2), atol=1e-5)  # an embedding against itself
+
+
+# ---------------------------------------------------------------- a teacher trained on a planted band
+BAND = (2000, 3000)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """A small ResCNN trained (about 30 s on CPU) on speakers that differ only in 2-3 kHz."""
+    torch.manual_seed(0)
+    n_spk, n_utt = 12, 24
+    train, _ = plan_corpus(Preset(n_spk, 0, n_utt, 0, 2, 2.0, 2.0), seed=5)
+    opts, _ = read_options("spect", ROOT_CONF, ["--dither=0"])
+    feats = [torch.from_numpy(f) for f in compute_batch([render(u, 5, BAND) for u in train], opts)]
+    labels = torch.tensor([u.spk_index for u in train])
+    model = build_model({"name": "ResCNN", "channels": [8, 16, 32], "embedding_dim": 64}, 161)
+    head = build_loss({"name": "AAMSoftmax"}, 64, n_spk)
+    untrained = copy.deepcopy(model)
+    opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=3e-3)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        idx = rng.integers(0, len(feats), 32)
+        starts = rng.integers(0, len(feats[0]) - 120, 32)
+        x = torch.stack([feats[i][s:s + 120] for i, s in zip(idx, starts)])  # (batch, time, freq)
+        loss, logits = head.loss(model(x), labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    acc = (logits.argmax(1) == labels[idx]).float().mean().item()
+    x = torch.stack(feats[::n_utt])  # one utterance per speaker
+    return {"model": model.eval(), "untrained": untrained.eval(), "head": head.eval(), "x": x,
+            "y": labels[::n_utt], "refs": feats[1::n_utt], "acc": acc}
+
+
+def weights(p, method, model):
+    opts = {"gradient": {}, "integrated_gradients": {"internal_batch_size": 100},
+            "expected_gradients": {"references": p["refs"], "n_samples": 30, "internal_batch_size": 100}}[method]
+    maps = saliency_maps(method, model, p["x"], make_target("cosine", model, p["head"], p["y"]), opts)
+    return frequency_weights([utterance_profile(m.numpy()) for m in maps])
+
+
+@pytest.mark.parametrize("method", ["gradient", "integrated_gradients", "expected_gradients"])
+def test_planted_band_is_found(planted, method):
+    assert planted["acc"] > 0.8
+    hz = np.arange(161) * 50
+    inside, outside = (hz >= BAND[0]) & (hz <= BAND[1]), (hz < BAND[0]) | (hz > BAND[1])
+    outside[0] = False  # bin 0 is log energy
+    v = weights(planted, method, planted["model"])
+    ratio = v[inside].mean() / v[outside].mean()
+    control = weights(planted, method, planted["untrained"])
+    control_ratio = control[inside].mean() / control[outside].mean()
+    print(f"{method}: peak {hz[np.argmax(v)]} Hz, in/out {ratio:.2f}; untrained copy {control_ratio:.2f}")
+    assert inside[np.argmax(v)], hz[np.argmax(v)]
+    assert ratio >= 2.0
+    assert ratio >= control_ratio + 1.0
+
+
+def test_completeness_at_50_steps(planted):
+    model, head = planted["model"], planted["head"]
+    fn = make_target("cosine", model, head, planted["y"])
+    attr, delta = saliency_maps("integrated_gradients", model, planted["x"], fn,
+                                {"steps": 50, "return_delta": True, "internal_batch_size": 100})
+    idx = torch.arange(len(planted["y"]))
+    with torch.no_grad():
+        gap = fn(planted["x"], idx) - fn(torch.zeros_like(planted["x"]), idx)
+    rel = (delta.abs().sum() / gap.abs().sum()).item()  # over the utterances of the batch
+    worst = (delta.abs() / gap.abs()).max().item()
+    print(f"IG completeness error at 50 steps: {rel:.2e} overall, {worst:.2e} worst utterance")
+    assert rel <= 0.01 and worst <= 0.02
+
+
+def test_model_randomisation_changes_the_maps(planted):
+    """Adebayo et al.: maps of a re-initialised copy must not resemble the trained model's."""
+    for method, bound in (("gradient", 0.3), ("integrated_gradients", 0.5)):
+        maps = {}
+        for tag in ("model", "untrained"):
+            m = planted[tag]
+            maps[tag] = saliency_maps(method, m, planted["x"], make_target("cosine", m, planted["head"], planted["y"]),
+                                      {"internal_batch_size": 100} if method != "gradient" else {}).abs()
+        rho = np.mean([spearmanr(a.flatten(), b.flatten())[0] for a, b in zip(maps["model"], maps["untrained"])])
+        profile = spearmanr(weights(planted, method, planted["model"])[1:],
+                            weights(planted, method, planted["untrained"])[1:])[0]
+        print(f"{method}: Spearman trained vs re-initialised: maps {rho:.3f}, per-bin profile {profile:.3f}")
+        assert rho < bound
+
+
+def test_b_extract_and_attention_retrain(tmp_path):
+    """cam_extract -> visual_gradient on a tiny trained teacher, then c_train.sh stage 4 uses the file."""
+    import yaml
+    from conftest import ROOT, run
+    from datasets.synthetic import generate_corpus
+    data = tmp_path / "synth"
+    generate_corpus(data, "tiny", seed=3)
+    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16")
+    assert p.returncode == 0, p.stderr
+    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
+    cfg["model"].update(channels=[4, 8], embedding_dim=32)
+    cfg["train"].update(epochs=1, batch_size=16, crop_min=60, crop_max=100, valid_frames=100)
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(cfg))
+    cfg["model"]["attention"] = {"prior": "mel"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
+    exp = tmp_path / "teacher"
+    assert run(f"./c_train.sh --data {data} --config {tmp_path}/t.yaml --exp-dir {exp} --stop-stage 1").returncode == 0
+    p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --steps 8")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    out = exp / "gradients" / "integrated_gradients"
+    v = np.load(out / "freq_weights.npy")
+    assert v.shape == (161,) and np.isfinite(v).all() and (v > 0).all()
+    assert len((out / "maps.scp").read_text().splitlines()) == 8  # one utterance per training speaker
+    for f in ("weights_integrated_gradients.png", "weights_integrated_gradients.pdf", "maps_integrated_gradients.png"):
+        assert (exp / "plots" / f).exists()
+    p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --steps 8 --stop-stage 1")
+    assert "up to date, skipped" in (out / "log" / "cam_extract.1.log").read_text()
+    p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --method grad_cam --stop-stage 1")
+    assert p.returncode == 0
+    student = tmp_path / "student"
+    p = run(f"./c_train.sh --data {data} --stage 4 --stop-stage 4 --att-config {tmp_path}/s.yaml "
+            f"--att-weights {out}/freq_weights.npy --att-exp-dir {student}")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    saved = yaml.safe_load((student / "config.yaml").read_text())
+    assert saved["model"]["attention"]["prior"] == str(out / "freq_weights.npy")
+    assert "EER" in (student / "results.md").read_text()
