@@ -17,20 +17,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gradients.methods import saliency_maps  # noqa: E402
-from gradients.targets import make_target  # noqa: E402
+from gradients.targets import CosineOutputs, make_target  # noqa: E402
 from models.registry import build_loss, build_model  # noqa: E402
 
 MODELS = {"rescnn64": ({"name": "ResCNN", "channels": [64, 128, 256]}, 161),
           "ecapa512": ({"name": "ECAPA_TDNN", "channels": 512}, 80)}
-
-
-class CosineModel(torch.nn.Module):
-    def __init__(self, model, head):
-        super().__init__()
-        self.model, self.head = model, head
-
-    def forward(self, x):
-        return self.head.cosine(self.model(x))
 
 
 def main() -> None:
@@ -54,7 +45,7 @@ def main() -> None:
         ours = saliency_maps("integrated_gradients", model, x, fn, opts)
         t_ours = time.perf_counter() - t
         t = time.perf_counter()
-        ref = IntegratedGradients(CosineModel(model, head)).attribute(
+        ref = IntegratedGradients(CosineOutputs(model, head)).attribute(
             x, baselines=torch.zeros_like(x), target=y, n_steps=50, method="gausslegendre",
             internal_batch_size=a.internal_batch)
         t_cap = time.perf_counter() - t

@@ -42,3 +42,15 @@ def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labe
     def fn_v(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         return (F.normalize(model(x), dim=1) * refs[rows]).sum(dim=1)
     return fn_v
+
+
+class CosineOutputs(nn.Module):
+    """model + cosine head as one module returning the unscaled cosines (batch, classes): the
+    single-tensor forward that Captum and similar libraries expect."""
+
+    def __init__(self, model: nn.Module, head: nn.Module):
+        super().__init__()
+        self.model, self.head = model, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, freq) -> (batch, classes)
+        return self.head.cosine(self.model(x))

@@ -12,22 +12,11 @@ from datasets.synthetic import Preset, plan_corpus, render
 from gradients.cams import NoFrequencyAxisError
 from gradients.methods import METHODS, saliency_maps
 from gradients.reduce import frequency_weights, utterance_profile
-from gradients.targets import make_target
+from gradients.targets import CosineOutputs, make_target
 from models.registry import build_loss, build_model
 
 captum = pytest.importorskip("captum.attr")
 ROOT_CONF = "conf/spect_161.conf"
-
-
-class CosineModel(torch.nn.Module):
-    """model + head -> unscaled cosines, the form Captum needs."""
-
-    def __init__(self, model, head):
-        super().__init__()
-        self.model, self.head = model, head
-
-    def forward(self, x):
-        return self.head.cosine(self.model(x))
 
 
 def small(name):
@@ -53,7 +42,7 @@ def test_integrated_gradients_matches_captum(name, baseline):
     ours = saliency_maps("integrated_gradients", model, x, fn,
                          {"steps": 50, "baseline": baseline, "internal_batch_size": 37})
     base = x.mean(dim=1, keepdim=True).expand_as(x) if baseline == "time_mean" else torch.zeros_like(x)
-    ref = captum.IntegratedGradients(CosineModel(model, head)).attribute(
+    ref = captum.IntegratedGradients(CosineOutputs(model, head)).attribute(
         x, baselines=base, target=y, n_steps=50, method="gausslegendre")
     rel = ((ours - ref).abs().max() / ref.abs().max()).item()
     assert rel <= 1e-4, rel
@@ -63,7 +52,7 @@ def test_grad_cam_matches_captum_layer_grad_cam():
     model, head = small("ResCNN")
     x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
     ours = saliency_maps("grad_cam", model, x, make_target("cosine", model, head, y), {"layer": "stages.7"})
-    wrapped = CosineModel(model, head)
+    wrapped = CosineOutputs(model, head)
     lgc = captum.LayerGradCam(wrapped, model.stages[7]).attribute(x, target=y, relu_attributions=True)
     ref = captum.LayerAttribution.interpolate(lgc, (64, 161), interpolate_mode="bilinear")[:, 0]
     assert torch.allclose(ours, ref, atol=1e-6 * max(1.0, ref.abs().max().item()))
