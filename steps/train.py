@@ -56,8 +56,14 @@ def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, worke
     eg_frames = yaml.safe_load((egs / "train" / "egs.json").read_text())["num_frames"]
     if t["crop_max"] > eg_frames:
         raise ConfigError(f"train.crop_max {t['crop_max']} exceeds the egs length {eg_frames} frames")
+    dim = train[(0, 0, 0)][0].shape[1]  # (time, freq) of the first eg
+    if dim != cfg["data"]["feat_dim"]:
+        raise ConfigError(f"{egs}/train: egs have {dim} frequency bins but data.feat_dim is {cfg['data']['feat_dim']}")
     sampler = CropBatchSampler(len(train), t["batch_size"], t["crop_min"], t["crop_max"], t["seed"],
                                rank=rank, num_replicas=world)
+    if len(sampler) == 0:
+        raise ConfigError(f"{egs}/train: {len(train)} egs are fewer than one batch of {t['batch_size']} "
+                          f"per process ({world} processes)")
     gen = torch.Generator().manual_seed(t["seed"])  # workers' seeds: keeps the global RNG untouched
     train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                               generator=gen, persistent_workers=False)

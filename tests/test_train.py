@@ -111,6 +111,13 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(recipe, tmp_path):
         assert all(torch.isfinite(v).all() for v in load_checkpoint(last)["model"].values() if v.is_floating_point())
 
 
+def test_egs_dimension_and_size_are_checked(recipe, tmp_path):
+    p = run(train_cmd(recipe, tmp_path / "f", "train.epochs=1", "data.feat_dim=80"))
+    assert p.returncode == 1 and "egs have 161 frequency bins but data.feat_dim is 80" in p.stderr
+    p = run(train_cmd(recipe, tmp_path / "g", "train.epochs=1", "train.batch_size=1000"))
+    assert p.returncode == 1 and "fewer than one batch of 1000" in p.stderr
+
+
 def test_egs_labels_must_fit_the_head(recipe, tmp_path):
     egs = tmp_path / "egs"
     shutil.copytree(recipe / "egs" / "spect", egs)
