@@ -2,11 +2,16 @@
 # Data preparation after the data dirs exist: features, trials, trials dir, egs.
 #   ./a_prep_egs.sh [--stage N] [--stop-stage N] [--data data/synth] [--nj 2] ...
 # Stages:
-#   1  features (steps/make_<feat-type>.sh) for the train and test dirs, jobs through $train_cmd
-#   2  utils/fix_data_dir.sh (drops utterances that failed) and utils/validate_data_dir.sh
+#   1  features (steps/make_<feat-type>.sh) for the train and test dirs, jobs through $train_cmd;
+#      with --aug true also <train>_aug (reverb/noise/music/babble copies of every training
+#      utterance, recipes applied in-process; MUSAN/RIRS from --musan-root/--rirs-root, or
+#      stand-ins generated under <data>/standin when those are empty)
+#   2  utils/fix_data_dir.sh (drops utterances that failed) and utils/validate_data_dir.sh; with
+#      --aug true, <train>_comb = clean + all augmented copies (utils/combine_data.sh)
 #   3  in-domain trials from the training speakers: <train>/trials_2w (datasets/make_trials.py)
 #   4  compact trials dir: <train>/trials_dir (datasets/split_trials_dir.py)
-#   5  egs: <data>/egs/<feat-type>/{train,valid} + spk2label (datasets/make_egs.py)
+#   5  egs: <data>/egs/<feat-type>[_aug]/{train,valid} + spk2label (datasets/make_egs.py), from
+#      <train> or, with --aug true, from <train>_comb
 # A finished stage writes <data>/.a_prep_egs.stage<N>.done and a rerun skips it (delete it to redo);
 # inside a stage, the feature and egs jobs are resumable too.
 # Defaults run the synthetic demo corpus. For VoxCeleb1 dev as in the paper:
@@ -30,13 +35,22 @@ num_frames=400             # eg length in frames (paper: 600); training crops mu
 num_valid=2                # utterances per speaker held out for validation
 out_format=kaldi_cmp       # kaldi_cmp (Kaldi lossy compression, as the paper) | kaldi
 seed=123456
+aug=false                  # true: also augmented copies (Kaldi voxceleb/v2 style), egs from clean + aug
+musan_root=""              # MUSAN root (noise/ music/ speech/); empty: stand-ins under <data>/standin
+rirs_root=""               # the RIRS_NOISES dir; empty: stand-ins under <data>/standin
+aug_subset=0               # keep a random subset of this many augmented copies (0: all, as GFA)
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
-done_marker() { echo "$data/.a_prep_egs.stage$1.done"; }
+done_marker() { echo "$data/.a_prep_egs$([ "$aug" = true ] && echo _aug).stage$1.done"; }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && [ ! -f "$(done_marker "$1")" ]; }
 egs_dir=$data/egs/$feat_type
+egs_source=$train_set
+if [ "$aug" = true ]; then
+  egs_dir=${egs_dir}_aug
+  egs_source=${train_set}_comb
+fi
 
 if run_stage 1; then
   log "Stage 1: $feat_type features ($feat_conf) for $train_set and $test_set"
@@ -44,15 +58,30 @@ if run_stage 1; then
     "steps/make_${feat_type}.sh" --nj "$nj" --cmd "$train_cmd" --"${feat_type}"-config "$feat_conf" \
       "$data/$part" "$data/$part/log" "$data/$feat_type/$part"
   done
+  if [ "$aug" = true ]; then
+    musan=${musan_root:-$data/standin/musan}
+    rirs=${rirs_root:-$data/standin/RIRS_NOISES}
+    if [ -z "$musan_root" ] || [ -z "$rirs_root" ]; then
+      python -m steps.make_augment_standins --musan "$data/standin/musan" --rirs-parent "$data/standin"
+    fi
+    python -m steps.augment_data_dir --data-dir "$data/$train_set" --musan "$musan" --rirs "$rirs" \
+      --subset "$aug_subset" --seed "$seed"
+    "steps/make_${feat_type}.sh" --nj "$nj" --cmd "$train_cmd" --"${feat_type}"-config "$feat_conf" \
+      "$data/${train_set}_aug" "$data/${train_set}_aug/log" "$data/$feat_type/${train_set}_aug"
+  fi
   touch "$(done_marker 1)"
 fi
 
 if run_stage 2; then
   log "Stage 2: fix and validate the data dirs"
-  for part in "$train_set" "$test_set"; do
+  for part in "$train_set" "$test_set" $([ "$aug" = true ] && echo "${train_set}_aug"); do
     utils/fix_data_dir.sh "$data/$part"
     utils/validate_data_dir.sh "$data/$part"
   done
+  if [ "$aug" = true ]; then
+    utils/combine_data.sh "$data/${train_set}_comb" "$data/$train_set" "$data/${train_set}_aug"
+    utils/validate_data_dir.sh "$data/${train_set}_comb"
+  fi
   touch "$(done_marker 2)"
 fi
 
@@ -73,7 +102,7 @@ fi
 if run_stage 5; then
   log "Stage 5: egs ($input_per_spks x $num_frames frames per speaker, $num_valid validation utterances)"
   for set in train valid; do
-    python datasets/make_egs.py --data-dir "$data/$train_set" --out-dir "$egs_dir" --feat-type "$feat_type" \
+    python datasets/make_egs.py --data-dir "$data/$egs_source" --out-dir "$egs_dir" --feat-type "$feat_type" \
       $([ "$set" = train ] && echo --train) --input-per-spks "$input_per_spks" --num-frames "$num_frames" \
       --num-valid "$num_valid" --feat-format kaldi --out-format "$out_format" --out-set "$set" --nj "$nj" \
       --seed "$seed"

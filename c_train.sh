@@ -24,6 +24,7 @@ data=data/synth
 train_set=train
 test_set=test
 feat_type=spect
+egs_dir=""                 # default <data>/egs/<feat-type> (a_prep_egs.sh --aug true: <data>/egs/<feat-type>_aug)
 gpus=""                    # e.g. 0,1: CUDA DDP over those GPUs; empty: CPU
 cpu_procs=1                # > 1: DDP on CPU (gloo) with that many processes
 nnodes=1
@@ -58,7 +59,7 @@ run_experiment() {  # run_experiment <config> <exp-dir> [--set ...]: stages 1-3 
   shift 2
   if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ] || [ "${in_att:-0}" = 1 ]; then
     log "Stage 1: train $cfg -> $exp"
-    $(train_cmd_for) --config "$cfg" --exp-dir "$exp" --egs-dir "$data/egs/$feat_type" "$@" \
+    $(train_cmd_for) --config "$cfg" --exp-dir "$exp" --egs-dir "${egs_dir:-$data/egs/$feat_type}" "$@" \
       --num-workers "$num_workers" --test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set"
   fi
   if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ] || [ "${in_att:-0}" = 1 ]; then

@@ -19,6 +19,7 @@ UTT_FILES = {
     "utt2dur": (1, 1, float),
     "utt2num_frames": (1, 1, int),
     "text": (0, None, str),
+    "utt2aug": (1, None, str),  # augmentation recipe (JSON), applied at feature extraction
 }
 SPK_FILES = ("spk2gender",)
 TRIAL_LABELS = ("target", "nontarget")

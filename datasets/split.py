@@ -13,7 +13,7 @@ from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, format_table, read_table, atomic_write_text
 
 # files filtered by utterance (wav.scp too when there is no segments file) and by speaker
-_BY_UTT = [n for n in UTT_FILES if n != "utt2spk"] + ["utt2lang", "utt2aug"]
+_BY_UTT = [n for n in UTT_FILES if n != "utt2spk"] + ["utt2lang"]
 _BY_SPK = ["spk2gender", "cmvn.scp"]
 
 
@@ -117,3 +117,27 @@ def split_data(d: str | Path, nj, per_utt: bool = False) -> list[Path]:
     for part, (a, b) in zip(parts, _balanced_blocks([len(x) for x in units], n)):
         _write_subset(d, part, {u for unit in units[a:b] for u in unit}, u2s)
     return parts
+
+
+def combine_data_dirs(dest: str | Path, sources: list[str | Path]) -> int:
+    """Kaldi ``combine_data.sh``: the union of data dirs with disjoint utterance ids. Per-utterance
+    files are combined when every source has them (a partial file would make the dir invalid)."""
+    dest, sources = Path(dest), [Path(s) for s in sources]
+    u2s: dict[str, str] = {}
+    for s in sources:
+        part = {e.key: e.fields[0] for e in read_table(s / "utt2spk", 1, 1)}
+        dup = set(part) & set(u2s)
+        if dup:
+            raise DataDirError(f"{s}/utt2spk: utterance ids also in another source, first {sorted(dup)[0]!r}")
+        u2s.update(part)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ["utt2spk", "wav.scp", *_BY_UTT]:
+        if all((s / name).exists() for s in sources):
+            rows = [(e.key, e.value) for s in sources for e in read_table(s / name, 0, None)]
+            atomic_write_text(dest / name, format_table(sorted(rows, key=lambda r: r[0].encode())))
+        else:
+            (dest / name).unlink(missing_ok=True)
+    atomic_write_text(dest / "spk2utt", format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(u2s).items()))
+    if (sources[0] / "frame_shift").exists():
+        atomic_write_text(dest / "frame_shift", (sources[0] / "frame_shift").read_text())
+    return len(u2s)

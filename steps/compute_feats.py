@@ -12,6 +12,7 @@ naming it (utils/fix_data_dir.sh then drops it); the job fails, writing nothing,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import zlib
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.audio import AudioError, iter_data_dir_audio
+from datasets.augment import AugmentError
+from datasets.augment_dirs import SourceCache, apply_recipe
 from datasets.feat_opts import OptionError, read_options
 from datasets.kaldi_feats import compute_batch
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict, read_table
@@ -36,6 +39,10 @@ def checked_waves(d: Path, opts, tool: dict):
     if (d / "segments").exists():
         segments = {e.key: (e.fields[0], float(e.fields[1]), float(e.fields[2]))
                     for e in read_table(d / "segments", 3, 3)}
+    recipes = {}
+    if (d / "utt2aug").exists():  # augmented copies: apply each recipe to the clean audio in-process
+        recipes = {k: json.loads(v) for k, v in read_dict(d / "utt2aug", max_fields=None).items()}
+    cache = SourceCache()
     sr_want, win = opts.frame.sample_frequency, opts.frame.window_size
     for utt, x, sr in iter_data_dir_audio(wav_scp, segments):
         if isinstance(x, AudioError):
@@ -57,6 +64,13 @@ def checked_waves(d: Path, opts, tool: dict):
             yield utt, None
         else:
             mono = x[max(channel, 0)]
+            if utt in recipes:
+                try:
+                    mono = apply_recipe(mono, sr, recipes[utt], cache)
+                except (AugmentError, AudioError) as e:
+                    warn(f"{utt}: skipped: augmentation failed: {e}")
+                    yield utt, None
+                    continue
             if not np.any(mono):
                 warn(f"{utt}: all-zero audio; energies are floored")
             yield utt, mono
@@ -65,7 +79,7 @@ def checked_waves(d: Path, opts, tool: dict):
 def run_job(a) -> int:
     d, prefix = Path(a.data_dir), Path(a.out_prefix)
     opts, tool = read_options(a.type, a.config)
-    inputs = [d / "wav.scp", d / "segments", d / "utt2spk", a.config]
+    inputs = [d / "wav.scp", d / "segments", d / "utt2spk", d / "utt2aug", a.config]
     fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, opts=repr(opts))
     if job_done(prefix, fp):
         print(f"compute_feats: {prefix}: up to date, skipped")

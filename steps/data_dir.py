@@ -4,6 +4,7 @@
     python -m steps.data_dir fix <dir>
     python -m steps.data_dir split [--per-utt] <dir> <nj>
     python -m steps.data_dir subset (--utt-list F | --spk-list F) <src> <dst>
+    python -m steps.data_dir combine <dest> <src1> <src2> ...
     python -m steps.data_dir utt2spk_to_spk2utt [<utt2spk>]    (stdin when absent; writes stdout)
     python -m steps.data_dir spk2utt_to_utt2spk [<spk2utt>]
 """
@@ -15,7 +16,7 @@ import sys
 from datasets.datadir import spk2utt_to_utt2spk, utt2spk_to_spk2utt, validate_data_dir
 from datasets.fix_dir import fix_data_dir
 from datasets.kaldi_files import DataDirError
-from datasets.split import split_data, subset_data_dir
+from datasets.split import combine_data_dirs, split_data, subset_data_dir
 
 
 def _pairs(path: str | None) -> list[list[str]]:
@@ -58,6 +59,12 @@ def cmd_subset(a) -> int:
     return 0
 
 
+def cmd_combine(a) -> int:
+    n = combine_data_dirs(a.dest, a.sources)
+    print(f"combine_data: {a.dest}: {n} utterances from {len(a.sources)} dirs")
+    return 0
+
+
 def cmd_u2s(a) -> int:
     for spk, utts in utt2spk_to_spk2utt(dict(r[:2] for r in _pairs(a.file))).items():
         print(spk, " ".join(utts))
@@ -94,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("src")
     b.add_argument("dst")
     b.set_defaults(fn=cmd_subset)
+    c = sub.add_parser("combine")
+    c.add_argument("dest")
+    c.add_argument("sources", nargs="+")
+    c.set_defaults(fn=cmd_combine)
     for name, fn in (("utt2spk_to_spk2utt", cmd_u2s), ("spk2utt_to_utt2spk", cmd_s2u)):
         c = sub.add_parser(name)
         c.add_argument("file", nargs="?")
