@@ -129,3 +129,24 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
     p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/musan --rirs {tmp_path}/RIRS_NOISES "
             "--kinds echo")
     assert p.returncode == 1 and "unknown augmentation kind" in p.stderr
+
+
+def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
+    import shutil
+
+    from conftest import run
+    from datasets.datadir import validate_data_dir
+    from datasets.kaldi_files import read_dict
+    from datasets.split import combine_data_dirs
+    data = tmp_path / "synth"
+    shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
+    p = run(f"./a_prep_egs.sh --data {data} --aug true --num-frames 120 --input-per-spks 8 --num-pairs 100")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    comb = data / "train_comb"
+    assert validate_data_dir(comb) == []
+    assert len(read_dict(comb / "utt2spk")) == 5 * 40  # clean + 4 copies
+    assert not (comb / "utt2aug").exists()  # only the augmented part had recipes
+    egs_src = {line.split()[1] for line in (data / "egs" / "spect_aug" / "train" / "egs2src").read_text().splitlines()}
+    assert any(u.endswith(("-reverb", "-noise", "-music", "-babble")) for u in egs_src)
+    with pytest.raises(DataDirError, match="also in another source"):
+        combine_data_dirs(tmp_path / "x", [data / "train", data / "train"])
