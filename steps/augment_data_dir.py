@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from datasets.audio import AudioError, read_wav, write_wav
-from datasets.augment import AugmentError
+from datasets.augment import AugmentError, parse_snrs
 from datasets.augment_corpora import read_musan, read_rir_list
-from datasets.augment_dirs import KINDS, SourceCache, apply_recipe, augmented_rows, source_lists
+from datasets.augment_dirs import DEFAULTS, KINDS, SourceCache, apply_recipe, augmented_rows, source_lists
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
 
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--subset", type=int, default=0, help="keep a random subset of this many copies (0 = all)")
     p.add_argument("--write-wav", default=None)
+    p.add_argument("--noise-snrs", default="15:10:5:0", help="foreground noise SNRs (dB), Kaldi list syntax")
+    p.add_argument("--music-snrs", default="15:10:8:5")
+    p.add_argument("--babble-snrs", default="20:17:15:13")
+    p.add_argument("--babble-speakers", default="3:4:5:6:7")
     a = p.parse_args(argv)
     d = Path(a.data_dir.rstrip("/"))
     kinds = a.kinds.split(",")
@@ -75,10 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (d / "utt2dur").exists():
             raise DataDirError(f"{d}/utt2dur: missing (steps/make_spect.sh --write-utt2dur true writes it)")
         durs = read_dict(d / "utt2dur")
+        opts = {**DEFAULTS, "noise_snrs": parse_snrs(a.noise_snrs), "music_snrs": parse_snrs(a.music_snrs),
+                "babble_snrs": parse_snrs(a.babble_snrs),
+                "babble_speakers": [int(n) for n in parse_snrs(a.babble_speakers)]}
         sources = source_lists(read_musan(a.musan), {r: read_rir_list(a.rirs, r) for r in ("smallroom", "mediumroom")})
         every = []
         for kind in kinds:
-            rows = augmented_rows({u: float(v) for u, v in durs.items()}, kind, sources, a.seed)
+            rows = augmented_rows({u: float(v) for u, v in durs.items()}, kind, sources, a.seed, opts)
             if a.write_wav:
                 written = materialise(rows, wav_scp, Path(a.write_wav) / kind)
                 wav_scp.update(written)
