@@ -89,8 +89,11 @@ def source_lists(musan: dict, rirs: dict) -> dict:
     import wave
 
     def dur(p: Path) -> float:
-        with wave.open(str(p), "rb") as w:
-            return w.getnframes() / w.getframerate()
+        try:
+            with wave.open(str(p), "rb") as w:
+                return w.getnframes() / w.getframerate()
+        except (OSError, EOFError, wave.Error) as e:
+            raise AugmentError(f"augmentation source {p}: cannot be read ({e})") from None
     out = {k: [(str(p), dur(p)) for _, p in musan[k]] for k in ("noise", "music", "speech")}
     out["rirs"] = {room: [str(p) for _, p in lst] for room, lst in rirs.items()}
     return out

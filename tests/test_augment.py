@@ -134,6 +134,10 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
     assert p.returncode == 1 and "bad SNR list '15,10'" in p.stderr
     p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/nowhere --rirs {tmp_path}/RIRS_NOISES")
     assert p.returncode == 1 and "expected the MUSAN layout" in p.stderr
+    bad = next((tmp_path / "musan" / "noise" / "free-sound").glob("*.wav"))
+    bad.write_bytes(b"not a wav")
+    p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/musan --rirs {tmp_path}/RIRS_NOISES")
+    assert p.returncode == 1 and f"augmentation source {bad}: cannot be read" in p.stderr
 
 
 def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
