@@ -127,7 +127,7 @@ def _write_dir(d: Path, utts: list[Utterance], wav_root: Path) -> None:
 
 
 def describe(preset_name: str, seed: int, planted_band, train, test) -> dict:
-    preset = PRESETS[preset_name] if isinstance(preset_name, str) else preset_name
+    preset = PRESETS[preset_name]
     voices = {}
     if planted_band is None:
         for u in train + test:

@@ -59,6 +59,18 @@ def verification_metrics(scores, labels, p_targets=(0.01, 0.001)) -> dict[str, f
     return out
 
 
+def _unit_rows(m: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Rows scaled to unit length: (n, emb)."""
+    m = np.asarray(m, dtype=dtype)
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+
+
+def _pair_positions(keys: list[str], trials) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions in ``keys`` of each trial's enrol and test utterance."""
+    index = {k: i for i, k in enumerate(keys)}
+    return _positions(index, [t[0] for t in trials]), _positions(index, [t[1] for t in trials])
+
+
 def _positions(index: dict[str, int], names) -> np.ndarray:
     try:
         return np.fromiter(map(index.__getitem__, names), dtype=np.int64, count=len(names))
@@ -70,11 +82,8 @@ def _positions(index: dict[str, int], names) -> np.ndarray:
 def cosine_scores(emb: dict[str, np.ndarray], trials, chunk: int = 32768) -> np.ndarray:
     """Cosine similarity of each (enrol, test) pair; every utterance must have an embedding."""
     keys = sorted(emb)
-    index = {k: i for i, k in enumerate(keys)}
-    a = _positions(index, [t[0] for t in trials])
-    b = _positions(index, [t[1] for t in trials])
-    m = np.stack([emb[k] for k in keys]).astype(np.float32)  # (utterances, emb)
-    m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+    a, b = _pair_positions(keys, trials)
+    m = _unit_rows(np.stack([emb[k] for k in keys]))  # (utterances, emb)
     out = np.empty(len(a), dtype=np.float64)
     for i in range(0, len(a), chunk):  # cache-sized (chunk, emb) blocks; einsum is slower here
         out[i:i + chunk] = (m[a[i:i + chunk]] * m[b[i:i + chunk]]).sum(axis=1)
@@ -84,15 +93,12 @@ def cosine_scores(emb: dict[str, np.ndarray], trials, chunk: int = 32768) -> np.
 def as_norm(scores: np.ndarray, emb: dict[str, np.ndarray], trials, cohort: np.ndarray, top_k: int = 300) -> np.ndarray:
     """Adaptive s-norm: each side's score statistics over its top_k most similar cohort embeddings."""
     keys = sorted({u for pair in trials for u in pair})
-    m = np.stack([emb[k] for k in keys]).astype(np.float64)
-    m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-    c = cohort.astype(np.float64) / np.maximum(np.linalg.norm(cohort, axis=1, keepdims=True), 1e-12)
+    a, b = _pair_positions(keys, trials)
+    m = _unit_rows(np.stack([emb[k] for k in keys]), np.float64)  # (utterances, emb)
+    c = _unit_rows(cohort, np.float64)  # (cohort, emb)
     k = min(top_k, len(c))
     top = -np.sort(-(m @ c.T), axis=1)[:, :k]  # (utterances, k) most similar cohort scores
     mu, sd = top.mean(axis=1), np.maximum(top.std(axis=1), 1e-9)
-    index = {u: i for i, u in enumerate(keys)}
-    a = np.array([index[x] for x, _ in trials])
-    b = np.array([index[y] for _, y in trials])
     return 0.5 * ((scores - mu[a]) / sd[a] + (scores - mu[b]) / sd[b])
 
 

@@ -115,7 +115,7 @@ def run(a) -> str:
     if not a.data_dir or not a.label_index:
         raise DataDirError("--data-dir and --label-index are required unless --merge")
     torch.manual_seed(a.seed)
-    model, cfg, ckpt = load_exp_model(exp, a.checkpoint)
+    model, cfg, ckpt, head_state = load_exp_model(exp, a.checkpoint)
     if a.compile:
         if METHODS[a.method][1]:
             raise ValueError(f"--compile is for input-gradient methods; {a.method} hooks layers inside the model")
@@ -134,7 +134,7 @@ def run(a) -> str:
     if job_done(prefix, fp):
         return f"{prefix}: up to date, skipped"
     head = build_loss(cfg["loss"], model.emb_dim, len(labels))
-    head.load_state_dict(load_checkpoint(ckpt).get("head") or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
+    head.load_state_dict(head_state or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
     head.eval()
     means = speaker_means(model, d, u2s, {u2s[u] for u in mine}, a.seed) if a.target == "verification" else {}
     opts = method_options(a, feats, sorted(feats))

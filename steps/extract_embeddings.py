@@ -28,8 +28,9 @@ from steps.config import validate
 from steps.evaluate import dir_loader
 
 
-def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.nn.Module, dict, Path]:
-    """(model in eval mode, resolved config, checkpoint path) of an experiment dir."""
+def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.nn.Module, dict, Path, dict | None]:
+    """(model in eval mode, resolved config, checkpoint path, head state or None for averaged
+    checkpoints) of an experiment dir."""
     cfg_path = exp / "config.yaml"
     if not cfg_path.exists():
         raise ConfigError(f"{cfg_path}: missing; train the experiment first")
@@ -47,7 +48,7 @@ def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.
         raise CheckpointError(f"{path} was written with another config than {cfg_path}")
     model = build_model(cfg["model"], cfg["data"]["feat_dim"])
     load_state_strict(model, ck["model"], str(path))
-    return model.to(device).eval(), cfg, path
+    return model.to(device).eval(), cfg, path, ck.get("head")
 
 
 def merge(out: Path, num_jobs: int) -> int:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if not a.data_dir:
             raise DataDirError("--data-dir is required unless --merge")
         device = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()) else "cpu")
-        model, cfg, path = load_exp_model(exp, a.checkpoint, device)
+        model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
         utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
         if a.job:
             utts = utts[a.job - 1::a.num_jobs]
