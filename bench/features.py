@@ -25,6 +25,7 @@ from datasets.audio import read_wav  # noqa: E402
 from datasets.feat_opts import read_options  # noqa: E402
 from datasets.kaldi_feats import compute_batch  # noqa: E402
 from datasets.kaldi_files import read_dict  # noqa: E402
+from steps.runtime import tune_allocator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,10 +72,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
+                   help="tuned: the allocator settings of our entry points (steps/runtime.py); default: glibc's")
     a = p.parse_args()
+    if a.malloc == "tuned" and not tune_allocator():
+        raise SystemExit("bench: could not apply the allocator settings (not glibc?)")
     waves = load_waves(a.data)
     audio = sum(len(w) for w in waves) / 16000
-    print(f"{len(waves)} utterances, {audio:.1f} s of audio, 1 thread, best of {a.repeat}")
+    print(f"{len(waves)} utterances, {audio:.1f} s of audio, 1 thread, best of {a.repeat}, {a.malloc} malloc")
     best = lambda fn, *args: min(fn(*args) for _ in range(a.repeat))  # noqa: E731
     rows = {}
     for kind, conf in (("spect", "spect_161.conf"), ("fbank", "fbank_80.conf"), ("mfcc", "mfcc_30.conf")):

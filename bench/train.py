@@ -22,6 +22,7 @@ from bench.loader import write_egs  # noqa: E402
 from datasets.loader import CropBatchSampler, EgsDataset, collate  # noqa: E402
 from models.registry import build_loss, build_model  # noqa: E402
 from models.trainer import Net  # noqa: E402
+from steps.runtime import tune_allocator  # noqa: E402
 
 
 def step(net, opt, x, y) -> None:
@@ -36,7 +37,11 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
+                   help="tuned: the allocator settings of our entry points (steps/runtime.py); default: glibc's")
     a = p.parse_args()
+    if a.malloc == "tuned" and not tune_allocator():
+        raise SystemExit("bench: could not apply the allocator settings (not glibc?)")
     torch.manual_seed(0)
     model = build_model({"name": "ResCNN", "channels": [32, 64, 128], "dropout": 0.125}, 161)
     net = Net(model, build_loss({"name": "AAMSoftmax"}, 256, 64))
@@ -61,7 +66,7 @@ def main() -> None:
             step(net, opt, x, y)
         alone = time.perf_counter() - t
     print(f"ResCNN-32, batch {a.batch}, crops 200-400 x 161, {a.steps} steps, {a.workers} loader workers, "
-          f"{torch.get_num_threads()} threads")
+          f"{torch.get_num_threads()} threads, {a.malloc} malloc")
     print(f"with the egs loader: {n / with_loader:.1f} samples/s; model alone: {n / alone:.1f} samples/s; "
           f"pipeline overhead {100 * (with_loader / alone - 1):+.1f}% (goal <= 10%)")
 

@@ -26,6 +26,7 @@ from datasets.augment_dirs import SourceCache, apply_recipe
 from datasets.feat_opts import OptionError, read_options
 from datasets.kaldi_feats import compute_batch
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict, read_table
+from steps.runtime import tune_allocator
 
 
 def warn(msg: str) -> None:
@@ -120,6 +121,7 @@ def run_job(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--type", required=True, choices=["spect", "fbank", "mfcc"])
     p.add_argument("--config", required=True)

@@ -26,6 +26,7 @@ from models.checkpoint import CheckpointError, load_checkpoint, load_state_stric
 from models.registry import ConfigError, build_model
 from steps.config import validate
 from steps.evaluate import dir_loader
+from steps.runtime import tune_allocator
 
 
 def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.nn.Module, dict, Path, dict | None]:
@@ -62,6 +63,7 @@ def merge(out: Path, num_jobs: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--exp-dir", required=True)
     p.add_argument("--data-dir", required=False)

@@ -26,6 +26,7 @@ from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, label_index, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
 from datasets.parallel import pool_map
+from steps.runtime import tune_allocator
 
 
 def run_job(job: dict) -> dict:
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
     a = build_parser().parse_args(argv)
     if a.nj < 1 or a.input_per_spks < 1 or a.num_frames < 1 or a.num_valid < 0:
         print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0",

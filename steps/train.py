@@ -31,6 +31,7 @@ from models.registry import ConfigError, build_loss, build_model
 from models.trainer import NaNLossError, Net, Trainer
 from steps.config import load_config
 from steps.evaluate import trials_evaluator
+from steps.runtime import tune_allocator
 
 
 def prepare_exp(a) -> tuple[dict, Path]:
@@ -109,6 +110,7 @@ def resume_or_init(trainer: Trainer, cfg: dict, ckpt_dir: Path, init_from: str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True)
     p.add_argument("--egs-dir", required=True)
