@@ -24,6 +24,8 @@ train_set=train
 feat_type=spect
 reduction=abs
 nj=2
+gpus=""                       # e.g. "0,1": job J runs on GPU (J-1) mod n; empty = CPU
+internal_batch_size=64        # path points per forward/backward (the memory bound)
 seed=123456
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
@@ -31,13 +33,17 @@ help_message="Usage: $0 [options]"
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 out=$teacher_exp/gradients/$method
 
+device_opts="--device cpu"
+[ -n "$gpus" ] && device_opts="--device cuda --gpus $gpus"
+
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of $data/$train_set"
   mkdir -p "$out/log"
   $train_cmd JOB=1:"$nj" "$out/log/cam_extract.JOB.log" python gradients/cam_extract.py --exp-dir "$teacher_exp" \
     --data-dir "$data/$train_set" --label-index "$data/egs/$feat_type/spk2label" --method "$method" \
     --target "$target" --utts-per-spk "$utts_per_spk" --steps "$steps" --baseline "$baseline" \
-    --n-samples "$n_samples" --seed "$seed" --job JOB --num-jobs "$nj"
+    --n-samples "$n_samples" --seed "$seed" --internal-batch-size "$internal_batch_size" $device_opts \
+    --job JOB --num-jobs "$nj"
   python gradients/cam_extract.py --exp-dir "$teacher_exp" --method "$method" --merge --num-jobs "$nj"
 fi
 

@@ -38,13 +38,14 @@ help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+# set here, not inside train_cmd_for: that runs in a $( ) subshell, whose exports are lost
+[ -n "$gpus" ] && export CUDA_VISIBLE_DEVICES=$gpus
 
 train_cmd_for() {  # the training launcher for this machine
   local procs=$cpu_procs device=cpu
   if [ -n "$gpus" ]; then
     procs=$(echo "$gpus" | tr ',' '\n' | grep -c .)
     device=cuda
-    export CUDA_VISIBLE_DEVICES=$gpus
   fi
   if [ "$procs" -gt 1 ] || [ "$nnodes" -gt 1 ]; then
     echo "python -m torch.distributed.run --nnodes $nnodes --node_rank $node_rank --nproc_per_node $procs \

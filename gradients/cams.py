@@ -39,7 +39,7 @@ def _capture(model: nn.Module, layers: list[str], fn, x: torch.Tensor):
         hooks.append(modules[name].register_forward_hook(lambda m, i, o, n=name: acts.__setitem__(n, o)))
     try:
         x = x.detach().requires_grad_(True)
-        score = fn(x, torch.arange(len(x)))
+        score = fn(x, torch.arange(len(x), device=x.device))
     finally:
         for h in hooks:
             h.remove()

@@ -63,7 +63,7 @@ def _accumulate(fn, n_rows: int, points, weight, n_utt: int, like: torch.Tensor,
     acc = torch.zeros_like(like)
     chunk = chunk or n_rows
     for s in range(0, n_rows, chunk):
-        rows = torch.arange(s, min(s + chunk, n_rows))
+        rows = torch.arange(s, min(s + chunk, n_rows), device=like.device)
         pts, utt = points(rows)  # (rows, time, freq), (rows,)
         pts = pts.detach().requires_grad_(True)
         (g,) = torch.autograd.grad(fn(pts, utt).sum(), pts)
@@ -74,7 +74,7 @@ def _accumulate(fn, n_rows: int, points, weight, n_utt: int, like: torch.Tensor,
 def gradient(fn, x: torch.Tensor) -> torch.Tensor:
     """Signed dS/dx."""
     x = x.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(fn(x, torch.arange(len(x))).sum(), x)
+    (g,) = torch.autograd.grad(fn(x, torch.arange(len(x), device=x.device)).sum(), x)
     return g
 
 
@@ -88,7 +88,7 @@ def integrated_gradients(fn, x: torch.Tensor, baseline="zero", steps: int = 50, 
     completeness gap S(x) - S(x') - sum(attr) per utterance."""
     x = x.detach()
     base = make_baseline(baseline, x).detach()
-    alphas, weights = quadrature(rule, steps)
+    alphas, weights = (t.to(x.device) for t in quadrature(rule, steps))
     diff, k = x - base, len(alphas)
 
     def points(rows):
@@ -101,7 +101,7 @@ def integrated_gradients(fn, x: torch.Tensor, baseline="zero", steps: int = 50, 
     if not return_delta:
         return attr
     with torch.no_grad():
-        idx = torch.arange(len(x))
+        idx = torch.arange(len(x), device=x.device)
         delta = fn(x, idx) - fn(base, idx) - attr.sum(dim=(1, 2))
     return attr, delta
 
@@ -125,13 +125,13 @@ def expected_gradients(fn, x: torch.Tensor, references: list[torch.Tensor], n_sa
     b, t = x.shape[:2]
     n = b * n_samples
     g = generator or torch.Generator().manual_seed(0)
-    which = torch.randint(len(references), (n,), generator=g)
+    which = torch.randint(len(references), (n,), generator=g)  # draws on the generator's device (CPU)
     starts = torch.randint(0, 2**31 - 1, (n,), generator=g)
-    alphas = torch.rand(n, generator=g)
-    refs = torch.stack([_fit_reference(references[int(w)], t, int(s)) for w, s in zip(which, starts)])
+    alphas = torch.rand(n, generator=g).to(x.device)
+    refs = torch.stack([_fit_reference(references[int(w)], t, int(s)) for w, s in zip(which, starts)]).to(x)
     xs = x.repeat_interleave(n_samples, dim=0)  # (n, time, freq), row r belongs to utterance r // n_samples
     if noise_std > 0:
-        xs = xs + noise_std * torch.randn(xs.shape, generator=g)
+        xs = xs + noise_std * torch.randn(xs.shape, generator=g).to(x.device)
     diff = xs - refs
 
     def points(rows):
@@ -153,7 +153,7 @@ def smoothgrad(fn, x: torch.Tensor, n_samples: int = 25, noise_frac: float = 0.1
     x = x.detach()
     g = generator or torch.Generator().manual_seed(0)
     sigma = noise_frac * (x.amax(dim=1, keepdim=True) - x.amin(dim=1, keepdim=True))  # (batch, 1, freq)
-    noise = torch.randn((len(x) * n_samples, *x.shape[1:]), generator=g)
+    noise = torch.randn((len(x) * n_samples, *x.shape[1:]), generator=g).to(x.device)
 
     def points(rows):
         u = rows // n_samples
@@ -163,6 +163,6 @@ def smoothgrad(fn, x: torch.Tensor, n_samples: int = 25, noise_frac: float = 0.1
         return _accumulate(fn, len(noise), points, lambda rows: 1.0 / n_samples, len(x), x, internal_batch_size)
     acc = torch.zeros_like(x)
     for r in range(len(noise)):  # squared gradients cannot be accumulated linearly
-        pts, u = points(torch.tensor([r]))
+        pts, u = points(torch.tensor([r], device=x.device))
         acc[u] += gradient(lambda p, _: fn(p, u), pts)[0] ** 2 / n_samples
     return acc

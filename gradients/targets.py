@@ -30,7 +30,7 @@ def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labe
 
         def fn(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             cos = head.cosine(model(x))  # (batch, classes), unscaled, no margin
-            y = labels[rows]
+            y = labels.to(cos.device)[rows.to(cos.device)]
             if kind == "cosine":
                 return cos.gather(1, y[:, None]).squeeze(1)
             return torch.softmax(cos, dim=1).gather(1, y[:, None]).squeeze(1)
@@ -40,7 +40,8 @@ def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labe
     refs = F.normalize(references.float(), dim=1)
 
     def fn_v(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        return (F.normalize(model(x), dim=1) * refs[rows]).sum(dim=1)
+        e = F.normalize(model(x), dim=1)  # (batch, emb)
+        return (e * refs.to(e.device)[rows.to(e.device)]).sum(dim=1)
     return fn_v
 
 

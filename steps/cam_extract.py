@@ -3,12 +3,15 @@
     python gradients/cam_extract.py --exp-dir exp/demo_rescnn --data-dir data/synth/train \\
         --label-index data/synth/egs/spect/spk2label [--method integrated_gradients] [--target cosine]
         [--utts-per-spk 1] [--seed 123456] [--steps 50] [--baseline zero|time_mean] [--n-samples 50]
-        [--chunk-frames 1200] [--internal-batch-size 64] [--job J --num-jobs N | --merge --num-jobs N]
+        [--chunk-frames 1200] [--internal-batch-size 64] [--device auto|cpu|cuda] [--gpus 0,1]
+        [--job J --num-jobs N | --merge --num-jobs N]
 
 Samples --utts-per-spk utterances per training speaker (stratified, seeded), cuts utterances longer
 than --chunk-frames into equal chunks covering every frame, and writes the maps (time x freq, float)
 to <exp>/gradients/<method>/maps[.JOB].{ark,scp} through temp files; a job whose outputs are complete
 for the same inputs is skipped on a rerun. The teacher's config and checkpoint come from <exp>.
+On GPUs, job J runs on the ((J - 1) mod n)-th id of --gpus; random draws (sampling, Expected Gradients
+references and path points) are made on the CPU, so CPU and GPU runs attribute the same points.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from models.registry import ConfigError, build_loss
 from models.embed import extract_embeddings
 from steps.evaluate import dir_loader
 from steps.extract_embeddings import load_exp_model
+from steps.runtime import tune_allocator
 
 
 def sample_utterances(u2s: dict[str, str], k: int, seed: int) -> list[str]:
@@ -47,7 +51,8 @@ def sample_utterances(u2s: dict[str, str], k: int, seed: int) -> list[str]:
 def speaker_means(model, d: Path, u2s: dict, spks: set, seed: int, per_spk: int = 10) -> dict[str, torch.Tensor]:
     """Mean embedding of up to ``per_spk`` utterances (seeded) of each speaker: the verification target."""
     pool = sample_utterances({u: s for u, s in u2s.items() if s in spks}, per_spk, seed + 2)
-    emb = extract_embeddings(model, dir_loader(d, model.min_frames, utts=set(pool)))
+    device = next(model.parameters()).device
+    emb = extract_embeddings(model, dir_loader(d, model.min_frames, utts=set(pool)), device)
     out: dict[str, list] = {}
     for u in pool:
         out.setdefault(u2s[u], []).append(torch.from_numpy(emb[u]))
@@ -68,7 +73,8 @@ def method_options(a, feats: dict, pool: list[str]) -> dict:
     return {}
 
 
-def utterance_map(model, fn_for, feats_spec: str, chunk: int, opts: dict, method: str, min_frames: int) -> np.ndarray:
+def utterance_map(model, fn_for, feats_spec: str, chunk: int, opts: dict, method: str, min_frames: int,
+                  device: torch.device) -> np.ndarray:
     """The (time, freq) map of one utterance; chunks are attributed separately, overlaps averaged."""
     x = torch.from_numpy(read_rows(feats_spec, {}))  # (time, freq)
     if len(x) < min_frames:
@@ -76,12 +82,21 @@ def utterance_map(model, fn_for, feats_spec: str, chunk: int, opts: dict, method
     out, count = torch.zeros_like(x), torch.zeros(len(x), 1)
     bounds = chunk_plan(len(x), chunk)
     batch = torch.stack([x[s:e] for s, e in bounds])  # (chunks, chunk len, freq): equal lengths
-    maps = saliency_maps(method, model, batch, fn_for(len(bounds)), opts)
-    maps = maps[0] if isinstance(maps, tuple) else maps
+    maps = saliency_maps(method, model, batch.to(device), fn_for(len(bounds)), opts)
+    maps = (maps[0] if isinstance(maps, tuple) else maps).cpu()
     for (s, e), m in zip(bounds, maps):
         out[s:e] += m
         count[s:e] += 1
     return (out / count).numpy()
+
+
+def pick_device(kind: str, gpus: str, job: int) -> torch.device:
+    if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is visible to PyTorch")
+    ids = [int(i) for i in gpus.split(",") if i.strip()] or [torch.cuda.current_device()]
+    return torch.device(f"cuda:{ids[(max(job, 1) - 1) % len(ids)]}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="auto")
     p.add_argument("--compile", action="store_true", help="run the teacher through torch.compile (faster "
                    "path methods after a one-off compile; attributions differ at the 1e-3 level)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--gpus", default="", help="comma-separated GPU ids; job J uses id (J - 1) mod n")
+    p.add_argument("--tf32", action="store_true", help="let cuDNN/cuBLAS use TF32 on GPUs (faster; maps differ "
+                   "at the 1e-3 level); by default attribution runs in full float32")
     p.add_argument("--job", type=int, default=0)
     p.add_argument("--num-jobs", type=int, default=1)
     p.add_argument("--merge", action="store_true")
@@ -115,7 +134,9 @@ def run(a) -> str:
     if not a.data_dir or not a.label_index:
         raise DataDirError("--data-dir and --label-index are required unless --merge")
     torch.manual_seed(a.seed)
-    model, cfg, ckpt, head_state = load_exp_model(exp, a.checkpoint)
+    device = pick_device(a.device, a.gpus, a.job)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    model, cfg, ckpt, head_state = load_exp_model(exp, a.checkpoint, device)
     if a.compile:
         if METHODS[a.method][1]:
             raise ValueError(f"--compile is for input-gradient methods; {a.method} hooks layers inside the model")
@@ -129,13 +150,13 @@ def run(a) -> str:
         raise DataDirError(f"{a.label_index}: speaker(s) {unknown[:3]} of {d} are not in the teacher's label index")
     mine = utts[a.job - 1::a.num_jobs] if a.job else utts
     prefix = out / (f"maps.{a.job}" if a.job else "maps")
-    fp = fingerprint([d / "feats.scp", d / "utt2spk", a.label_index, ckpt], **{k: v for k, v in vars(a).items()
-                                                                              if k not in ("job", "merge")})
+    fp = fingerprint([d / "feats.scp", d / "utt2spk", a.label_index, ckpt],
+                     **{k: v for k, v in vars(a).items() if k not in ("job", "merge", "device", "gpus")})
     if job_done(prefix, fp):
         return f"{prefix}: up to date, skipped"
     head = build_loss(cfg["loss"], model.emb_dim, len(labels))
     head.load_state_dict(head_state or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
-    head.eval()
+    head.to(device).eval()
     means = speaker_means(model, d, u2s, {u2s[u] for u in mine}, a.seed) if a.target == "verification" else {}
     opts = method_options(a, feats, sorted(feats))
     bar = tqdm(mine, desc=a.method, disable=not sys.stderr.isatty())
@@ -146,7 +167,7 @@ def run(a) -> str:
                 fn_for = lambda n: make_target("verification", model, references=means[spk].repeat(n, 1))  # noqa: E731
             else:
                 fn_for = lambda n: make_target(a.target, model, head, torch.tensor([labels[spk]] * n))  # noqa: E731
-            w[utt] = utterance_map(model, fn_for, feats[utt], a.chunk_frames, opts, a.method, model.min_frames)
+            w[utt] = utterance_map(model, fn_for, feats[utt], a.chunk_frames, opts, a.method, model.min_frames, device)
     mark_done(prefix, fp, utterances=len(mine))
     atomic_write_text(out / "extract.json", json.dumps({"data_dir": str(d), "method": a.method, "target": a.target,
                                                         "checkpoint": str(ckpt), "utts_per_spk": a.utts_per_spk,
@@ -166,6 +187,7 @@ def merge_maps(out: Path, num_jobs: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    tune_allocator()
     try:
         print(f"cam_extract: {run(a)}")
     except (ConfigError, DataDirError, CheckpointError, ValueError, FloatingPointError, OSError) as e:
