@@ -1,23 +1,31 @@
 """Integrated Gradients throughput (utterances/s; 300 frames, 50 Gauss-Legendre steps) of our
 implementation against Captum's IntegratedGradients in the same run, with the max difference.
 
-    python bench/saliency.py [--utts 2] [--internal-batch 50] [--models rescnn64,ecapa512]
+    python bench/saliency.py [--device cpu|cuda] [--utts 2] [--internal-batch 50]
+                             [--models rescnn64,ecapa512] [--no-compile]
 
 Both get the same eval-mode model, inputs, zero baseline, target (true-class cosine) and internal
-batch size, in float32. Two opt-in speed modes follow: ours on the model wrapped in torch.compile
-(one-off compile time printed separately; steady-state throughput compared), and ours under bfloat16
-autocast (a precision trade).
+batch size, in float32, after a one-utterance warm-up each. On the CPU every configuration runs twice, in
+two fresh worker processes: one with glibc's default malloc settings (how a script calling Captum
+runs) and one with steps/runtime.py's allocator settings (how our entry points, cam_extract
+included, run). Ratios are printed against Captum in the default process ("as each is run") and
+against Captum in the same process ("like for like"), so the source of any speed-up is visible. The
+opt-in torch.compile mode (cam_extract --compile) is timed after its one-off compile.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from gradients.methods import saliency_maps  # noqa: E402
 from gradients.targets import CosineOutputs, make_target  # noqa: E402
 from models.registry import build_loss, build_model  # noqa: E402
@@ -26,50 +34,105 @@ MODELS = {"rescnn64": ({"name": "ResCNN", "channels": [64, 128, 256]}, 161),
           "ecapa512": ({"name": "ECAPA_TDNN", "channels": 512}, 80)}
 
 
+def timed(f, device: str):
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    out = f()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - t
+
+
+def measure(name: str, a) -> dict:
+    """Seconds for Captum, ours (and ours compiled) on one model, and the max differences."""
+    from captum.attr import IntegratedGradients
+    cfg, dim = MODELS[name]
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # float32 on GPUs too
+    torch.manual_seed(0)
+    model = build_model(cfg, dim).eval().to(a.device)
+    head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 1211).eval().to(a.device)
+    x = (torch.randn(a.utts, 300, dim) * 3 + 5).to(a.device)
+    y = torch.arange(a.utts, device=a.device)
+    captum_ig = IntegratedGradients(CosineOutputs(model, head))
+
+    def ours(m, inputs, steps=50):
+        fn = make_target("cosine", m, head, y[:len(inputs)])
+        return saliency_maps("integrated_gradients", m, inputs, fn, {"steps": steps, "internal_batch_size": a.internal_batch})
+
+    def captum(inputs, steps=50):
+        return captum_ig.attribute(inputs, baselines=torch.zeros_like(inputs), target=y[:len(inputs)], n_steps=steps,
+                                   method="gausslegendre", internal_batch_size=a.internal_batch)
+
+    # warm-up at full chunk size: thread pools, kernel selection, and the heap grown to its working size
+    ours(model, x[:1]), captum(x[:1])
+    ref, t_cap = timed(lambda: captum(x), a.device)
+    mine, t_ours = timed(lambda: ours(model, x), a.device)
+    scale = ref.abs().max().item()
+    res = {"captum": t_cap, "ours": t_ours, "diff_ours": (mine - ref).abs().max().item() / scale}
+    if a.compile:
+        compiled = torch.compile(model)
+        _, res["compile_once"] = timed(lambda: ours(compiled, x), a.device)  # compiles for every chunk shape
+        comp, res["compiled"] = timed(lambda: ours(compiled, x), a.device)
+        res["diff_compiled"] = (comp - ref).abs().max().item() / scale
+    return res
+
+
+def worker(a) -> None:
+    if a.worker == "tuned":
+        from steps.runtime import tune_allocator
+        if not tune_allocator():
+            raise SystemExit("bench: could not apply the allocator settings (not glibc?)")
+    print(json.dumps({name: measure(name, a) for name in a.models.split(",")}))
+
+
+def spawn(kind: str, a) -> dict:
+    env = {**os.environ, "GFA_MALLOC": "default"} if kind == "default" else dict(os.environ)
+    cmd = [sys.executable, __file__, "--worker", kind, "--device", a.device, "--utts", str(a.utts),
+           "--internal-batch", str(a.internal_batch), "--models", a.models] + ([] if a.compile else ["--no-compile"])
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"bench worker ({kind}) failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def report(name: str, runs: dict, a) -> None:
+    base = runs["default"][name]["captum"] if "default" in runs else runs["same"][name]["captum"]
+    print(f"\n{name}: {'':48s} {'utt/s':>7s} {'vs Captum as run':>17s} {'like for like':>14s} {'max|diff|':>10s}")
+    for kind, r in runs.items():
+        m = r[name]
+        where = {"default": "default malloc", "tuned": "tuned malloc", "same": a.device}[kind]
+        rows = [("Captum", m["captum"], None), ("ours", m["ours"], m["diff_ours"])]
+        if "compiled" in m:
+            rows.append((f"ours + compile (1st run {m['compile_once']:.0f} s)", m["compiled"], m["diff_compiled"]))
+        for label, t, diff in rows:
+            d = f"{diff:10.1e}" if diff is not None else " " * 10
+            print(f"  {label + ', ' + where:48s} {a.utts / t:7.3f} {base / t:16.2f}x {m['captum'] / t:13.2f}x {d}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--utts", type=int, default=2)
     p.add_argument("--internal-batch", type=int, default=50)
     p.add_argument("--models", default="rescnn64,ecapa512")
+    p.add_argument("--no-compile", dest="compile", action="store_false")
+    p.add_argument("--worker", choices=["default", "tuned"], help=argparse.SUPPRESS)
     a = p.parse_args()
-    from captum.attr import IntegratedGradients
-    torch.manual_seed(0)
-    print(f"IG, 300 frames, 50 steps, {a.utts} utterances, internal batch {a.internal_batch}, "
-          f"{torch.get_num_threads()} threads")
+    if a.worker:
+        return worker(a)
+    dev = torch.cuda.get_device_name() if a.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"IG, 300 frames, 50 steps, {a.utts} utterances, internal batch {a.internal_batch}, {dev}, "
+          f"torch {torch.__version__}; max|diff| is relative to max|Captum attribution|")
+    if a.device == "cuda":
+        runs = {"same": {name: measure(name, a) for name in a.models.split(",")}}
+    else:
+        runs = {kind: spawn(kind, a) for kind in ("default", "tuned")}
     for name in a.models.split(","):
-        cfg, dim = MODELS[name]
-        model = build_model(cfg, dim).eval()
-        head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 1211).eval()
-        x, y = torch.randn(a.utts, 300, dim) * 3 + 5, torch.arange(a.utts)
-        fn = make_target("cosine", model, head, y)
-        opts = {"steps": 50, "internal_batch_size": a.internal_batch}
-        t = time.perf_counter()
-        ours = saliency_maps("integrated_gradients", model, x, fn, opts)
-        t_ours = time.perf_counter() - t
-        t = time.perf_counter()
-        ref = IntegratedGradients(CosineOutputs(model, head)).attribute(
-            x, baselines=torch.zeros_like(x), target=y, n_steps=50, method="gausslegendre",
-            internal_batch_size=a.internal_batch)
-        t_cap = time.perf_counter() - t
-        t = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            bf = saliency_maps("integrated_gradients", model, x, fn, opts)
-        t_bf = time.perf_counter() - t
-        compiled = torch.compile(model)
-        cfn = make_target("cosine", compiled, head, y)
-        t = time.perf_counter()
-        saliency_maps("integrated_gradients", compiled, x[:1], cfn, opts)  # compiles (one-off)
-        t_compile = time.perf_counter() - t
-        t = time.perf_counter()
-        comp = saliency_maps("integrated_gradients", compiled, x, cfn, opts)
-        t_comp = time.perf_counter() - t
-        scale = ref.abs().max().item()
-        diff = lambda z: (z - ref).abs().max().item() / scale  # noqa: E731
-        print(f"{name}: Captum {a.utts / t_cap:.3f} utt/s; ours fp32 {a.utts / t_ours:.3f} utt/s "
-              f"({t_cap / t_ours:.2f}x Captum, max |diff| {diff(ours):.1e} of max |attr|)")
-        print(f"  ours + torch.compile {a.utts / t_comp:.3f} utt/s ({t_cap / t_comp:.2f}x Captum, max |diff| "
-              f"{diff(comp):.1e}; one-off compile {t_compile:.0f} s); ours bf16 autocast {a.utts / t_bf:.3f} utt/s "
-              f"({t_cap / t_bf:.2f}x, max |diff| {diff(bf):.1e})")
+        report(name, runs, a)
+    if a.device == "cpu":
+        print("\n'tuned malloc' is how steps/*.py run (steps/runtime.py); 'as run' compares with Captum called "
+              "from a plain script, 'like for like' with Captum in the same process.")
 
 
 if __name__ == "__main__":
