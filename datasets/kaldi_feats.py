@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from datasets.feat_opts import FbankOpts, FrameOpts, MelOpts, MfccOpts, SpectOpts
+from datasets.feat_opts import FbankOpts, FrameOpts, MfccOpts, SpectOpts
 
 FLT_EPSILON = float(np.finfo(np.float32).eps)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
-from datasets.kaldi_files import DataDirError, format_table, read_table, atomic_write_text
+from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_table
 
 # files filtered by utterance (wav.scp too when there is no segments file) and by speaker
 _BY_UTT = [n for n in UTT_FILES if n != "utt2spk"] + ["utt2lang"]
@@ -141,3 +143,12 @@ def combine_data_dirs(dest: str | Path, sources: list[str | Path]) -> int:
     if (sources[0] / "frame_shift").exists():
         atomic_write_text(dest / "frame_shift", (sources[0] / "frame_shift").read_text())
     return len(u2s)
+
+
+def sample_per_speaker(u2s: dict[str, str], k: int, seed: int) -> list[str]:
+    """k utterances per speaker without replacement (all when fewer), seeded per speaker, in Kaldi order."""
+    out = []
+    for i, (spk, utts) in enumerate(utt2spk_to_spk2utt(u2s).items()):
+        pick = np.random.default_rng([seed, i]).permutation(len(utts))[:k]
+        out += [utts[j] for j in sorted(pick)]
+    return sorted(out, key=c_key)

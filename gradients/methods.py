@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from datasets.loader import chunk_plan
 from gradients import cams, path
 
 # name -> (function, takes the model as first argument)
@@ -64,3 +65,19 @@ def saliency_maps(method: str, model: nn.Module, x: torch.Tensor, fn, options: d
     if not torch.isfinite(maps).all():
         raise FloatingPointError(f"{method}: non-finite values in the saliency maps")
     return out
+
+
+def long_utterance_map(method: str, model: nn.Module, x: torch.Tensor, fn_for, chunk_frames: int,
+                       options: dict | None = None) -> torch.Tensor:
+    """The (time, freq) map of one utterance x (time, freq) of any length: cut into equal chunks of at
+    most ``chunk_frames`` covering every frame, attributed as one batch (``fn_for(n_chunks)`` gives the
+    target), overlaps averaged. Runs on x's device; returns a CPU tensor."""
+    bounds = chunk_plan(len(x), chunk_frames)
+    batch = torch.stack([x[s:e] for s, e in bounds])  # (chunks, chunk len, freq): equal lengths
+    maps = saliency_maps(method, model, batch, fn_for(len(bounds)), options)
+    maps = (maps[0] if isinstance(maps, tuple) else maps).cpu()  # (chunks, chunk len, freq)
+    out, count = torch.zeros(x.shape), torch.zeros(len(x), 1)
+    for (s, e), m in zip(bounds, maps):
+        out[s:e] += m
+        count[s:e] += 1
+    return out / count

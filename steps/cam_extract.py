@@ -26,31 +26,21 @@ from tqdm import tqdm
 
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.ark_read import read_rows
-from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
-from datasets.loader import chunk_plan
-from gradients.methods import METHODS, saliency_maps
+from datasets.split import sample_per_speaker
+from gradients.methods import METHODS, long_utterance_map
 from gradients.targets import TARGETS, make_target
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.registry import ConfigError, build_loss
 from models.embed import extract_embeddings
 from steps.evaluate import dir_loader
 from steps.extract_embeddings import load_exp_model
-from steps.runtime import tune_allocator
-
-
-def sample_utterances(u2s: dict[str, str], k: int, seed: int) -> list[str]:
-    """k utterances per speaker without replacement (all when fewer), seeded per speaker."""
-    out = []
-    for i, (spk, utts) in enumerate(utt2spk_to_spk2utt(u2s).items()):
-        pick = np.random.default_rng([seed, i]).permutation(len(utts))[:k]
-        out += [utts[j] for j in sorted(pick)]
-    return sorted(out, key=c_key)
+from steps.runtime import pick_device, tune_allocator
 
 
 def speaker_means(model, d: Path, u2s: dict, spks: set, seed: int, per_spk: int = 10) -> dict[str, torch.Tensor]:
     """Mean embedding of up to ``per_spk`` utterances (seeded) of each speaker: the verification target."""
-    pool = sample_utterances({u: s for u, s in u2s.items() if s in spks}, per_spk, seed + 2)
+    pool = sample_per_speaker({u: s for u, s in u2s.items() if s in spks}, per_spk, seed + 2)
     device = next(model.parameters()).device
     emb = extract_embeddings(model, dir_loader(d, model.min_frames, utts=set(pool)), device)
     out: dict[str, list] = {}
@@ -73,30 +63,11 @@ def method_options(a, feats: dict, pool: list[str]) -> dict:
     return {}
 
 
-def utterance_map(model, fn_for, feats_spec: str, chunk: int, opts: dict, method: str, min_frames: int,
-                  device: torch.device) -> np.ndarray:
-    """The (time, freq) map of one utterance; chunks are attributed separately, overlaps averaged."""
+def utterance_map(model, fn_for, feats_spec: str, method: str, chunk: int, opts: dict, device) -> np.ndarray:
     x = torch.from_numpy(read_rows(feats_spec, {}))  # (time, freq)
-    if len(x) < min_frames:
-        raise DataDirError(f"utterance of {len(x)} frames is shorter than the model's receptive field ({min_frames})")
-    out, count = torch.zeros_like(x), torch.zeros(len(x), 1)
-    bounds = chunk_plan(len(x), chunk)
-    batch = torch.stack([x[s:e] for s, e in bounds])  # (chunks, chunk len, freq): equal lengths
-    maps = saliency_maps(method, model, batch.to(device), fn_for(len(bounds)), opts)
-    maps = (maps[0] if isinstance(maps, tuple) else maps).cpu()
-    for (s, e), m in zip(bounds, maps):
-        out[s:e] += m
-        count[s:e] += 1
-    return (out / count).numpy()
-
-
-def pick_device(kind: str, gpus: str, job: int) -> torch.device:
-    if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is visible to PyTorch")
-    ids = [int(i) for i in gpus.split(",") if i.strip()] or [torch.cuda.current_device()]
-    return torch.device(f"cuda:{ids[(max(job, 1) - 1) % len(ids)]}")
+    if len(x) < model.min_frames:
+        raise DataDirError(f"utterance of {len(x)} frames is shorter than the model's receptive field ({model.min_frames})")
+    return long_utterance_map(method, model, x.to(device), fn_for, chunk, opts).numpy()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,7 +115,7 @@ def run(a) -> str:
     labels = {s: int(i) for s, i in read_dict(a.label_index).items()}
     d = Path(a.data_dir)
     feats, u2s = read_dict(d / "feats.scp"), read_dict(d / "utt2spk")
-    utts = sample_utterances({u: s for u, s in u2s.items() if u in feats}, a.utts_per_spk, a.seed)
+    utts = sample_per_speaker({u: s for u, s in u2s.items() if u in feats}, a.utts_per_spk, a.seed)
     unknown = sorted({u2s[u] for u in utts} - set(labels))
     if unknown:
         raise DataDirError(f"{a.label_index}: speaker(s) {unknown[:3]} of {d} are not in the teacher's label index")
@@ -167,7 +138,7 @@ def run(a) -> str:
                 fn_for = lambda n: make_target("verification", model, references=means[spk].repeat(n, 1))  # noqa: E731
             else:
                 fn_for = lambda n: make_target(a.target, model, head, torch.tensor([labels[spk]] * n))  # noqa: E731
-            w[utt] = utterance_map(model, fn_for, feats[utt], a.chunk_frames, opts, a.method, model.min_frames, device)
+            w[utt] = utterance_map(model, fn_for, feats[utt], a.method, a.chunk_frames, opts, device)
     mark_done(prefix, fp, utterances=len(mine))
     atomic_write_text(out / "extract.json", json.dumps({"data_dir": str(d), "method": a.method, "target": a.target,
                                                         "checkpoint": str(ckpt), "utts_per_spk": a.utts_per_spk,

@@ -26,7 +26,7 @@ from models.checkpoint import CheckpointError, load_checkpoint, load_state_stric
 from models.registry import ConfigError, build_model
 from steps.config import validate
 from steps.evaluate import dir_loader
-from steps.runtime import tune_allocator
+from steps.runtime import pick_device, tune_allocator
 
 
 def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.nn.Module, dict, Path, dict | None]:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not a.data_dir:
             raise DataDirError("--data-dir is required unless --merge")
-        device = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()) else "cpu")
+        device = pick_device(a.device)
         model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
         utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
         if a.job:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         with AtomicArkWriter(prefix) as w:
             for u in sorted(emb, key=c_key):
                 w[u] = emb[u]
-    except (ConfigError, DataDirError, CheckpointError, OSError) as e:
+    except (ConfigError, DataDirError, CheckpointError, OSError, ValueError) as e:
         print(f"extract_embeddings: error: {e}", file=sys.stderr)
         return 1
     print(f"extract_embeddings: {prefix}.scp: {len(emb)} embeddings from {path}")

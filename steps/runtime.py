@@ -1,4 +1,5 @@
-"""Process set-up for the heavy entry points (training, embedding extraction, saliency, features).
+"""Process set-up for the heavy entry points (training, embedding extraction, saliency, features):
+the allocator settings below and the ``--device`` choice.
 
 glibc serves each allocation above its mmap threshold (32 MiB at most) with a fresh ``mmap`` and
 returns it to the kernel on ``free``. PyTorch's CPU allocator goes straight to malloc, so every large
@@ -36,3 +37,15 @@ def tune_allocator() -> bool:
     del version
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all(mallopt(param, value) == 1 for param, value in SETTINGS)
+
+
+def pick_device(kind: str, gpus: str = "", job: int = 0):
+    """``--device auto|cpu|cuda`` -> torch.device: auto is CUDA when PyTorch sees a GPU. With ``gpus``
+    ("0,1"), job J (1-based; 0 = no jobs) runs on the ((J - 1) mod n)-th id."""
+    import torch  # here: the feature and egs tools import this module and need no torch
+    if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is visible to PyTorch")
+    ids = [int(i) for i in gpus.split(",") if i.strip()] or [torch.cuda.current_device()]
+    return torch.device(f"cuda:{ids[(max(job, 1) - 1) % len(ids)]}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
-from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from datasets.kaldi_files import DataDirError, atomic_write_text
 from losses.metrics import as_norm, cosine_scores, det_points
 from steps.evaluate import metrics, read_trials
 

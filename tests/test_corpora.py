@@ -8,7 +8,6 @@ from conftest import run, write
 from datasets.audio import AudioError, read_wav, write_wav
 from datasets.datadir import validate_data_dir
 from datasets.kaldi_files import DataDirError, read_dict, read_table
-from datasets.synth_voice import SR
 from datasets.synthetic import PRESETS, Preset, generate_corpus, plan_corpus, render
 
 

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ROOT, run, write
+from conftest import run, write
 from datasets.audio import write_wav
 from datasets.datadir import validate_data_dir
 from datasets.fix_dir import fix_data_dir
@@ -157,3 +157,13 @@ def test_utt2spk_spk2utt_scripts(ddir):
     assert p.stdout == (ddir / "spk2utt").read_text()
     p = run(f"utils/spk2utt_to_utt2spk.pl < {ddir}/spk2utt", check=True)
     assert p.stdout == (ddir / "utt2spk").read_text()
+
+
+def test_sample_per_speaker_is_seeded_and_stratified():
+    from datasets.split import sample_per_speaker
+    u2s = {f"s{s}-u{u:02d}": f"s{s}" for s in range(4) for u in range(3 + s)}
+    two = sample_per_speaker(u2s, 2, seed=7)
+    assert two == sample_per_speaker(u2s, 2, seed=7) and two == sorted(two)
+    assert sorted(u2s[u] for u in two) == ["s0", "s0", "s1", "s1", "s2", "s2", "s3", "s3"]
+    assert two != sample_per_speaker(u2s, 2, seed=8) or two != sample_per_speaker(u2s, 2, seed=9)
+    assert sample_per_speaker(u2s, 99, seed=7) == sorted(u2s)  # all when a speaker has fewer

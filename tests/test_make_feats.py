@@ -9,7 +9,7 @@ import kaldiio
 import numpy as np
 import pytest
 
-from conftest import ROOT, run, write
+from conftest import ROOT, run
 from datasets.audio import write_wav
 from datasets.datadir import validate_data_dir
 from datasets.feat_opts import VadOpts, read_options

@@ -10,7 +10,7 @@ from datasets.feat_opts import read_options
 from datasets.kaldi_feats import compute_batch
 from datasets.synthetic import Preset, plan_corpus, render
 from gradients.cams import NoFrequencyAxisError
-from gradients.methods import METHODS, saliency_maps
+from gradients.methods import METHODS, long_utterance_map, saliency_maps
 from gradients.reduce import frequency_weights, utterance_profile
 from gradients.targets import CosineOutputs, make_target
 from models.registry import build_loss, build_model
@@ -87,6 +87,31 @@ def test_every_method_runs_and_bad_options_fail():
         saliency_maps("gradient", model.train(), x, fn)
     with pytest.raises(FloatingPointError):
         frequency_weights([utterance_profile(np.full((3, 161), np.nan))])
+
+
+def test_long_utterances_are_attributed_in_chunks_covering_every_frame():
+    model, head = small("ResCNN")
+    x, y = torch.randn(250, 161) * 2 + 1, torch.tensor([2])
+    fn_for = lambda n: make_target("cosine", model, head, y.repeat(n))  # noqa: E731
+    out = long_utterance_map("gradient", model, x, fn_for, 100)  # chunks 0-84, 84-168, 166-250
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    alone = saliency_maps("gradient", model, x[84:168][None], fn_for(1))[0]
+    last = saliency_maps("gradient", model, x[166:250][None], fn_for(1))[0]
+    assert torch.allclose(out[90:160], alone[6:76], atol=1e-6)  # frames of one chunk only
+    assert torch.allclose(out[166:168], (alone[82:84] + last[:2]) / 2, atol=1e-6)  # the overlap, averaged
+    same = long_utterance_map("gradient", model, x[:90], fn_for, 100)  # one chunk: the plain map
+    assert torch.allclose(same, saliency_maps("gradient", model, x[None, :90], fn_for(1))[0], atol=1e-6)
+
+
+def test_pick_device():
+    from steps.runtime import pick_device
+    assert pick_device("cpu", "0,1", 3).type == "cpu"
+    if torch.cuda.is_available():
+        assert pick_device("cuda", "0", 2) == torch.device("cuda:0")
+    else:
+        assert pick_device("auto").type == "cpu"
+        with pytest.raises(ValueError, match="no CUDA device"):
+            pick_device("cuda")
 
 
 def test_softmax_and_verification_targets():

@@ -162,7 +162,7 @@ def test_c_train_stages(recipe, tmp_path):
 
 
 def test_average_of_last_checkpoints(recipe, tmp_path):
-    from models.checkpoint import average_models, epoch_checkpoints
+    from models.checkpoint import epoch_checkpoints
     exp = tmp_path / "avg"
     p = run(train_cmd(recipe, exp, "train.epochs=2", "train.average_last=2", "train.keep_last=2"))
     assert p.returncode == 0, p.stderr
