@@ -34,3 +34,34 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode())
     return path
+
+
+def tiny_configs(tmp_path: Path, batch_size: int = 16) -> tuple[Path, Path]:
+    """conf/demo_rescnn.yaml shrunk to seconds of training: (teacher YAML, the same with the mel
+    attention prior for a student), written under tmp_path."""
+    import yaml
+    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
+    cfg["model"].update(channels=[4, 8], embedding_dim=32)
+    cfg["train"].update(epochs=1, batch_size=batch_size, crop_min=60, crop_max=100, valid_frames=100)
+    teacher, student = tmp_path / "tiny.yaml", tmp_path / "tiny_att.yaml"
+    teacher.write_text(yaml.safe_dump(cfg))
+    cfg["model"]["attention"] = {"prior": "mel"}
+    student.write_text(yaml.safe_dump(cfg))
+    return teacher, student
+
+
+def small_model(name: str):
+    """A small ResCNN / TDNN / ECAPA_TDNN (161 bins) with non-trivial BN statistics, in eval mode, and
+    an AAM head over 6 classes."""
+    import torch
+    from models.registry import build_loss, build_model
+    torch.manual_seed(1)
+    cfg = {"ResCNN": {"name": "ResCNN", "channels": [8, 16]}, "TDNN": {"name": "TDNN", "channels": [32, 32, 32, 32, 64]},
+           "ECAPA_TDNN": {"name": "ECAPA_TDNN", "channels": 64}}[name]
+    model = build_model(cfg, 161)
+    head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 6)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(8, 90, 161) * 2 + 1)
+    return model.eval(), head.eval()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import small_model
 from gradients.methods import METHODS, saliency_maps
 from gradients.targets import make_target
-from models.registry import build_loss, build_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -26,14 +26,7 @@ def full_fp32():
 
 @pytest.mark.parametrize("name", ["ResCNN", "ECAPA_TDNN"])
 def test_every_method_on_cuda_equals_cpu(name):
-    torch.manual_seed(1)
-    cfg = {"ResCNN": {"name": "ResCNN", "channels": [8, 16]}, "ECAPA_TDNN": {"name": "ECAPA_TDNN", "channels": 64}}[name]
-    model = build_model(cfg, 161)
-    model.train()
-    with torch.no_grad():  # non-trivial BN statistics
-        model(torch.randn(8, 90, 161) * 2 + 1)
-    model.eval()
-    head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 6).eval()
+    model, head = small_model(name)
     x, y = torch.randn(2, 64, 161) * 2 + 1, torch.tensor([1, 4])
     refs = [torch.randn(50, 161) for _ in range(3)]
     gpu_model, gpu_head = copy.deepcopy(model).cuda(), copy.deepcopy(head).cuda()
@@ -60,18 +53,14 @@ def test_every_method_on_cuda_equals_cpu(name):
 
 def test_recipe_on_gpu(tmp_path):
     """Teacher trained with c_train.sh --gpus 0; b_extract.sh --gpus 0 gives the CPU's weights."""
-    import yaml
-    from conftest import ROOT, run
+    from conftest import run, tiny_configs
     from datasets.synthetic import generate_corpus
     data = tmp_path / "synth"
     generate_corpus(data, "tiny", seed=3)
     assert run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16").returncode == 0
-    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
-    cfg["model"].update(channels=[4, 8], embedding_dim=32)
-    cfg["train"].update(epochs=1, batch_size=16, crop_min=60, crop_max=100, valid_frames=100)
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(cfg))
+    teacher, _ = tiny_configs(tmp_path)
     exp = tmp_path / "teacher"
-    p = run(f"./c_train.sh --data {data} --config {tmp_path}/t.yaml --exp-dir {exp} --stop-stage 3 --gpus 0")
+    p = run(f"./c_train.sh --data {data} --config {teacher} --exp-dir {exp} --stop-stage 3 --gpus 0")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert "device cuda" in (exp / "log" / "train.log").read_text()
     assert "EER" in (exp / "results.md").read_text()

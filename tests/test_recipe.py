@@ -1,7 +1,5 @@
 """run.sh end to end on the tiny preset (the README's command (1) runs the same script on 'demo')."""
-import yaml
-
-from conftest import ROOT, run
+from conftest import run, tiny_configs
 
 
 def test_run_sh_tiny(tmp_path):
@@ -15,15 +13,10 @@ def test_run_sh_tiny(tmp_path):
     assert (data / "train" / "trials_2w").exists()
     assert (data / "egs" / "spect" / "train" / "feats.scp").exists() and (data / "egs" / "spect" / "spk2label").exists()
     # a rerun keeps the corpus and can start at a later stage; stage 3 trains, embeds and scores
-    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
-    cfg["model"].update(channels=[4, 8], embedding_dim=32)
-    cfg["train"].update(epochs=1, batch_size=32, crop_min=60, crop_max=100, valid_frames=100)
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
-    cfg["model"]["attention"] = {"prior": "mel"}
-    (tmp_path / "student.yaml").write_text(yaml.safe_dump(cfg))
+    teacher, student = tiny_configs(tmp_path, batch_size=32)
     p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "1", "--config",
-             str(tmp_path / "tiny.yaml"), "--exp-dir", str(tmp_path / "exp"), "--att-config",
-             str(tmp_path / "student.yaml"), "--att-exp-dir", str(tmp_path / "student")])
+             str(teacher), "--exp-dir", str(tmp_path / "exp"), "--att-config",
+             str(student), "--att-exp-dir", str(tmp_path / "student")])
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert "Stage 0" not in p.stdout and "Stage 5" in p.stdout
     assert "EER" in (tmp_path / "exp" / "results.md").read_text()

@@ -6,6 +6,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
+from conftest import small_model
 from datasets.feat_opts import read_options
 from datasets.kaldi_feats import compute_batch
 from datasets.synthetic import Preset, plan_corpus, render
@@ -19,24 +20,10 @@ captum = pytest.importorskip("captum.attr")
 ROOT_CONF = "conf/spect_161.conf"
 
 
-def small(name):
-    torch.manual_seed(1)
-    cfg = {"ResCNN": {"name": "ResCNN", "channels": [8, 16]}, "TDNN": {"name": "TDNN", "channels": [32, 32, 32, 32, 64]},
-           "ECAPA_TDNN": {"name": "ECAPA_TDNN", "channels": 64}}[name]
-    model = build_model(cfg, 161)
-    head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 6)
-    # non-trivial BN statistics, then eval mode
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(8, 90, 161) * 2 + 1)
-    return model.eval(), head.eval()
-
-
 @pytest.mark.parametrize("name", ["ResCNN", "TDNN", "ECAPA_TDNN"])
 @pytest.mark.parametrize("baseline", ["zero", "time_mean"])
 def test_integrated_gradients_matches_captum(name, baseline):
-    model, head = small(name)
+    model, head = small_model(name)
     x, y = torch.randn(3, 80, 161) * 2 + 1, torch.tensor([0, 3, 5])
     fn = make_target("cosine", model, head, y)
     ours = saliency_maps("integrated_gradients", model, x, fn,
@@ -49,7 +36,7 @@ def test_integrated_gradients_matches_captum(name, baseline):
 
 
 def test_grad_cam_matches_captum_layer_grad_cam():
-    model, head = small("ResCNN")
+    model, head = small_model("ResCNN")
     x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
     ours = saliency_maps("grad_cam", model, x, make_target("cosine", model, head, y), {"layer": "stages.7"})
     wrapped = CosineOutputs(model, head)
@@ -61,14 +48,14 @@ def test_grad_cam_matches_captum_layer_grad_cam():
 @pytest.mark.parametrize("name", ["TDNN", "ECAPA_TDNN"])
 @pytest.mark.parametrize("method", ["grad_cam", "grad_cam_pp", "layer_cam", "fullgrad"])
 def test_cams_refuse_1d_models(name, method):
-    model, head = small(name)
+    model, head = small_model(name)
     fn = make_target("cosine", model, head, torch.tensor([0]))
     with pytest.raises(NoFrequencyAxisError, match="no frequency axis"):
         saliency_maps(method, model, torch.randn(1, 60, 161), fn)
 
 
 def test_every_method_runs_and_bad_options_fail():
-    model, head = small("ResCNN")
+    model, head = small_model("ResCNN")
     x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
     fn = make_target("cosine", model, head, y)
     refs = [torch.randn(50, 161) for _ in range(3)]
@@ -90,7 +77,7 @@ def test_every_method_runs_and_bad_options_fail():
 
 
 def test_long_utterances_are_attributed_in_chunks_covering_every_frame():
-    model, head = small("ResCNN")
+    model, head = small_model("ResCNN")
     x, y = torch.randn(250, 161) * 2 + 1, torch.tensor([2])
     fn_for = lambda n: make_target("cosine", model, head, y.repeat(n))  # noqa: E731
     out = long_utterance_map("gradient", model, x, fn_for, 100)  # chunks 0-84, 84-168, 166-250
@@ -115,7 +102,7 @@ def test_pick_device():
 
 
 def test_softmax_and_verification_targets():
-    model, head = small("ResCNN")
+    model, head = small_model("ResCNN")
     x = torch.randn(2, 64, 161)
     p = make_target("softmax", model, head, torch.tensor([0, 1]))(x, torch.arange(2))
     assert ((p > 0) & (p < 1)).all()
@@ -211,20 +198,15 @@ def test_model_randomisation_changes_the_maps(planted):
 def test_b_extract_and_attention_retrain(tmp_path):
     """cam_extract -> visual_gradient on a tiny trained teacher, then c_train.sh stage 4 uses the file."""
     import yaml
-    from conftest import ROOT, run
+    from conftest import run, tiny_configs
     from datasets.synthetic import generate_corpus
     data = tmp_path / "synth"
     generate_corpus(data, "tiny", seed=3)
     p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16")
     assert p.returncode == 0, p.stderr
-    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
-    cfg["model"].update(channels=[4, 8], embedding_dim=32)
-    cfg["train"].update(epochs=1, batch_size=16, crop_min=60, crop_max=100, valid_frames=100)
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(cfg))
-    cfg["model"]["attention"] = {"prior": "mel"}
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
+    teacher, student_cfg = tiny_configs(tmp_path)
     exp = tmp_path / "teacher"
-    assert run(f"./c_train.sh --data {data} --config {tmp_path}/t.yaml --exp-dir {exp} --stop-stage 1").returncode == 0
+    assert run(f"./c_train.sh --data {data} --config {teacher} --exp-dir {exp} --stop-stage 1").returncode == 0
     p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --steps 8")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     out = exp / "gradients" / "integrated_gradients"
@@ -238,7 +220,7 @@ def test_b_extract_and_attention_retrain(tmp_path):
     p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --method grad_cam --stop-stage 1")
     assert p.returncode == 0
     student = tmp_path / "student"
-    p = run(f"./c_train.sh --data {data} --stage 4 --stop-stage 4 --att-config {tmp_path}/s.yaml "
+    p = run(f"./c_train.sh --data {data} --stage 4 --stop-stage 4 --att-config {student_cfg} "
             f"--att-weights {out}/freq_weights.npy --att-exp-dir {student}")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     saved = yaml.safe_load((student / "config.yaml").read_text())

@@ -8,9 +8,8 @@ import time
 
 import pytest
 import torch
-import yaml
 
-from conftest import ROOT, run
+from conftest import ROOT, run, tiny_configs
 from models.checkpoint import load_checkpoint
 
 SMALL = ["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
@@ -147,16 +146,13 @@ def test_embeddings_and_scoring(recipe, tmp_path):
 
 
 def test_c_train_stages(recipe, tmp_path):
-    cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
-    cfg["model"].update(channels=[4, 8], embedding_dim=32)
-    cfg["train"].update(epochs=1, batch_size=16, crop_min=60, crop_max=100, valid_frames=100)
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
-    p = run(f"./c_train.sh --data {recipe} --config {tmp_path}/tiny.yaml --exp-dir {tmp_path}/exp --asnorm true")
+    teacher, _ = tiny_configs(tmp_path)
+    p = run(f"./c_train.sh --data {recipe} --config {teacher} --exp-dir {tmp_path}/exp --asnorm true")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     for s in ("Stage 1", "Stage 2", "Stage 3"):
         assert s in p.stdout
     assert len((tmp_path / "exp" / "results.md").read_text().splitlines()) == 6  # title, blank, header x2, 2 rows
-    p = run(f"./c_train.sh --data {recipe} --config {tmp_path}/tiny.yaml --stage 4 --stop-stage 4 "
+    p = run(f"./c_train.sh --data {recipe} --config {teacher} --stage 4 --stop-stage 4 "
             f"--att-weights {tmp_path}/none.npy")
     assert p.returncode == 1 and "run ./b_extract.sh first" in p.stderr
 
