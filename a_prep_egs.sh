@@ -27,7 +27,7 @@ data=data/synth            # data root holding the train and test data dirs
 train_set=train
 test_set=test
 feat_type=spect            # spect (161-dim, the paper) | fbank (80) | mfcc (30)
-feat_conf=conf/spect_161.conf
+feat_conf=""               # default: the conf of --feat-type (conf/spect_161.conf, conf/fbank_80.conf, conf/mfcc_30.conf)
 nj=2
 num_pairs=4000             # in-domain trials (paper: 20000)
 input_per_spks=64          # egs per speaker (paper: 1024 VoxCeleb1, 768 VoxCeleb2)
@@ -42,6 +42,12 @@ aug_subset=0               # keep a random subset of this many augmented copies 
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 
+case "$feat_type" in
+  spect) feat_conf=${feat_conf:-conf/spect_161.conf} ;;
+  fbank) feat_conf=${feat_conf:-conf/fbank_80.conf} ;;
+  mfcc) feat_conf=${feat_conf:-conf/mfcc_30.conf} ;;
+  *) echo "$0: --feat-type $feat_type: expected spect, fbank or mfcc" >&2; exit 1 ;;
+esac
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 done_marker() { echo "$data/.a_prep_egs$([ "$aug" = true ] && echo _aug).stage$1.done"; }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && [ ! -f "$(done_marker "$1")" ]; }

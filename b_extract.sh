@@ -5,6 +5,10 @@
 #   1  saliency maps of --utts-per-spk utterances per training speaker (gradients/cam_extract.py),
 #      jobs through $train_cmd, merged into exp/<teacher>/gradients/<method>/maps.scp
 #   2  maps -> freq_weights.{npy,txt,json} + plots (gradients/visual_gradient.py)
+# Everything about the teacher (config, checkpoint, label index, feature conf, the data dir its egs
+# were cut from) is read from --teacher-exp. Methods and their options (defaults included) come from
+# the saliency registry: `python gradients/cam_extract.py --list-methods`; an empty option below
+# means the method's default, and an option the method does not take is an error.
 # c_train.sh stage 4 (attention retrain) reads exp/<teacher>/gradients/<method>/freq_weights.npy.
 set -euo pipefail
 . ./path.sh
@@ -13,15 +17,14 @@ set -euo pipefail
 stage=1
 stop_stage=2
 teacher_exp=exp/demo_rescnn
-method=integrated_gradients   # gradient input_x_gradient integrated_gradients expected_gradients gradient_shap smoothgrad grad_cam grad_cam_pp layer_cam fullgrad
+method=integrated_gradients   # see gradients/cam_extract.py --list-methods
 target=cosine                 # cosine (GFA) | softmax | verification
 utts_per_spk=1
-steps=50
-baseline=zero                 # zero | time_mean
-n_samples=50                  # expected_gradients / gradient_shap samples
-data=data/synth
-train_set=train
-feat_type=spect
+steps=""                      # integrated_gradients points (empty: the registry's default, 50)
+baseline=""                   # integrated_gradients baseline: zero | time_mean (empty: zero)
+n_samples=""                  # expected_gradients / gradient_shap / smoothgrad samples (empty: default)
+data=""                       # data root; empty: the data dir the teacher's egs were cut from
+train_set=train               # with --data: the dir <data>/<train-set> to attribute
 reduction=abs
 nj=2
 gpus=""                       # e.g. "0,1": job J runs on GPU (J-1) mod n; empty = CPU
@@ -33,17 +36,19 @@ help_message="Usage: $0 [options]"
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 out=$teacher_exp/gradients/$method
 
-device_opts="--device cpu"
-[ -n "$gpus" ] && device_opts="--device cuda --gpus $gpus"
+opts=(--device cpu)
+[ -n "$gpus" ] && opts=(--device cuda --gpus "$gpus")
+[ -n "$data" ] && opts+=(--data-dir "$data/$train_set")
+[ -n "$steps" ] && opts+=(--steps "$steps")
+[ -n "$baseline" ] && opts+=(--baseline "$baseline")
+[ -n "$n_samples" ] && opts+=(--n-samples "$n_samples")
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of $data/$train_set"
+  log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of ${data:+$data/$train_set}${data:-the source dir of the teacher egs}"
   mkdir -p "$out/log"
   $train_cmd JOB=1:"$nj" "$out/log/cam_extract.JOB.log" python gradients/cam_extract.py --exp-dir "$teacher_exp" \
-    --data-dir "$data/$train_set" --label-index "$data/egs/$feat_type/spk2label" --method "$method" \
-    --target "$target" --utts-per-spk "$utts_per_spk" --steps "$steps" --baseline "$baseline" \
-    --n-samples "$n_samples" --seed "$seed" --internal-batch-size "$internal_batch_size" $device_opts \
-    --job JOB --num-jobs "$nj"
+    --method "$method" --target "$target" --utts-per-spk "$utts_per_spk" --seed "$seed" \
+    --internal-batch-size "$internal_batch_size" "${opts[@]}" --job JOB --num-jobs "$nj"
   python gradients/cam_extract.py --exp-dir "$teacher_exp" --method "$method" --merge --num-jobs "$nj"
 fi
 

@@ -6,8 +6,9 @@
 #      processes: --gpus 0,1 or --cpu-procs 2); resumes from exp/<name>/checkpoints/last.pt
 #   2  embeddings of the test set (and of the training set when --asnorm true) through $train_cmd
 #   3  score <data>/<test-set>/trials: EER, minDCF(0.01, 0.001) -> exp/<name>/{scores/,results.md}
-#   4  attention retrain: stages 1-3 with --att-config, its prior set to --att-weights (written by
-#      ./b_extract.sh)
+#   4  attention retrain (the student): this script's stages 1-3 run again on --att-config with
+#      --prior set to --att-weights (written by ./b_extract.sh); the student's exp stores the prior values
+# Everything after stage 1 reads only exp/<name>/ (config, inputs, label index, prior, checkpoints).
 # Machine settings are the variables below; hyper-parameters live only in the YAML.
 set -euo pipefail
 . ./path.sh
@@ -24,7 +25,9 @@ data=data/synth
 train_set=train
 test_set=test
 feat_type=spect
-egs_dir=""                 # default <data>/egs/<feat-type> (a_prep_egs.sh --aug true: <data>/egs/<feat-type>_aug)
+egs_dir=""                 # default <data>/egs/<feat-type> (a_prep_egs.sh --aug true: <data>/egs/<feat-type>_aug);
+                           # steps.train refuses egs whose feature type is not the config's data.feat_type
+prior=""                   # attention prior of the config (mel, vox1_clean, ..., or a weights file); empty: the YAML's
 gpus=""                    # e.g. 0,1: CUDA DDP over those GPUs; empty: CPU
 cpu_procs=1                # > 1: DDP on CPU (gloo) with that many processes
 nnodes=1
@@ -55,39 +58,42 @@ train_cmd_for() {  # the training launcher for this machine
   fi
 }
 
-run_experiment() {  # run_experiment <config> <exp-dir> [--set ...]: stages 1-3 for one experiment
-  local cfg=$1 exp=$2
-  shift 2
-  if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ] || [ "${in_att:-0}" = 1 ]; then
-    log "Stage 1: train $cfg -> $exp"
-    $(train_cmd_for) --config "$cfg" --exp-dir "$exp" --egs-dir "${egs_dir:-$data/egs/$feat_type}" "$@" \
-      --num-workers "$num_workers" --test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set"
-  fi
-  if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ] || [ "${in_att:-0}" = 1 ]; then
-    log "Stage 2: embeddings of $test_set$([ "$asnorm" = true ] && echo " and $train_set")"
-    local sets=$test_set
-    [ "$asnorm" = true ] && sets="$test_set $train_set"
-    for s in $sets; do
-      $train_cmd JOB=1:"$nj" "$exp/log/embed_$s.JOB.log" python -m steps.extract_embeddings --exp-dir "$exp" \
-        --data-dir "$data/$s" --job JOB --num-jobs "$nj"
-      python -m steps.extract_embeddings --exp-dir "$exp" --set-name "$s" --merge --num-jobs "$nj"
-    done
-  fi
-  if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ] || [ "${in_att:-0}" = 1 ]; then
-    log "Stage 3: score $data/$test_set/trials"
-    python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" --embeddings "$test_set"
-    [ "$asnorm" = true ] && python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" \
-      --embeddings "$test_set" --cohort "$train_set"
-    tail -n 1 "$exp/results.md"
-  fi
-}
+exp=${exp_dir:-exp/$(basename "$config" .yaml)}
+train_opts=()
+[ -n "$prior" ] && train_opts=(--set "model.attention.prior=$prior")
 
-run_experiment "$config" "${exp_dir:-exp/$(basename "$config" .yaml)}"
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  log "Stage 1: train $config -> $exp"
+  $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$data/egs/$feat_type}" \
+    ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers" \
+    --test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set"
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  sets=$test_set
+  [ "$asnorm" = true ] && sets="$test_set $train_set"
+  log "Stage 2: embeddings of $sets"
+  for s in $sets; do
+    $train_cmd JOB=1:"$nj" "$exp/log/embed_$s.JOB.log" python -m steps.extract_embeddings --exp-dir "$exp" \
+      --data-dir "$data/$s" --job JOB --num-jobs "$nj"
+    python -m steps.extract_embeddings --exp-dir "$exp" --set-name "$s" --merge --num-jobs "$nj"
+  done
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "Stage 3: score $data/$test_set/trials"
+  python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" --embeddings "$test_set"
+  [ "$asnorm" = true ] && python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" \
+    --embeddings "$test_set" --cohort "$train_set"
+  tail -n 1 "$exp/results.md"
+fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  log "Stage 4: attention retrain with $att_config, prior $att_weights"
+  log "Stage 4: attention retrain with $att_config, prior $att_weights (stages 1-3 on the student)"
   [ -f "$att_weights" ] || { echo "$0: no frequency weights at $att_weights; run ./b_extract.sh first" >&2; exit 1; }
-  in_att=1 run_experiment "$att_config" "${att_exp_dir:-exp/$(basename "$att_config" .yaml)}" \
-    --set "model.attention.prior=$att_weights"
+  "$0" --stage 1 --stop-stage 3 --config "$att_config" --exp-dir "${att_exp_dir:-exp/$(basename "$att_config" .yaml)}" \
+    --prior "$att_weights" --data "$data" --train-set "$train_set" --test-set "$test_set" --feat-type "$feat_type" \
+    --egs-dir "$egs_dir" --gpus "$gpus" --cpu-procs "$cpu_procs" --nnodes "$nnodes" --node-rank "$node_rank" \
+    --master-addr "$master_addr" --master-port "$master_port" --nj "$nj" --num-workers "$num_workers" --asnorm "$asnorm"
 fi
 log "Done."

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from gradients.methods import saliency_maps  # noqa: E402
 from gradients.targets import CosineOutputs, make_target  # noqa: E402
-from models.registry import build_loss, build_model  # noqa: E402
+from losses import build_loss  # noqa: E402
+from models.registry import build_model  # noqa: E402
 
 MODELS = {"rescnn64": ({"name": "ResCNN", "channels": [64, 128, 256]}, 161),
           "ecapa512": ({"name": "ECAPA_TDNN", "channels": 512}, 80)}

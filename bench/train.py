@@ -20,8 +20,9 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.loader import write_egs  # noqa: E402
 from datasets.loader import CropBatchSampler, EgsDataset, collate  # noqa: E402
-from models.registry import build_loss, build_model  # noqa: E402
-from models.trainer import Net  # noqa: E402
+from losses import build_loss  # noqa: E402
+from models.registry import build_model  # noqa: E402
+from training.trainer import Net  # noqa: E402
 from steps.runtime import tune_allocator  # noqa: E402
 
 

@@ -5,14 +5,14 @@ Samples are returned in int16 scale (Kaldi's convention) as float32, shape (chan
 from __future__ import annotations
 
 import io
-import os
 import struct
 import subprocess
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
+
+from datasets.atomic import atomic_path
 
 
 class AudioError(ValueError):
@@ -68,18 +68,11 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = 16000) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     x = np.clip(np.rint(np.asarray(samples, dtype=np.float64)), -32768, 32767).astype("<i2")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            w.writeframes(x.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(x.tobytes())
 
 
 def iter_data_dir_audio(wav_scp: dict[str, str], segments: dict[str, tuple[str, float, float]] | None = None):

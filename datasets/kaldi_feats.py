@@ -184,3 +184,24 @@ def compute_batch(waves: list[np.ndarray], opts, rngs=None) -> list[np.ndarray]:
 def compute(wave: np.ndarray, opts, rng=None) -> np.ndarray:
     """Features of one utterance: (frames, dim) float32."""
     return compute_batch([wave], opts, [rng] if rng is not None else None)[0]
+
+
+def bin_axis(opts) -> tuple[np.ndarray, str]:
+    """What each output column of these features is on a plot: (values, axis label). Spectrogram
+    column k is k * fs / N Hz (column 0 holds the log energy: NaN); fbank columns are the mel filters'
+    centre frequencies (an energy column: NaN); MFCC columns are cepstral indices (no frequency)."""
+    fr = opts.frame
+    if isinstance(opts, SpectOpts):
+        hz = np.arange(opts.dim) * fr.sample_frequency / fr.padded_window_size
+        hz[0] = np.nan
+        return hz, "frequency (Hz)"
+    if isinstance(opts, MfccOpts):
+        return np.arange(opts.dim, dtype=np.float64), "cepstral coefficient"
+    nyq = fr.sample_frequency / 2
+    high = opts.mel.high_freq if opts.mel.high_freq > 0 else nyq + opts.mel.high_freq
+    lo, hi = mel_scale(opts.mel.low_freq), mel_scale(high)
+    centres = lo + (hi - lo) * np.arange(1, opts.mel.num_mel_bins + 1) / (opts.mel.num_mel_bins + 1)
+    hz = 700.0 * (np.exp(centres / 1127.0) - 1.0)  # inverse of Kaldi's mel scale
+    if opts.use_energy:
+        hz = np.append(hz, np.nan) if opts.htk_compat else np.insert(hz, 0, np.nan)
+    return hz, "frequency (Hz, mel filter centres)"

@@ -5,11 +5,11 @@ the offending line. Keys are compared as UTF-8 bytes, which is ``LC_ALL=C`` sort
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from datasets.atomic import atomic_write_text  # noqa: F401  (re-exported: the data-dir writers use it)
 
 
 class DataDirError(ValueError):
@@ -113,21 +113,6 @@ def read_table(path: str | Path, min_fields: int = 1, max_fields: int | None = N
 def read_dict(path: str | Path, min_fields: int = 1, max_fields: int | None = 1) -> dict[str, str]:
     """``key -> value`` (value = rest of the line), strict."""
     return {e.key: e.value for e in read_table(path, min_fields, max_fields)}
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def format_table(rows: Iterable[tuple[str, ...] | list[str]]) -> str:

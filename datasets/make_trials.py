@@ -1,11 +1,12 @@
-"""Launcher kept at the path the recipe's commands use (`python datasets/make_trials.py ...`).
+"""Not a library module: the path the recipe's commands use (`python datasets/make_trials.py ...`).
 
-The tool itself is steps/make_trials.py (libraries in datasets/ parse no arguments); see its help.
+It runs the entry point steps/make_trials.py (see its --help) as a script; nothing under datasets/ imports
+steps/, and importing this module does nothing.
 """
 import os
+import runpy
 import sys
 
 if __name__ == "__main__":
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # repo root, not datasets/
-    from steps.make_trials import main
-    sys.exit(main())
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not datasets/
+    runpy.run_module("steps.make_trials", run_name="__main__", alter_sys=True)

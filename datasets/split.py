@@ -12,6 +12,7 @@ from typing import Iterable
 import numpy as np
 
 from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
+from datasets.atomic import atomic_write_bytes
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_table
 
 # files filtered by utterance (wav.scp too when there is no segments file) and by speaker
@@ -142,7 +143,21 @@ def combine_data_dirs(dest: str | Path, sources: list[str | Path]) -> int:
     atomic_write_text(dest / "spk2utt", format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(u2s).items()))
     if (sources[0] / "frame_shift").exists():
         atomic_write_text(dest / "frame_shift", (sources[0] / "frame_shift").read_text())
+    _combine_feature_record(dest, sources)
     return len(u2s)
+
+
+def _combine_feature_record(dest: Path, sources: list[Path]) -> None:
+    """conf/feats.conf + conf/feat_type (what make_<type>.sh records) when every source has the same."""
+    for name in ("feats.conf", "feat_type"):
+        texts = {(s / "conf" / name).read_bytes() if (s / "conf" / name).exists() else None for s in sources}
+        if len(texts) > 1 and None not in texts:
+            raise DataDirError(f"{dest}: the sources' features were made with different options (conf/{name} "
+                               "differs); features of one kind only can be combined")
+        if len(texts) == 1 and None not in texts:
+            atomic_write_bytes(dest / "conf" / name, texts.pop())
+        else:
+            (dest / "conf" / name).unlink(missing_ok=True)
 
 
 def sample_per_speaker(u2s: dict[str, str], k: int, seed: int) -> list[str]:

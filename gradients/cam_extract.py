@@ -1,11 +1,12 @@
-"""Launcher kept at the path the recipe's commands use (`python gradients/cam_extract.py ...`).
+"""Not a library module: the path the recipe's commands use (`python gradients/cam_extract.py ...`).
 
-The tool itself is steps/cam_extract.py (libraries in gradients/ parse no arguments); see its help.
+It runs the entry point steps/cam_extract.py (see its --help) as a script; nothing under gradients/ imports
+steps/, and importing this module does nothing.
 """
 import os
+import runpy
 import sys
 
 if __name__ == "__main__":
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # repo root, not gradients/
-    from steps.cam_extract import main
-    sys.exit(main())
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not gradients/
+    runpy.run_module("steps.cam_extract", run_name="__main__", alter_sys=True)

@@ -2,40 +2,82 @@
 
     saliency_maps(method, model, x, fn, options) -> (batch, time, freq)
 
-``fn`` is a target (gradients.targets.make_target); ``options`` are the method's keyword arguments
-(unknown ones are an error listing the valid ones). The model must be in eval mode; its parameters
+``fn`` is a target (gradients.targets.make_target); ``options`` are the method's keyword arguments:
+its registered options (defaults from ``METHODS``) and runtime inputs; unknown ones are an error
+listing the valid ones. Adding a method is one function and one ``METHODS`` entry: cam_extract's
+flags, b_extract.sh's choices and the defaults all derive from the entry. The model must be in eval mode; its parameters
 are frozen while attributing so no weight gradients are built.
 """
 from __future__ import annotations
 
-import inspect
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
 
 from datasets.loader import chunk_plan
-from gradients import cams, path
+from gradients import cams, path, perturb
 
-# name -> (function, takes the model as first argument)
+
+@dataclass(frozen=True)
+class Option:
+    """A method option a user sets (``cam_extract.py --<name>``): default, type, help, choices."""
+    default: object
+    type: type
+    help: str
+    choices: tuple = ()
+
+
+@dataclass(frozen=True)
+class Method:
+    """One saliency method. ``fn(model, target, x, **kw)`` when ``needs_model`` (it hooks layers), else
+    ``fn(target, x, **kw)``; ``options`` are user settings, ``runtime`` the inputs the caller supplies:
+    ``references`` (utterances drawn from data), ``generator`` (seeded draws), ``internal_batch_size``
+    (the memory bound, a machine setting)."""
+    fn: Callable
+    needs_model: bool = False
+    options: dict[str, Option] = field(default_factory=dict)
+    runtime: tuple[str, ...] = ()
+    help: str = ""
+
+
+SAMPLES = "samples per utterance"
+BATCHED = ("internal_batch_size",)
+DRAWN = ("references", "generator", "internal_batch_size")
 METHODS = {
-    "gradient": (path.gradient, False),
-    "input_x_gradient": (path.input_x_gradient, False),
-    "integrated_gradients": (path.integrated_gradients, False),
-    "expected_gradients": (path.expected_gradients, False),
-    "gradient_shap": (path.gradient_shap, False),
-    "smoothgrad": (path.smoothgrad, False),
-    "grad_cam": (cams.grad_cam, True),
-    "grad_cam_pp": (cams.grad_cam_pp, True),
-    "layer_cam": (cams.layer_cam, True),
-    "fullgrad": (cams.fullgrad, True),
+    "gradient": Method(path.gradient, help="signed dS/dx"),
+    "input_x_gradient": Method(path.input_x_gradient, help="x * dS/dx"),
+    "integrated_gradients": Method(path.integrated_gradients, options={
+        "steps": Option(50, int, "integration points"),
+        "baseline": Option("zero", str, "IG baseline", path.BASELINES),
+        "rule": Option("gausslegendre", str, "integration rule", path.RULES)}, runtime=BATCHED,
+        help="(x - x') * path integral of dS/dx (the paper's default)"),
+    "expected_gradients": Method(path.expected_gradients, options={"n_samples": Option(50, int, SAMPLES)},
+                                 runtime=DRAWN, help="IG averaged over references drawn from data"),
+    "gradient_shap": Method(path.gradient_shap, options={"n_samples": Option(5, int, SAMPLES),
+                                                         "stdevs": Option(0.0, float, "input noise std")},
+                            runtime=DRAWN, help="Expected Gradients with Gaussian input noise (Captum)"),
+    "smoothgrad": Method(path.smoothgrad, options={"n_samples": Option(25, int, SAMPLES),
+                                                   "noise_frac": Option(0.15, float, "noise std / per-bin range"),
+                                                   "squared": Option(False, bool, "mean of squared gradients")},
+                         runtime=("generator", "internal_batch_size"), help="mean gradient over noisy copies"),
+    "occlusion": Method(perturb.occlusion, options={
+        "window": Option(8, int, "occluded band, bins"), "stride": Option(4, int, "band step, bins"),
+        "fill": Option("time_mean", str, "what replaces the band", path.BASELINES)}, runtime=BATCHED,
+        help="target drop when a frequency band is replaced"),
+    "grad_cam": Method(cams.grad_cam, True, {"layer": Option(None, str, "CAM layer (default: last 2-D stage)")}),
+    "grad_cam_pp": Method(cams.grad_cam_pp, True, {"layer": Option(None, str, "CAM layer (default: last 2-D stage)")}),
+    "layer_cam": Method(cams.layer_cam, True, {"layers": Option(None, list, "LayerCAM layers (default: all 2-D stages)")}),
+    "fullgrad": Method(cams.fullgrad, True),
 }
 
 
 def method_options(method: str) -> list[str]:
-    fn, with_model = METHODS[method]
-    params = list(inspect.signature(fn).parameters)
-    return params[3:] if with_model else params[2:]
+    """Keyword arguments ``saliency_maps`` accepts for ``method``."""
+    m = METHODS[method]
+    return [*m.options, *m.runtime]
 
 
 @contextmanager
@@ -58,13 +100,13 @@ def saliency_maps(method: str, model: nn.Module, x: torch.Tensor, fn, options: d
         raise ValueError(f"{method}: unknown option(s) {unknown}; valid: {', '.join(method_options(method))}")
     if model.training:
         raise ValueError("put the model in eval() mode before computing saliency (dropout, BN statistics)")
-    impl, with_model = METHODS[method]
+    m = METHODS[method]
+    options = {**{k: o.default for k, o in m.options.items()}, **options}
     with frozen(model):
-        out = impl(model, fn, x, **options) if with_model else impl(fn, x, **options)
-    maps = out[0] if isinstance(out, tuple) else out
+        maps = m.fn(model, fn, x, **options) if m.needs_model else m.fn(fn, x, **options)
     if not torch.isfinite(maps).all():
         raise FloatingPointError(f"{method}: non-finite values in the saliency maps")
-    return out
+    return maps
 
 
 def long_utterance_map(method: str, model: nn.Module, x: torch.Tensor, fn_for, chunk_frames: int,
@@ -74,8 +116,7 @@ def long_utterance_map(method: str, model: nn.Module, x: torch.Tensor, fn_for, c
     target), overlaps averaged. Runs on x's device; returns a CPU tensor."""
     bounds = chunk_plan(len(x), chunk_frames)
     batch = torch.stack([x[s:e] for s, e in bounds])  # (chunks, chunk len, freq): equal lengths
-    maps = saliency_maps(method, model, batch, fn_for(len(bounds)), options)
-    maps = (maps[0] if isinstance(maps, tuple) else maps).cpu()  # (chunks, chunk len, freq)
+    maps = saliency_maps(method, model, batch, fn_for(len(bounds)), options).cpu()  # (chunks, chunk len, freq)
     out, count = torch.zeros(x.shape), torch.zeros(len(x), 1)
     for (s, e), m in zip(bounds, maps):
         out[s:e] += m

@@ -83,9 +83,8 @@ def input_x_gradient(fn, x: torch.Tensor) -> torch.Tensor:
 
 
 def integrated_gradients(fn, x: torch.Tensor, baseline="zero", steps: int = 50, rule: str = "gausslegendre",
-                         internal_batch_size: int | None = None, return_delta: bool = False):
-    """(x - x') * integral of dS/dx along the straight path; with ``return_delta`` also the
-    completeness gap S(x) - S(x') - sum(attr) per utterance."""
+                         internal_batch_size: int | None = None) -> torch.Tensor:
+    """(x - x') * integral of dS/dx along the straight path (completeness: ``completeness_delta``)."""
     x = x.detach()
     base = make_baseline(baseline, x).detach()
     alphas, weights = (t.to(x.device) for t in quadrature(rule, steps))
@@ -97,13 +96,15 @@ def integrated_gradients(fn, x: torch.Tensor, baseline="zero", steps: int = 50, 
 
     acc = _accumulate(fn, len(x) * k, points, lambda rows: weights[rows % k, None, None], len(x), x,
                       internal_batch_size)
-    attr = acc * diff
-    if not return_delta:
-        return attr
-    with torch.no_grad():
-        idx = torch.arange(len(x), device=x.device)
-        delta = fn(x, idx) - fn(base, idx) - attr.sum(dim=(1, 2))
-    return attr, delta
+    return acc * diff
+
+
+@torch.no_grad()
+def completeness_delta(fn, x: torch.Tensor, attr: torch.Tensor, baseline="zero") -> torch.Tensor:
+    """IG's completeness gap S(x) - S(x') - sum(attr) per utterance (0 for exact integration)."""
+    x = x.detach()
+    idx = torch.arange(len(x), device=x.device)
+    return fn(x, idx) - fn(make_baseline(baseline, x), idx) - attr.sum(dim=(1, 2))
 
 
 def _fit_reference(ref: torch.Tensor, length: int, start: int) -> torch.Tensor:
@@ -141,10 +142,11 @@ def expected_gradients(fn, x: torch.Tensor, references: list[torch.Tensor], n_sa
     return _accumulate(fn, n, points, lambda rows: diff[rows] / n_samples, b, x, internal_batch_size)
 
 
-def gradient_shap(fn, x, baselines: list[torch.Tensor], n_samples: int = 5, stdevs: float = 0.0,
+def gradient_shap(fn, x, references: list[torch.Tensor], n_samples: int = 5, stdevs: float = 0.0,
                   generator=None, internal_batch_size=None) -> torch.Tensor:
-    """Captum-style GradientSHAP: Expected Gradients with Gaussian input noise of std ``stdevs``."""
-    return expected_gradients(fn, x, baselines, n_samples, generator, internal_batch_size, noise_std=stdevs)
+    """Captum-style GradientSHAP (``references`` are Captum's baselines): Expected Gradients with
+    Gaussian input noise of std ``stdevs``."""
+    return expected_gradients(fn, x, references, n_samples, generator, internal_batch_size, noise_std=stdevs)
 
 
 def smoothgrad(fn, x: torch.Tensor, n_samples: int = 25, noise_frac: float = 0.15, squared: bool = False,

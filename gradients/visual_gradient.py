@@ -1,11 +1,12 @@
-"""Launcher kept at the path the recipe's commands use (`python gradients/visual_gradient.py ...`).
+"""Not a library module: the path the recipe's commands use (`python gradients/visual_gradient.py ...`).
 
-The tool itself is steps/visual_gradient.py (libraries in gradients/ parse no arguments); see its help.
+It runs the entry point steps/visual_gradient.py (see its --help) as a script; nothing under gradients/ imports
+steps/, and importing this module does nothing.
 """
 import os
+import runpy
 import sys
 
 if __name__ == "__main__":
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # repo root, not gradients/
-    from steps.visual_gradient import main
-    sys.exit(main())
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not gradients/
+    runpy.run_module("steps.visual_gradient", run_name="__main__", alter_sys=True)

@@ -49,26 +49,9 @@ def mel_prior(n_bins: int, sample_rate: float = 16000.0) -> np.ndarray:
     return v / v.max()
 
 
-def load_prior(spec: str, feat_dim: int) -> np.ndarray:
-    """A prior vector from ``mel``, a published name, or a .npy / text file; checked, not normalised."""
-    if spec == "mel":
-        v = mel_prior(feat_dim)
-    elif spec in PUBLISHED:
-        v = read_published(PUBLISHED[spec])
-    else:
-        path = Path(spec)
-        if not path.is_file():
-            raise ValueError(f"attention prior {spec!r}: not one of {', '.join(NAMED_PRIORS)} and no such file")
-        try:
-            v = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, ndmin=1)
-        except ValueError as e:
-            raise ValueError(f"attention prior {path}: cannot parse numbers ({e})") from None
-        v = np.asarray(v, dtype=np.float64).reshape(-1)
-    check_prior(v, feat_dim, spec)
-    return v
-
-
 def check_prior(v: np.ndarray, feat_dim: int, source: str) -> None:
+    if v.ndim != 1:
+        raise ValueError(f"attention prior {source}: a {'x'.join(map(str, v.shape))} array, not one value per bin")
     if len(v) != feat_dim:
         raise ValueError(f"attention prior {source}: {len(v)} values but the features have {feat_dim} bins")
     if not np.isfinite(v).all():
@@ -112,7 +95,8 @@ ATTENTION_KEYS = {"prior", "learn_prior", "w_init", "b_init"}
 
 
 class FrontEnd(nn.Module):
-    """MeanNorm, then FreqAttention when ``attention`` (a dict: prior, learn_prior, w_init, b_init)."""
+    """MeanNorm, then FreqAttention when ``attention`` (a dict: prior (the values, (freq,)), learn_prior,
+    w_init, b_init)."""
 
     def __init__(self, feat_dim: int, attention: dict | None = None):
         super().__init__()
@@ -124,7 +108,12 @@ class FrontEnd(nn.Module):
             if unknown or "prior" not in attention:
                 raise ValueError(f"attention: unknown key(s) {sorted(unknown)} or no 'prior'; "
                                  f"valid: {', '.join(sorted(ATTENTION_KEYS))}")
-            prior = load_prior(str(attention["prior"]), feat_dim)
+            prior = attention["prior"]
+            if prior is None or isinstance(prior, (str, Path)):
+                raise ValueError(f"attention: prior {prior!r} is a name or path; models take the values (the entry "
+                                 "point resolves mel, published names and files: steps/experiment.py:resolve_prior)")
+            prior = np.asarray(prior, dtype=np.float64)
+            check_prior(prior, feat_dim, "values")
             self.attention = FreqAttention(prior, bool(attention.get("learn_prior", False)),
                                            attention.get("w_init", 2.0), attention.get("b_init", -1.0))
 

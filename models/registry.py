@@ -1,4 +1,4 @@
-"""Literal registries of models and losses, and strict builders from config dicts.
+"""The literal model registry, strict builders from config dicts, and the config-key spec.
 
 ``build_model({"name": "ResCNN", "channels": [32, 64, 128], ...}, feat_dim)``: the name must be a
 key of MODELS and every other key an argument of that class; anything else fails before any
@@ -7,17 +7,16 @@ computation with a message listing the valid choices.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 from torch import nn
 
-from losses.margin import AAMSoftmax, AMSoftmax, Softmax
 from models.ecapa import ECAPA_TDNN
 from models.rescnn import ResCNN
 from models.resnet import ResNet34
 from models.tdnn import TDNN
 
 MODELS = {"ResCNN": ResCNN, "TDNN": TDNN, "ECAPA_TDNN": ECAPA_TDNN, "ResNet34": ResNet34}
-LOSSES = {"Softmax": Softmax, "AMSoftmax": AMSoftmax, "AAMSoftmax": AAMSoftmax}
 # arguments supplied by the builder, not by the config
 _SUPPLIED = {"feat_dim", "emb_dim", "num_classes"}
 
@@ -26,13 +25,52 @@ class ConfigError(ValueError):
     """A config names an unknown model/loss or argument; the message lists the valid ones."""
 
 
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One config key: default, type (bool/int/float/str/list), optional range, choices, list item type."""
+    default: object
+    type: type
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    choices: tuple = ()
+    item: type | None = None
+
+    def _is(self, value, kind: type) -> bool:
+        if kind is float:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, (list, tuple)) if kind is list else isinstance(value, kind)
+
+    def check(self, value, where: str):
+        """``value`` normalised (ints as floats for float keys, tuples as lists), or ConfigError."""
+        if not self._is(value, self.type):
+            raise ConfigError(f"{where}: expected {_TYPE_NAMES[self.type]}, got {value!r}")
+        if self.type is list:
+            if self.item and not all(self._is(v, self.item) for v in value):
+                raise ConfigError(f"{where}: expected a list of {_TYPE_NAMES[self.item]}s, got {value!r}")
+            return list(value)
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"{where}: {value!r}; valid: {', '.join(map(str, self.choices))}")
+        low_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
+        if low_bad or (self.hi is not None and value > self.hi):
+            lo = "" if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo}"
+            hi = "" if self.hi is None else f"<= {self.hi}"
+            raise ConfigError(f"{where}: {value!r} is out of range (must be {' and '.join(x for x in (lo, hi) if x)})")
+        return float(value) if self.type is float else value
+
+
 def valid_args(cls) -> dict[str, object]:
     """Constructor arguments settable from a config, with their defaults."""
     params = inspect.signature(cls.__init__).parameters
     return {k: p.default for k, p in params.items() if k != "self" and k not in _SUPPLIED}
 
 
-def _check(kind: str, registry: dict, cfg: dict) -> tuple[type, dict]:
+def check_entry(kind: str, registry: dict, cfg: dict) -> tuple[type, dict]:
     if not isinstance(cfg, dict) or "name" not in cfg:
         raise ConfigError(f"{kind}: needs a 'name'; valid: {', '.join(registry)}")
     name = cfg["name"]
@@ -43,31 +81,24 @@ def _check(kind: str, registry: dict, cfg: dict) -> tuple[type, dict]:
     unknown = sorted(set(args) - set(valid_args(cls)))
     if unknown:
         raise ConfigError(f"{kind}: unknown argument(s) {unknown} for {name}; valid: {', '.join(valid_args(cls))}")
-    for k, v in args.items():  # YAML lists -> tuples where the default is a tuple
-        if isinstance(valid_args(cls)[k], tuple) and isinstance(v, list):
+    defaults = valid_args(cls)
+    for k, v in args.items():
+        d = defaults[k]
+        if type(d) in (bool, int, float, str):  # the default's type is the argument's type
+            Spec(d, type(d)).check(v, f"{kind}.{k}")
+        if isinstance(d, tuple) and isinstance(v, list):  # YAML lists -> tuples where the default is one
             args[k] = tuple(v)
     return cls, args
 
 
 def build_model(cfg: dict, feat_dim: int) -> nn.Module:
-    cls, args = _check("model", MODELS, cfg)
+    cls, args = check_entry("model", MODELS, cfg)
     try:
         return cls(feat_dim=feat_dim, **args)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"model {cfg['name']}: {e}") from None
 
 
-def build_loss(cfg: dict, emb_dim: int, num_classes: int) -> nn.Module:
-    cls, args = _check("loss", LOSSES, cfg)
-    try:
-        return cls(emb_dim=emb_dim, num_classes=num_classes, **args)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"loss {cfg['name']}: {e}") from None
-
-
 def check_model_config(cfg: dict) -> None:
-    _check("model", MODELS, cfg)
+    check_entry("model", MODELS, cfg)
 
-
-def check_loss_config(cfg: dict) -> None:
-    _check("loss", LOSSES, cfg)

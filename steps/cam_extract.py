@@ -1,15 +1,18 @@
 """Saliency maps of a trained teacher on training utterances (GFA step 1, ``gradients/cam_extract.py``).
 
-    python gradients/cam_extract.py --exp-dir exp/demo_rescnn --data-dir data/synth/train \\
-        --label-index data/synth/egs/spect/spk2label [--method integrated_gradients] [--target cosine]
-        [--utts-per-spk 1] [--seed 123456] [--steps 50] [--baseline zero|time_mean] [--n-samples 50]
+    python gradients/cam_extract.py --exp-dir exp/demo_rescnn [--data-dir data/synth/train]
+        [--method integrated_gradients] [--target cosine] [--utts-per-spk 1] [--seed 123456]
+        [method options: --steps 50 --baseline zero ...; --list-methods shows each method's]
         [--chunk-frames 1200] [--internal-batch-size 64] [--device auto|cpu|cuda] [--gpus 0,1]
         [--job J --num-jobs N | --merge --num-jobs N]
 
 Samples --utts-per-spk utterances per training speaker (stratified, seeded), cuts utterances longer
 than --chunk-frames into equal chunks covering every frame, and writes the maps (time x freq, float)
 to <exp>/gradients/<method>/maps[.JOB].{ark,scp} through temp files; a job whose outputs are complete
-for the same inputs is skipped on a rerun. The teacher's config and checkpoint come from <exp>.
+for the same inputs is skipped on a rerun. The teacher's config, checkpoint and label index
+(<exp>/spk2label) come from <exp>; the data dir defaults to the one its egs were cut from. Method
+options and their defaults come from the registry (gradients/methods.py METHODS); an option the
+chosen method does not take is an error.
 On GPUs, job J runs on the ((J - 1) mod n)-th id of --gpus; random draws (sampling, Expected Gradients
 references and path points) are made on the CPU, so CPU and GPU runs attribute the same points.
 """
@@ -30,11 +33,12 @@ from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_di
 from datasets.split import sample_per_speaker
 from gradients.methods import METHODS, long_utterance_map
 from gradients.targets import TARGETS, make_target
-from models.checkpoint import CheckpointError, load_checkpoint
-from models.registry import ConfigError, build_loss
+from losses import build_loss
+from models.registry import ConfigError
+from training.checkpoint import CheckpointError, load_checkpoint
 from models.embed import extract_embeddings
 from steps.evaluate import dir_loader
-from steps.extract_embeddings import load_exp_model
+from steps.experiment import check_feature_conf, exp_labels, load_exp_model
 from steps.runtime import pick_device, tune_allocator
 
 
@@ -49,18 +53,50 @@ def speaker_means(model, d: Path, u2s: dict, spks: set, seed: int, per_spk: int 
     return {s: torch.stack(v).mean(0, keepdim=True) for s, v in out.items()}
 
 
-def method_options(a, feats: dict, pool: list[str]) -> dict:
-    if a.method == "integrated_gradients":
-        return {"steps": a.steps, "baseline": a.baseline, "internal_batch_size": a.internal_batch_size}
-    if a.method in ("expected_gradients", "gradient_shap"):
+def option_flags() -> dict[str, tuple[type, dict[str, object]]]:
+    """Every registered method option: name -> (type, {method: default})."""
+    flags: dict[str, tuple[type, dict]] = {}
+    for name, m in METHODS.items():
+        for k, o in m.options.items():
+            kind, used = flags.setdefault(k, (o.type, {}))
+            if kind is not o.type:
+                raise TypeError(f"saliency option {k!r} has two types ({kind.__name__}, {o.type.__name__})")
+            used[name] = o.default
+    return flags
+
+
+def method_kwargs(a, feats: dict, pool: list[str]) -> dict:
+    """The chosen method's options (given or registry defaults) and the runtime inputs it takes."""
+    m = METHODS[a.method]
+    given = {k: getattr(a, k) for k in option_flags() if getattr(a, k) is not None}
+    foreign = sorted(set(given) - set(m.options))
+    if foreign:
+        raise ValueError(f"--{foreign[0].replace('_', '-')} does not apply to {a.method}; its options: "
+                         f"{', '.join('--' + k.replace('_', '-') for k in m.options) or '(none)'}")
+    kw = {k: given.get(k, o.default) for k, o in m.options.items()}
+    if "references" in m.runtime:
         rng = np.random.default_rng(a.seed + 1)
-        refs = [torch.from_numpy(read_rows(feats[u], {})) for u in rng.choice(pool, min(100, len(pool)), replace=False)]
-        key = "references" if a.method == "expected_gradients" else "baselines"
-        return {key: refs, "n_samples": a.n_samples, "generator": torch.Generator().manual_seed(a.seed),
-                "internal_batch_size": a.internal_batch_size}
-    if a.method == "smoothgrad":
-        return {"generator": torch.Generator().manual_seed(a.seed), "internal_batch_size": a.internal_batch_size}
-    return {}
+        kw["references"] = [torch.from_numpy(read_rows(feats[u], {}))
+                            for u in rng.choice(pool, min(100, len(pool)), replace=False)]
+    if "generator" in m.runtime:
+        kw["generator"] = torch.Generator().manual_seed(a.seed)
+    if "internal_batch_size" in m.runtime:
+        kw["internal_batch_size"] = a.internal_batch_size
+    return kw
+
+
+def _flag_type(kind: type):
+    if kind is bool:
+        return lambda v: {"true": True, "false": False}[v.lower()]
+    return str if kind is list else kind
+
+
+def list_methods() -> str:
+    rows = []
+    for name, m in METHODS.items():
+        opts = ", ".join(f"--{k.replace('_', '-')} {o.default}" for k, o in m.options.items()) or "no options"
+        rows.append(f"{name:<22} {m.help or ('CAM on a 2-D layer' if m.needs_model else '')} [{opts}]")
+    return "\n".join(rows)
 
 
 def utterance_map(model, fn_for, feats_spec: str, method: str, chunk: int, opts: dict, device) -> np.ndarray:
@@ -72,16 +108,18 @@ def utterance_map(model, fn_for, feats_spec: str, method: str, chunk: int, opts:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp-dir", required=True)
-    p.add_argument("--data-dir", required=False)
-    p.add_argument("--label-index", required=False, help="spk2label of the teacher's egs")
-    p.add_argument("--method", default="integrated_gradients", choices=sorted(METHODS))
+    p.add_argument("--exp-dir", help="the teacher experiment (required unless --list-methods)")
+    p.add_argument("--data-dir", required=False, help="default: the data dir the teacher's egs were cut from")
+    p.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
+    p.add_argument("--list-methods", action="store_true", help="print every method with its options and exit")
     p.add_argument("--target", default="cosine", choices=TARGETS)
     p.add_argument("--utts-per-spk", type=int, default=1)
     p.add_argument("--seed", type=int, default=123456)
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--baseline", default="zero", choices=["zero", "time_mean"])
-    p.add_argument("--n-samples", type=int, default=50)
+    for k, (kind, used) in option_flags().items():
+        choices = next((o.choices for m in METHODS.values() for n, o in m.options.items() if n == k and o.choices), None)
+        p.add_argument(f"--{k.replace('_', '-')}", type=_flag_type(kind), default=None, choices=choices,
+                       nargs="+" if kind is list else None,
+                       help="method option of " + ", ".join(f"{m} (default {d})" for m, d in used.items()))
     p.add_argument("--chunk-frames", type=int, default=1200)
     p.add_argument("--internal-batch-size", type=int, default=64)
     p.add_argument("--checkpoint", default="auto")
@@ -97,31 +135,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def teacher_inputs(a, exp: Path, cfg: dict) -> tuple[Path, dict, dict, dict]:
+    """(data dir, feats, utt2spk, labels): the label index is the teacher's own copy in <exp>."""
+    inputs = cfg["inputs"]
+    if not a.data_dir and not inputs.get("data_dir"):
+        raise DataDirError(f"{exp}/config.yaml names no source data dir of the egs; give --data-dir")
+    d = Path(a.data_dir or inputs["data_dir"])
+    note = check_feature_conf(exp, inputs, d)
+    if note:
+        print(f"cam_extract: {note}", file=sys.stderr)
+    labels = exp_labels(exp, inputs)
+    feats, u2s = read_dict(d / "feats.scp"), read_dict(d / "utt2spk")
+    return d, feats, u2s, labels
+
+
 def run(a) -> str:
+    if not a.exp_dir:
+        raise DataDirError("--exp-dir is required")
     exp, out = Path(a.exp_dir), Path(a.exp_dir) / "gradients" / a.method
     if a.merge:
         n = merge_maps(out, a.num_jobs)
         return f"{out}/maps.scp: {n} maps"
-    if not a.data_dir or not a.label_index:
-        raise DataDirError("--data-dir and --label-index are required unless --merge")
     torch.manual_seed(a.seed)
     device = pick_device(a.device, a.gpus, a.job)
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = a.tf32
     model, cfg, ckpt, head_state = load_exp_model(exp, a.checkpoint, device)
     if a.compile:
-        if METHODS[a.method][1]:
+        if METHODS[a.method].needs_model:
             raise ValueError(f"--compile is for input-gradient methods; {a.method} hooks layers inside the model")
         model = torch.compile(model)
-    labels = {s: int(i) for s, i in read_dict(a.label_index).items()}
-    d = Path(a.data_dir)
-    feats, u2s = read_dict(d / "feats.scp"), read_dict(d / "utt2spk")
+    d, feats, u2s, labels = teacher_inputs(a, exp, cfg)
+    opts = method_kwargs(a, feats, sorted(feats))
     utts = sample_per_speaker({u: s for u, s in u2s.items() if u in feats}, a.utts_per_spk, a.seed)
     unknown = sorted({u2s[u] for u in utts} - set(labels))
     if unknown:
-        raise DataDirError(f"{a.label_index}: speaker(s) {unknown[:3]} of {d} are not in the teacher's label index")
+        raise DataDirError(f"{exp}/spk2label: speaker(s) {unknown[:3]} of {d} are not in the teacher's label index")
     mine = utts[a.job - 1::a.num_jobs] if a.job else utts
     prefix = out / (f"maps.{a.job}" if a.job else "maps")
-    fp = fingerprint([d / "feats.scp", d / "utt2spk", a.label_index, ckpt],
+    settings = {k: v for k, v in opts.items() if k not in ("references", "generator")}
+    fp = fingerprint([d / "feats.scp", d / "utt2spk", exp / "spk2label", ckpt], options=settings,
                      **{k: v for k, v in vars(a).items() if k not in ("job", "merge", "device", "gpus")})
     if job_done(prefix, fp):
         return f"{prefix}: up to date, skipped"
@@ -129,7 +181,6 @@ def run(a) -> str:
     head.load_state_dict(head_state or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
     head.to(device).eval()
     means = speaker_means(model, d, u2s, {u2s[u] for u in mine}, a.seed) if a.target == "verification" else {}
-    opts = method_options(a, feats, sorted(feats))
     bar = tqdm(mine, desc=a.method, disable=not sys.stderr.isatty())
     with AtomicArkWriter(prefix) as w:
         for utt in bar:
@@ -142,8 +193,7 @@ def run(a) -> str:
     mark_done(prefix, fp, utterances=len(mine))
     atomic_write_text(out / "extract.json", json.dumps({"data_dir": str(d), "method": a.method, "target": a.target,
                                                         "checkpoint": str(ckpt), "utts_per_spk": a.utts_per_spk,
-                                                        "seed": a.seed, "steps": a.steps, "baseline": a.baseline},
-                                                       indent=1) + "\n")
+                                                        "seed": a.seed, "options": settings}, indent=1) + "\n")
     return f"{prefix}.scp: {len(mine)} maps ({a.method}, target {a.target})"
 
 
@@ -158,6 +208,9 @@ def merge_maps(out: Path, num_jobs: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    if a.list_methods:
+        print(list_methods())
+        return 0
     tune_allocator()
     try:
         print(f"cam_extract: {run(a)}")

@@ -1,8 +1,11 @@
 """Experiment configs: one YAML per experiment, merged over defaults, checked strictly.
 
-Sections and their keys are fixed by DEFAULTS (``model`` and ``loss`` are checked against the
-registries instead). ``--set a.b=c`` overrides must name an existing key; values are parsed as YAML
-scalars/lists. Every error lists the valid choices and is raised before any work starts.
+Every key of ``data``, ``margin_warmup`` and ``train`` has a type and a range (``SCHEMA``); ``optim``
+and ``scheduler`` take the keys of the class they name (training/optim.py registries); ``model`` and
+``loss`` are checked against their registries. ``--set a.b=c`` overrides must name a key the config
+can hold; values are parsed as YAML scalars/lists and are applied to the YAML before defaults, so
+``--set optim.name=SGD`` brings SGD's keys. Every error lists the valid choices and is raised before
+any work starts or anything is written.
 """
 from __future__ import annotations
 
@@ -11,66 +14,80 @@ from pathlib import Path
 
 import yaml
 
+from losses import LOSSES, check_loss_config
 from models.frontend import ATTENTION_KEYS
-from models.registry import LOSSES, MODELS, ConfigError, check_loss_config, check_model_config, valid_args
+from models.registry import MODELS, ConfigError, Spec, check_model_config, valid_args
+from training.optim import OPTIMIZERS, SCHEDULERS
 
-DEFAULTS: dict = {
-    "data": {"feat_type": "spect", "feat_dim": 161},
-    "model": {},
-    "loss": {"name": "AAMSoftmax", "margin": 0.2, "scale": 30.0},
-    "margin_warmup": {"steps": 0, "start": 0},
-    "optim": {"name": "SGD", "lr": 0.1, "momentum": 0.9, "weight_decay": 5.0e-4, "nesterov": False},
-    "scheduler": {"name": "ReduceLROnPlateau", "factor": 0.1, "patience": 2, "min_lr": 1.0e-5,
-                  "milestones": [], "max_lr": 0.0},
-    "train": {"epochs": 50, "batch_size": 128, "crop_min": 200, "crop_max": 400, "valid_frames": 300,
-              "seed": 123456, "test_every": 4, "num_workers": 2, "keep_last": 5, "average_last": 0,
-              "amp": "none", "channels_last": False, "init_from": ""},
-}
 FEAT_TYPES = ("spect", "fbank", "mfcc")
-OPTIMIZERS = ("SGD", "Adam", "AdamW")
-SCHEDULERS = ("ReduceLROnPlateau", "MultiStepLR", "CosineAnnealingLR", "CyclicLR")
+POS = {"lo": 1}
+SCHEMA: dict[str, dict[str, Spec]] = {
+    "data": {"feat_type": Spec("spect", str, choices=FEAT_TYPES), "feat_dim": Spec(161, int, **POS)},
+    "margin_warmup": {"steps": Spec(0, int, lo=0), "start": Spec(0, int, lo=0)},
+    "train": {"epochs": Spec(50, int, **POS), "batch_size": Spec(128, int, **POS), "crop_min": Spec(200, int, **POS),
+              "crop_max": Spec(400, int, **POS), "valid_frames": Spec(300, int, **POS), "seed": Spec(123456, int, lo=0),
+              "test_every": Spec(4, int, **POS), "num_workers": Spec(2, int, lo=0), "keep_last": Spec(5, int, lo=0),
+              "average_last": Spec(0, int, lo=0), "amp": Spec("none", str, choices=("none", "bf16", "fp16")),
+              "channels_last": Spec(False, bool), "init_from": Spec("", str)},
+}
+NAMED = {"optim": (OPTIMIZERS, "SGD"), "scheduler": (SCHEDULERS, "ReduceLROnPlateau")}
+SECTIONS = ("data", "model", "loss", "margin_warmup", "optim", "scheduler", "train")
 
 
-def _merge(base: dict, over: dict, where: str) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if k not in base:
-            raise ConfigError(f"{where}: unknown key {k!r}; valid: {', '.join(base)}")
-        out[k] = _merge(base[k], v, f"{where}.{k}") if isinstance(base[k], dict) and base[k] and isinstance(v, dict) else v
+def _keys(section: str, name: str | None = None) -> dict[str, Spec]:
+    if section in NAMED:
+        return NAMED[section][0][name].keys
+    return SCHEMA[section]
+
+
+def _section(raw: dict, section: str, where: str) -> dict:
+    """Defaults + the YAML's keys of one fixed-schema or named section, every value checked."""
+    given = raw.get(section) or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{where}.{section}: expected a mapping of keys, got {given!r}")
+    out = {}
+    if section in NAMED:
+        registry, default = NAMED[section]
+        out["name"] = given.get("name", default)
+        if out["name"] not in registry:
+            raise ConfigError(f"{where}: {section}.name {out['name']!r}; valid: {', '.join(registry)}")
+    keys = _keys(section, out.get("name"))
+    for k in given:
+        if k != "name" and k not in keys:
+            what = f" for {out['name']}" if "name" in out else ""
+            raise ConfigError(f"{where}.{section}: unknown key {k!r}{what}; valid: {', '.join(keys)}")
+    for k, spec in keys.items():
+        out[k] = spec.check(given.get(k, copy.deepcopy(spec.default)), f"{where}.{section}.{k}")
     return out
 
 
 def _resolve(raw: dict, where: str) -> dict:
-    """Defaults + ``raw``; model/loss sections replace (not merge) when they change ``name``."""
+    """Defaults + ``raw``; model/loss sections are taken as given (their registries check them)."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: the top level must be a mapping of sections ({', '.join(DEFAULTS)})")
-    unknown = set(raw) - set(DEFAULTS)
+        raise ConfigError(f"{where}: the top level must be a mapping of sections ({', '.join(SECTIONS)})")
+    unknown = set(raw) - set(SECTIONS)
     if unknown:
-        raise ConfigError(f"{where}: unknown section(s) {sorted(unknown)}; valid: {', '.join(DEFAULTS)}")
-    cfg = _merge({k: v for k, v in DEFAULTS.items() if k not in ("model", "loss")},
-                 {k: v for k, v in raw.items() if k not in ("model", "loss")}, where)
-    cfg["model"] = copy.deepcopy(raw.get("model", {}))
-    loss = raw.get("loss", {})
-    cfg["loss"] = {**(DEFAULTS["loss"] if loss.get("name", "AAMSoftmax") == "AAMSoftmax" else {}), **loss}
-    return cfg
+        hint = " ('inputs' is written by steps.train into exp/<name>/config.yaml)" if "inputs" in unknown else ""
+        raise ConfigError(f"{where}: unknown section(s) {sorted(unknown)}; valid: {', '.join(SECTIONS)}{hint}")
+    cfg = {s: _section(raw, s, where) for s in ("data", "margin_warmup", "optim", "scheduler", "train")}
+    cfg["model"] = copy.deepcopy(raw.get("model") or {})
+    loss = raw.get("loss") or {}
+    cfg["loss"] = {**({"name": "AAMSoftmax", "margin": 0.2, "scale": 30.0}
+                      if loss.get("name", "AAMSoftmax") == "AAMSoftmax" else {}), **loss}
+    return {s: cfg[s] for s in SECTIONS}
 
 
 def validate(cfg: dict, where: str = "config") -> dict:
+    """Check a resolved config (as read back from exp/<name>/config.yaml, say); returns it."""
+    cfg = _resolve(cfg, where)
     try:
         check_model_config(cfg["model"])
         check_loss_config(cfg["loss"])
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
-    if cfg["data"]["feat_type"] not in FEAT_TYPES:
-        raise ConfigError(f"{where}: data.feat_type {cfg['data']['feat_type']!r}; valid: {', '.join(FEAT_TYPES)}")
-    for section, names in (("optim", OPTIMIZERS), ("scheduler", SCHEDULERS)):
-        if cfg[section]["name"] not in names:
-            raise ConfigError(f"{where}: {section}.name {cfg[section]['name']!r}; valid: {', '.join(names)}")
-    if cfg["train"]["amp"] not in ("none", "bf16", "fp16"):
-        raise ConfigError(f"{where}: train.amp {cfg['train']['amp']!r}; valid: none, bf16, fp16")
     t = cfg["train"]
-    if not 0 < t["crop_min"] <= t["crop_max"]:
-        raise ConfigError(f"{where}: need 0 < train.crop_min <= train.crop_max, got {t['crop_min']}, {t['crop_max']}")
+    if t["crop_min"] > t["crop_max"]:
+        raise ConfigError(f"{where}: need train.crop_min <= train.crop_max, got {t['crop_min']}, {t['crop_max']}")
     return cfg
 
 
@@ -78,37 +95,46 @@ def parse_override(text: str) -> tuple[list[str], object]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected a.b=value")
     key, _, value = text.partition("=")
-    return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
+    try:
+        return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {text}: the value is not valid YAML ({e})") from None
 
 
 def _allowed(node, where: str) -> list[str]:
-    if where in ("config.model", "config.loss"):
-        registry = MODELS if where == "config.model" else LOSSES
+    section = where.partition(".")[2]
+    if section in ("model", "loss"):
+        registry = MODELS if section == "model" else LOSSES
         name = node.get("name")
         return ["name", *valid_args(registry[name])] if name in registry else ["name"]
-    if where == "config.model.attention":
+    if section == "model.attention":
         return sorted(ATTENTION_KEYS)
-    return list(node) if isinstance(node, dict) else []
+    if section in NAMED:
+        return ["name", *_keys(section, node["name"])]
+    if section in SCHEMA:
+        return list(SCHEMA[section])
+    return list(SECTIONS) if where == "config" else []
 
 
-def apply_override(cfg: dict, text: str) -> None:
-    """Set ``a.b=value`` in ``cfg``; the key must exist (or be a valid model/loss argument)."""
+def apply_override(raw: dict, text: str, where: str) -> None:
+    """Set ``a.b=value`` in the YAML dict ``raw``; the key must be one the resolved config can hold."""
     path, value = parse_override(text)
-    node, where = cfg, "config"
+    view, node, here = _resolve(raw, where), raw, "config"
     for i, k in enumerate(path):
-        allowed = _allowed(node, where)
+        allowed = _allowed(view, here)
         if k not in allowed:
-            raise ConfigError(f"--set {text}: unknown key {k!r} in {where}; valid: {', '.join(allowed) or '(none)'}")
+            raise ConfigError(f"--set {text}: unknown key {k!r} in {here}; valid: {', '.join(allowed) or '(none)'}")
         if i == len(path) - 1:
             node[k] = value
-        else:
-            if node.get(k) is None:
-                node[k] = {}
-            node, where = node[k], f"{where}.{k}"
+            return
+        if not isinstance(node.get(k), dict):
+            node[k] = {}
+        view = view.get(k) if isinstance(view.get(k), dict) else {}
+        node, here = node[k], f"{here}.{k}"
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict:
-    """Read ``path`` (yaml.safe_load), resolve defaults, apply ``--set`` overrides, validate."""
+    """Read ``path`` (yaml.safe_load), apply ``--set`` overrides, resolve defaults, validate."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -116,7 +142,6 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e})") from None
-    cfg = _resolve(raw, str(path))
     for o in overrides:
-        apply_override(cfg, o)
-    return validate(cfg, str(path))
+        apply_override(raw, o, str(path))
+    return validate(raw, str(path))

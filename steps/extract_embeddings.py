@@ -3,7 +3,7 @@
     python -m steps.extract_embeddings --exp-dir exp/demo_rescnn --data-dir data/synth/test \\
         [--set-name test] [--checkpoint auto|last|avg_N|<epoch>] [--job J --num-jobs N] [--device auto]
 
-Reads <exp>/config.yaml and a checkpoint (auto: avg_<train.average_last> if present, else last).
+Reads <exp>/config.yaml (and a student's <exp>/prior.npy) and a checkpoint (auto: avg_<train.average_last> if present, else last).
 Full-length utterances are batched by length; utterances over --max-frames are cut into equal chunks
 whose embeddings are averaged. Output: <exp>/embeddings/<set>/xvector.{ark,scp} (Kaldi float
 vectors). With --job/--num-jobs (e.g. under utils/run.pl JOB=1:N) each job embeds every N-th
@@ -15,41 +15,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-import yaml
 from tqdm import tqdm
 
 from datasets.ark_io import AtomicArkWriter
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
 from models.embed import extract_embeddings
-from models.checkpoint import CheckpointError, load_checkpoint, load_state_strict
-from models.registry import ConfigError, build_model
-from steps.config import validate
+from models.registry import ConfigError
 from steps.evaluate import dir_loader
+from steps.experiment import check_feature_conf, load_exp_model
+from training.checkpoint import CheckpointError
 from steps.runtime import pick_device, tune_allocator
-
-
-def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.nn.Module, dict, Path, dict | None]:
-    """(model in eval mode, resolved config, checkpoint path, head state or None for averaged
-    checkpoints) of an experiment dir."""
-    cfg_path = exp / "config.yaml"
-    if not cfg_path.exists():
-        raise ConfigError(f"{cfg_path}: missing; train the experiment first")
-    cfg = validate(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
-    ckdir = exp / "checkpoints"
-    if which == "auto":
-        avg = ckdir / f"avg_{cfg['train']['average_last']}.pt"
-        path = avg if avg.exists() else ckdir / "last.pt"
-    elif which.isdigit():
-        path = ckdir / f"checkpoint_{which}.pt"
-    else:
-        path = ckdir / (which if which.endswith(".pt") else f"{which}.pt")
-    ck = load_checkpoint(path)
-    if ck.get("config") != cfg:
-        raise CheckpointError(f"{path} was written with another config than {cfg_path}")
-    model = build_model(cfg["model"], cfg["data"]["feat_dim"])
-    load_state_strict(model, ck["model"], str(path))
-    return model.to(device).eval(), cfg, path, ck.get("head")
 
 
 def merge(out: Path, num_jobs: int) -> int:
@@ -86,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             raise DataDirError("--data-dir is required unless --merge")
         device = pick_device(a.device)
         model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
+        note = check_feature_conf(exp, cfg["inputs"], Path(a.data_dir))
+        if note:
+            print(f"extract_embeddings: {note}", file=sys.stderr)
         utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
         if a.job:
             utts = utts[a.job - 1::a.num_jobs]

@@ -8,7 +8,8 @@
 With --train: --input-per-spks chunks per speaker from its training utterances; without: one chunk
 per held-out validation utterance (--num-valid per speaker, the same seeded split either way).
 Writes <out-dir>/<out-set>/{feats.scp,utt2label,utt2spk,spk2utt,egs2src,egs.json} and the label
-index <out-dir>/spk2label (written once; a later set must agree with it). Jobs (--nj, by speaker)
+index <out-dir>/spk2label (written once; a later set must agree with it), and <out-dir>/feats.conf,
+the feature options the data dir recorded (conf/feats.conf); egs.json names the source data dir. Jobs (--nj, by speaker)
 write egs.JOB.{ark,scp} atomically and are skipped on a rerun when complete.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import kaldiio
 import numpy as np
 
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
+from datasets.atomic import atomic_write_bytes
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, label_index, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
@@ -83,6 +85,19 @@ def check_label_index(path: Path, labels: dict[str, int]) -> None:
         atomic_write_text(path, format_table((s, str(i)) for s, i in labels.items()))
 
 
+def feature_record(d: Path, feat_type: str) -> bytes | None:
+    """The data dir's recorded feature conf (steps/make_<type>.sh writes conf/feats.conf and
+    conf/feat_type); a recorded type other than --feat-type is an error, none recorded a warning."""
+    kind, conf = d / "conf" / "feat_type", d / "conf" / "feats.conf"
+    if not kind.exists() or not conf.exists():
+        print(f"make_egs: warning: {d} records no feature conf (conf/feats.conf, conf/feat_type); trusting "
+              f"--feat-type {feat_type}", file=sys.stderr)
+        return None
+    if kind.read_text().strip() != feat_type:
+        raise DataDirError(f"{kind}: features of type {kind.read_text().strip()!r}, but --feat-type is {feat_type!r}")
+    return conf.read_bytes()
+
+
 def load_inputs(d: Path) -> tuple[dict, dict, dict]:
     feats = read_dict(d / "feats.scp")
     if not feats:
@@ -130,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         train, valid = split_valid(utt2spk_to_spk2utt(u2s), a.num_valid, a.seed)
         chosen = train if a.train else valid
         check_label_index(Path(a.out_dir) / "spk2label", labels)
+        conf = feature_record(d, a.feat_type)
     except (DataDirError, OSError) as e:
         print(f"make_egs: error: {e}", file=sys.stderr)
         return 1
@@ -143,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             for j in range(a.nj)]
     results = pool_map(run_job, jobs, a.nj)
     n, skipped = write_tables(out, results, a.nj)
-    atomic_write_text(out / "egs.json", json.dumps({**params, "egs": n, "speakers": len(speakers),
+    if conf is not None:
+        atomic_write_bytes(Path(a.out_dir) / "feats.conf", conf)
+    atomic_write_text(out / "egs.json", json.dumps({**params, "data_dir": str(d.resolve()), "egs": n, "speakers": len(speakers),
                                                     "short_utterances_skipped": skipped}, indent=1) + "\n")
     print(f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "
           f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped")

@@ -55,7 +55,9 @@ concat scp "$data/feats.scp"
 [ "$write_utt2dur" = true ] && concat utt2dur "$data/utt2dur"
 python -c "import sys; from datasets.feat_opts import read_options; \
 print(f'{read_options(sys.argv[1], sys.argv[2])[0].frame.frame_shift / 1000:g}')" "$feat_type" "$config" > "$data/frame_shift"
-mkdir -p "$data/conf" && cp "$config" "$data/conf/"
+# the options of the features now in feats.scp, read by make_egs.py and checked by later stages
+mkdir -p "$data/conf" && cp "$config" "$data/conf/" && cp "$config" "$data/conf/feats.conf.tmp.$$" \
+  && mv "$data/conf/feats.conf.tmp.$$" "$data/conf/feats.conf" && echo "$feat_type" > "$data/conf/feat_type"
 
 nf=$(wc -l < "$data/feats.scp"); nu=$(wc -l < "$data/utt2spk")
 if [ "$nf" -ne "$nu" ]; then

@@ -9,8 +9,10 @@ import argparse
 import sys
 
 from models.info import count_macs, count_params, layer_table
-from models.registry import ConfigError, build_loss, build_model
+from losses import build_loss
+from models.registry import ConfigError, build_model
 from steps.config import load_config
+from steps.experiment import resolve_prior, with_prior
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(a.config, a.set)
         feat_dim = cfg["data"]["feat_dim"]
-        model = build_model(cfg["model"], feat_dim)
+        att = cfg["model"].get("attention")
+        prior = resolve_prior(str(att["prior"]), feat_dim) if att else None
+        model = build_model(with_prior(cfg["model"], prior), feat_dim)
         head = build_loss(cfg["loss"], model.emb_dim, a.num_classes)
     except ConfigError as e:
         print(f"model_info: error: {e}", file=sys.stderr)

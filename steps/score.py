@@ -17,6 +17,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
+from datasets.atomic import atomic_path
 from datasets.kaldi_files import DataDirError, atomic_write_text
 from losses.metrics import as_norm, cosine_scores, det_points
 from steps.evaluate import metrics, read_trials
@@ -46,10 +47,9 @@ def det_plot(path: Path, scores, labels, title: str) -> None:
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def append_result(exp: Path, row: dict) -> None:

@@ -5,18 +5,22 @@
         [--device auto|cpu|cuda] [--num-workers N] [--save-every-steps N]
     torchrun --nproc_per_node 2 -m steps.train ...        (DDP; gloo on CPU, nccl on GPUs)
 
-The resolved config goes to <exp>/config.yaml; a rerun of the same command resumes from
+The resolved config goes to <exp>/config.yaml with an ``inputs`` section (egs dir + fingerprint,
+feature type, prior source + sha256) and copies of spk2label, feats.conf and, for a student, the
+prior values (prior.npy): later stages read only <exp>. A rerun of the same command resumes from
 <exp>/checkpoints/last.pt (optimizer, scheduler, margin, RNG state and data position included); a
-config that differs from the experiment's is an error. Each --test-dir (a data dir with feats.scp,
+config or inputs (egs, prior) that differ from the experiment's are an error naming the difference. Each --test-dir (a data dir with feats.scp,
 utt2num_frames and trials) is scored every train.test_every epochs and at the end.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from torch.utils.data import DataLoader
@@ -25,30 +29,39 @@ from tqdm import tqdm
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from datasets.loader import CropBatchSampler, EgsDataset, collate
 from losses.margin import MarginScheduler
-from models.checkpoint import CheckpointError, average_models, epoch_checkpoints, load_checkpoint, load_state_strict, save_checkpoint
-from models.optim import build_optimizer, build_scheduler
-from models.registry import ConfigError, build_loss, build_model
-from models.trainer import NaNLossError, Net, Trainer
+from losses import build_loss
+from models.registry import ConfigError, build_model
 from steps.config import load_config
 from steps.evaluate import trials_evaluator
+from steps.experiment import check_same_inputs, egs_inputs, prior_record, with_prior, write_inputs
+from training.checkpoint import (CheckpointError, average_models, epoch_checkpoints, load_checkpoint,
+                                 load_state_strict, save_checkpoint)
+from training.optim import build_optimizer, build_scheduler
+from training.trainer import NaNLossError, Net, Trainer
 from steps.runtime import tune_allocator
 
 
-def prepare_exp(a) -> tuple[dict, Path]:
-    """Resolved config written to (or checked against) <exp>/config.yaml."""
+def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
+    """(config with its ``inputs``, exp dir, model section with prior values, files to record in a new
+    exp dir), checked against an existing <exp>/config.yaml; nothing is written here."""
     cfg = load_config(a.config, a.set)
     exp = Path(a.exp_dir or Path("exp") / Path(a.config).stem)
+    inputs, copies = egs_inputs(Path(a.egs_dir), cfg)
+    inputs["prior"], prior_copy = prior_record(cfg)
+    full = {**cfg, "inputs": inputs}
     saved = exp / "config.yaml"
     if saved.exists():
-        old = yaml.safe_load(saved.read_text())
+        old = yaml.safe_load(saved.read_text()) or {}
+        old_inputs = old.pop("inputs", {})
         if old != cfg:
-            diff = sorted(f"{s}.{k}" for s in cfg for k in set(cfg[s]) | set(old.get(s, {}))
-                          if cfg[s].get(k) != old.get(s, {}).get(k))
+            diff = sorted(f"{s}.{k}" for s in cfg for k in set(cfg[s]) | set(old.get(s) or {})
+                          if cfg[s].get(k) != (old.get(s) or {}).get(k))
             raise ConfigError(f"{saved} differs from {a.config} + --set (at {diff[:5]}); to train a new "
                               "experiment use another --exp-dir, or remove the old one")
-    elif int(os.environ.get("RANK", "0")) == 0:
-        atomic_write_text(saved, yaml.safe_dump(cfg, sort_keys=False))
-    return cfg, exp
+        check_same_inputs(old_inputs, inputs, exp)
+    prior = np.load(io.BytesIO(prior_copy["prior.npy"])) if prior_copy else None
+    record = {} if saved.exists() else {**copies, **prior_copy}
+    return full, exp, with_prior(cfg["model"], prior), record
 
 
 def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, workers: int):
@@ -122,12 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every-steps", type=int, default=0)
     a = p.parse_args(argv)
     try:
-        cfg, exp = prepare_exp(a)
+        cfg, exp, model_cfg, record = prepare_exp(a)
         rank, world, device = setup_distributed(a.device)
         torch.manual_seed(cfg["train"]["seed"])
         egs = Path(a.egs_dir)
-        num_classes = len(read_dict(egs / "spk2label"))
-        model = build_model(cfg["model"], cfg["data"]["feat_dim"])
+        num_classes = cfg["inputs"]["num_classes"]
+        model = build_model(model_cfg, cfg["data"]["feat_dim"])
         head = build_loss(cfg["loss"], model.emb_dim, num_classes)
         net = Net(model, head).to(device)
         if cfg["train"]["channels_last"]:
@@ -135,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
         sampler, train_loader, valid_loader = loaders(cfg, egs, num_classes, rank, world, workers)
         optimizer = build_optimizer(cfg["optim"], net.parameters())
-        scheduler = build_scheduler(cfg["scheduler"], optimizer, cfg["train"]["epochs"], len(sampler))
+        scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, cfg["train"]["epochs"], len(sampler))
         margin = MarginScheduler(head, cfg["margin_warmup"]["steps"], cfg["margin_warmup"]["start"])
+        evaluate = trials_evaluator(a.test_dir, device)
+        if record and rank == 0:  # every check passed: the experiment dir is created now
+            write_inputs(exp, cfg, record)
         log_path = exp / "log" / "train.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -149,10 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         if world > 1:
             net = torch.nn.parallel.DistributedDataParallel(net)
         bar = (lambda it: tqdm(it, desc="train", leave=False)) if rank == 0 and sys.stderr.isatty() else None
-        trainer = Trainer(net, optimizer, scheduler, margin, sampler, train_loader, valid_loader, cfg,
-                          exp / "checkpoints", log, device, rank, trials_evaluator(a.test_dir, device),
-                          cfg["train"]["amp"], a.save_every_steps, bar)
+        trainer = Trainer(net=net, optimizer=optimizer, scheduler=scheduler, sched_step=sched_step, margin=margin,
+                          sampler=sampler, train_loader=train_loader, valid_loader=valid_loader, cfg=cfg,
+                          ckpt_dir=exp / "checkpoints", log=log, device=device, rank=rank,
+                          evaluate=evaluate, save_every_steps=a.save_every_steps,
+                          progress=bar)
         resume_or_init(trainer, cfg, exp / "checkpoints", cfg["train"]["init_from"], log)
+        log(f"egs {cfg['inputs']['egs_dir']} ({cfg['inputs']['feat_type']}), "
+            f"prior {(cfg['inputs']['prior'] or {}).get('source', 'none')}")
         log(f"{cfg['model']['name']}: {sum(x.numel() for x in model.parameters()):,} params, {num_classes} classes, "
             f"{len(sampler)} batches/epoch, world {world}, device {device}")
         trainer.fit()

@@ -5,7 +5,8 @@
 
 Reads <exp>/gradients/<method>/maps.scp (and the data dir recorded by cam_extract for the input
 spectra) and writes <exp>/gradients/<method>/freq_weights.{npy,txt,json} and, in <exp>/plots/,
-weights_<method>.{png,pdf} (weights against Hz with the mean input spectrum) and
+weights_<method>.{png,pdf} (weights with the mean input spectrum, against the bins' frequencies from
+the experiment's own feature conf: Hz for spectrograms, mel-filter centres for fbank) and
 maps_<method>.{png,pdf} (example maps; the top 5 % points over the spectrogram, as in the paper).
 """
 from __future__ import annotations
@@ -19,39 +20,64 @@ import kaldiio
 import numpy as np
 
 from datasets.ark_read import read_rows
+from datasets.atomic import atomic_path, atomic_write_bytes
+from datasets.feat_opts import OptionError, read_options
+from datasets.kaldi_feats import bin_axis
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from models.registry import ConfigError
+from steps.experiment import npy_bytes, read_exp
 from gradients.reduce import BIN0, REDUCTIONS, frequency_weights, top_fraction_mask, utterance_profile
 
 
-def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples: list) -> None:
+def feature_axes(exp: Path, inputs: dict, n_bins: int) -> tuple[np.ndarray, str, float]:
+    """(value of each bin, axis label, frames per second) from the experiment's own feature conf."""
+    conf = exp / inputs["feat_conf"] if inputs.get("feat_conf") else None
+    if conf is None:
+        print(f"visual_gradient: warning: {exp} records no feature conf; axes assume Kaldi's "
+              f"{inputs['feat_type']} defaults", file=sys.stderr)
+    opts, _ = read_options(inputs["feat_type"], conf)
+    axis, label = bin_axis(opts)
+    if len(axis) != n_bins:
+        print(f"visual_gradient: warning: {n_bins} bins but the feature options give {len(axis)}; "
+              "plotting against the bin index", file=sys.stderr)
+        return np.arange(n_bins, dtype=np.float64), "feature bin", 1000.0 / opts.frame.frame_shift
+    return axis, label, 1000.0 / opts.frame.frame_shift
+
+
+def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples: list, axes) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    hz = np.arange(len(v)) * 8000.0 / (len(v) - 1)  # bin k of a 161-bin spectrogram = 50 k Hz
+    x, label, fps = axes
+    ok = np.isfinite(x)  # the log-energy column has no frequency
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.plot(hz, v / v.max(), color="C0", label=f"{method} weight (/max)")
-    ax.set_xlabel("frequency (Hz)")
+    ax.plot(x[ok], v[ok] / v.max(), color="C0", label=f"{method} weight (/max)")
+    ax.set_xlabel(label)
     ax.set_ylabel("weight / max")
     ax2 = ax.twinx()
-    ax2.plot(hz, mean_spec, color="C1", alpha=0.6, label="mean log power")
+    ax2.plot(x[ok], mean_spec[ok], color="C1", alpha=0.6, label="mean log power")
     ax2.set_ylabel("mean input log power")
     fig.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(exp / "plots" / f"weights_{method}.{ext}", dpi=110)
-    plt.close(fig)
-    fig, axes = plt.subplots(len(examples), 1, figsize=(7, 2.2 * len(examples)), squeeze=False)
-    for a, (utt, feats, m) in zip(axes[:, 0], examples):
-        a.imshow(feats.T, origin="lower", aspect="auto", cmap="gray_r", extent=(0, len(feats) / 100, 0, 8000))
+    save(fig, exp / "plots" / f"weights_{method}")
+    fig, rows = plt.subplots(len(examples), 1, figsize=(7, 2.2 * len(examples)), squeeze=False)
+    top = np.nanmax(x)
+    for a, (utt, feats, m) in zip(rows[:, 0], examples):
+        a.imshow(feats.T, origin="lower", aspect="auto", cmap="gray_r", extent=(0, len(feats) / fps, 0, top))
         t, f = np.nonzero(top_fraction_mask(m))  # (time, freq) indices of the top 5 %
-        a.scatter(t / 100, f * 8000.0 / (m.shape[1] - 1), s=1, c="red", alpha=0.5)
+        a.scatter(t / fps, f * top / (m.shape[1] - 1), s=1, c="red", alpha=0.5)  # bins drawn evenly spaced
         a.set_title(f"{utt}: top 5 % of |{method}|", fontsize=8)
-        a.set_ylabel("Hz")
-    axes[-1, 0].set_xlabel("time (s)")
+        a.set_ylabel(label.split(" (")[0])
+    rows[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
+    save(fig, exp / "plots" / f"maps_{method}")
+    plt.close("all")
+
+
+def save(fig, stem: Path) -> None:
     for ext in ("png", "pdf"):
-        fig.savefig(exp / "plots" / f"maps_{method}.{ext}", dpi=110)
-    plt.close(fig)
+        with atomic_path(stem.with_suffix(f".{ext}")) as tmp:
+            fig.savefig(tmp, dpi=110, format=ext)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,20 +103,20 @@ def main(argv: list[str] | None = None) -> int:
             if len(examples) < a.examples:
                 examples.append((utt, x, m))
         v = frequency_weights(profiles, a.bin0)
-    except (DataDirError, ValueError, FloatingPointError, OSError, KeyError) as e:
+        cfg, inputs = read_exp(exp)
+        axes = feature_axes(exp, inputs, len(v))
+    except (DataDirError, ConfigError, OptionError, ValueError, FloatingPointError, OSError, KeyError) as e:
         print(f"visual_gradient: error: {e}", file=sys.stderr)
         return 1
-    tmp = d / "freq_weights.tmp.npy"
-    np.save(tmp, v)
-    tmp.replace(d / "freq_weights.npy")
+    atomic_write_bytes(d / "freq_weights.npy", npy_bytes(v))
     atomic_write_text(d / "freq_weights.txt", " ".join(f"{x:.8e}" for x in v) + "\n")
     atomic_write_text(d / "freq_weights.json", json.dumps({**info, "reduction": a.reduction, "bin0": a.bin0,
                                                           "utterances": len(profiles), "bins": len(v)}, indent=1) + "\n")
     (exp / "plots").mkdir(parents=True, exist_ok=True)
-    plot(exp, a.method, v, np.mean(spectra, axis=0), examples)
+    plot(exp, a.method, v, np.mean(spectra, axis=0), examples, axes)
     peak = int(np.argmax(v))
     print(f"visual_gradient: {d}/freq_weights.npy: {len(v)} bins from {len(profiles)} utterances; "
-          f"max at bin {peak} ({peak * 8000 / (len(v) - 1):.0f} Hz), min/max {v.min() / v.max():.3f}")
+          f"max at bin {peak} ({axes[1]}: {axes[0][peak]:.0f}), min/max {v.min() / v.max():.3f}")
     return 0
 
 

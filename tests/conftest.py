@@ -54,7 +54,8 @@ def small_model(name: str):
     """A small ResCNN / TDNN / ECAPA_TDNN (161 bins) with non-trivial BN statistics, in eval mode, and
     an AAM head over 6 classes."""
     import torch
-    from models.registry import build_loss, build_model
+    from losses import build_loss
+    from models.registry import build_model
     torch.manual_seed(1)
     cfg = {"ResCNN": {"name": "ResCNN", "channels": [8, 16]}, "TDNN": {"name": "TDNN", "channels": [32, 32, 32, 32, 64]},
            "ECAPA_TDNN": {"name": "ECAPA_TDNN", "channels": 64}}[name]

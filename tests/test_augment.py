@@ -1,4 +1,6 @@
 """Augmentation building blocks: realised SNR, aligned reverberation, MUSAN / RIRS layouts and stand-ins."""
+import json
+
 import numpy as np
 import pytest
 
@@ -96,7 +98,7 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
 
     import kaldiio
 
-    from conftest import run
+    from conftest import run, tiny_configs
     from datasets.datadir import validate_data_dir
     from datasets.kaldi_files import read_dict
     make_musan_standin(tmp_path / "musan", n_each=3, seconds=1.5)
@@ -143,7 +145,7 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
 def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
     import shutil
 
-    from conftest import run
+    from conftest import run, tiny_configs
     from datasets.datadir import validate_data_dir
     from datasets.kaldi_files import read_dict
     from datasets.split import combine_data_dirs
@@ -157,5 +159,20 @@ def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
     assert not (comb / "utt2aug").exists()  # only the augmented part had recipes
     egs_src = {line.split()[1] for line in (data / "egs" / "spect_aug" / "train" / "egs2src").read_text().splitlines()}
     assert any(u.endswith(("-reverb", "-noise", "-music", "-babble")) for u in egs_src)
+    assert (comb / "conf" / "feats.conf").read_bytes() == (data / "train" / "conf" / "feats.conf").read_bytes()
     with pytest.raises(DataDirError, match="also in another source"):
         combine_data_dirs(tmp_path / "x", [data / "train", data / "train"])
+    # a teacher trained on the augmented egs extracts weights with its own label index, whatever
+    # happens to <data>/egs/spect (the clean egs b_extract.sh used to read it from)
+    teacher, _ = tiny_configs(tmp_path)
+    exp = tmp_path / "aug_teacher"
+    p = run(f"./c_train.sh --data {data} --config {teacher} --egs-dir {data}/egs/spect_aug --exp-dir {exp} "
+            "--stop-stage 1")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert (exp / "spk2label").read_bytes() == (data / "egs" / "spect_aug" / "spk2label").read_bytes()
+    shutil.rmtree(data / "egs" / "spect")
+    p = run(f"./b_extract.sh --teacher-exp {exp} --method gradient --nj 1")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    maps = (exp / "gradients" / "gradient" / "maps.scp").read_text().splitlines()
+    assert len(maps) == 8 and json.loads((exp / "gradients" / "gradient" / "extract.json").read_text())["data_dir"] \
+        == str((data / "train_comb").resolve())

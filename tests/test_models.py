@@ -8,10 +8,12 @@ import torch.nn.functional as F
 
 from conftest import ROOT, run
 from losses.margin import AAMSoftmax, AMSoftmax, MarginScheduler, Softmax
-from models.frontend import FreqAttention, FrontEnd, load_prior, mel_prior, read_published
+from models.frontend import FreqAttention, FrontEnd, mel_prior, read_published
 from models.info import count_params
-from models.registry import LOSSES, MODELS, ConfigError, build_loss, build_model
+from losses import LOSSES, build_loss
+from models.registry import MODELS, ConfigError, build_model
 from steps.config import load_config
+from steps.experiment import resolve_prior, with_prior
 
 torch.manual_seed(0)
 
@@ -79,7 +81,7 @@ def test_mean_norm_first():
 
 @pytest.mark.parametrize("prior", ["mel", "vox1_clean", "vox1_aug", "vox2_clean"])
 def test_attention_gains_at_init(prior):
-    layer = FrontEnd(161, {"prior": prior}).attention
+    layer = FrontEnd(161, {"prior": resolve_prior(prior, 161)}).attention
     g = layer.gains().detach()
     assert g.min() >= 1 / (1 + math.e) - 1e-6 and g.max() <= 1 / (1 + math.exp(-1)) + 1e-6  # [0.269, 0.731]
     assert 0.27 - 2e-3 <= g.min() and g.max() <= 0.73 + 2e-3  # the issue's [0.27, 0.73], rounded
@@ -109,20 +111,34 @@ def test_prior_files_and_bad_priors(tmp_path):
     v = np.abs(np.random.default_rng(0).standard_normal(161)) + 0.1
     np.save(tmp_path / "w.npy", v)
     np.savetxt(tmp_path / "w.txt", v)
-    assert np.allclose(load_prior(str(tmp_path / "w.npy"), 161), v)
-    assert np.allclose(load_prior(str(tmp_path / "w.txt"), 161), v)
+    assert np.allclose(resolve_prior(str(tmp_path / "w.npy"), 161), v)
+    assert np.allclose(resolve_prior(str(tmp_path / "w.txt"), 161), v)
     with pytest.raises(ValueError, match="161 values but the features have 80 bins"):
-        load_prior(str(tmp_path / "w.npy"), 80)
+        resolve_prior(str(tmp_path / "w.npy"), 80)
     for bad, msg in ((np.where(np.arange(161) == 7, np.nan, v), "non-finite value at bin 7"),
                      (np.where(np.arange(161) == 3, -1.0, v), "negative value at bin 3"),
                      (np.zeros(161), "all values are zero")):
         np.save(tmp_path / "bad.npy", bad)
         with pytest.raises(ValueError, match=msg):
-            load_prior(str(tmp_path / "bad.npy"), 161)
+            resolve_prior(str(tmp_path / "bad.npy"), 161)
     with pytest.raises(ValueError, match="not one of mel, vox1_clean"):
-        load_prior("vox3", 161)
+        resolve_prior("vox3", 161)
     with pytest.raises(ValueError, match="161 values but the features have 80"):
-        build_model({"name": "ResCNN", "attention": {"prior": "vox1_clean"}}, 80)
+        build_model({"name": "ResCNN", "attention": {"prior": read_published("VOX1_CLEAN")}}, 80)
+    np.save(tmp_path / "grid.npy", np.ones((7, 23)))  # a 2-D array is not one value per bin
+    with pytest.raises(ValueError, match="a 7x23 array, not one value per bin"):
+        resolve_prior(str(tmp_path / "grid.npy"), 161)
+
+
+def test_models_take_prior_values_not_names_or_paths(tmp_path):
+    """Libraries open no file named by a config value: the entry point resolves the prior once."""
+    np.save(tmp_path / "w.npy", np.ones(161))
+    for spec in ("mel", str(tmp_path / "w.npy")):
+        with pytest.raises(ConfigError, match="is a name or path; models take the values"):
+            build_model({"name": "ResCNN", "channels": [4], "attention": {"prior": spec}}, 161)
+    cfg = with_prior({"name": "ResCNN", "channels": [4], "attention": {"prior": "mel"}}, mel_prior(161))
+    model = build_model(cfg, 161)
+    assert torch.allclose(model.frontend.attention.prior, torch.tensor(mel_prior(161), dtype=torch.float32))
 
 
 def test_wrong_input_dimension_is_a_clear_error():
@@ -195,7 +211,9 @@ def test_registries_reject_unknown_names_and_args():
 @pytest.mark.parametrize("conf", sorted(p.name for p in (ROOT / "conf").glob("*.yaml")))
 def test_every_conf_yaml_builds(conf):
     cfg = load_config(ROOT / "conf" / conf)
-    model = build_model(cfg["model"], cfg["data"]["feat_dim"])
+    att = cfg["model"].get("attention")
+    prior = resolve_prior(att["prior"], cfg["data"]["feat_dim"]) if att else None
+    model = build_model(with_prior(cfg["model"], prior), cfg["data"]["feat_dim"])
     head = build_loss(cfg["loss"], model.emb_dim, 20)
     emb = model.eval()(torch.randn(1, 200, cfg["data"]["feat_dim"]))
     assert head(emb).shape == (1, 20)
@@ -208,7 +226,7 @@ def test_config_errors_and_overrides(tmp_path):
     assert cfg["train"]["epochs"] == 3
     for override, msg in (("train.epoch=3", "unknown key 'epoch' in config.train; valid: epochs"),
                           ("model.dropot=0.1", "unknown key 'dropot' in config.model; valid: name, channels"),
-                          ("optimizer.lr=1", "unknown key 'optimizer' in config; valid: data, margin_warmup, optim"),
+                          ("optimizer.lr=1", "unknown key 'optimizer' in config; valid: data, model, loss, margin_warmup, optim"),
                           ("model.attention.priors=mel", "unknown key 'priors' in config.model.attention"),
                           ("train.epochs", "expected a.b=value")):
         with pytest.raises(ConfigError, match=msg):
@@ -220,6 +238,39 @@ def test_config_errors_and_overrides(tmp_path):
     bad.write_text(base.read_text().replace("name: SGD", "name: Adagrad"))
     with pytest.raises(ConfigError, match="optim.name 'Adagrad'; valid: SGD, Adam, AdamW"):
         load_config(bad)
+
+
+def test_keys_are_checked_per_optimiser_and_scheduler(tmp_path):
+    base = ROOT / "conf" / "demo_rescnn.yaml"  # Adam + CosineAnnealingLR
+    cfg = load_config(base)
+    assert set(cfg["optim"]) == {"name", "lr", "betas", "weight_decay"} and set(cfg["scheduler"]) == {"name", "min_lr"}
+    for override, msg in (("scheduler.patience=2", "unknown key 'patience' in config.scheduler; valid: name, min_lr"),
+                          ("optim.momentum=0.9", "unknown key 'momentum' in config.optim; valid: name, lr, betas")):
+        with pytest.raises(ConfigError, match=msg):
+            load_config(base, [override])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base.read_text().replace("  name: CosineAnnealingLR", "  name: CosineAnnealingLR\n  patience: 2"))
+    with pytest.raises(ConfigError, match="bad.yaml.scheduler: unknown key 'patience' for CosineAnnealingLR"):
+        load_config(bad)
+    sgd = load_config(base, ["optim.name=SGD", "scheduler.name=ReduceLROnPlateau"])  # the new names' keys
+    assert sgd["optim"]["momentum"] == 0.9 and sgd["optim"]["lr"] == 1.0e-3 and sgd["scheduler"]["patience"] == 2
+
+
+@pytest.mark.parametrize("override, msg", [
+    ("optim.lr=fast", "optim.lr: expected a number, got 'fast'"),
+    ("optim.lr=-0.1", r"optim.lr: -0.1 is out of range \(must be > 0.0\)"),
+    ("train.epochs=abc", "train.epochs: expected an integer, got 'abc'"),
+    ("train.epochs=-1", "train.epochs: -1 is out of range"),
+    ("train.batch_size=0", "train.batch_size: 0 is out of range"),
+    ("train.channels_last=maybe", "train.channels_last: expected true or false, got 'maybe'"),
+    ("train.amp=fp8", "train.amp: 'fp8'; valid: none, bf16, fp16"),
+    ("model.dropout=high", "model.dropout: expected a number, got 'high'"),
+    ("loss.margin=[1]", r"loss.margin: expected a number, got \[1\]"),
+    ("scheduler.min_lr=x", "scheduler.min_lr: expected a number"),
+])
+def test_config_values_have_types_and_ranges(override, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load_config(ROOT / "conf" / "demo_rescnn.yaml", [override])
 
 
 def test_model_info_command():

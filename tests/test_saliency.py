@@ -11,10 +11,12 @@ from datasets.feat_opts import read_options
 from datasets.kaldi_feats import compute_batch
 from datasets.synthetic import Preset, plan_corpus, render
 from gradients.cams import NoFrequencyAxisError
-from gradients.methods import METHODS, long_utterance_map, saliency_maps
+from gradients.methods import METHODS, long_utterance_map, method_options, saliency_maps
+from gradients.path import completeness_delta
 from gradients.reduce import frequency_weights, utterance_profile
 from gradients.targets import CosineOutputs, make_target
-from models.registry import build_loss, build_model
+from losses import build_loss
+from models.registry import build_model
 
 captum = pytest.importorskip("captum.attr")
 ROOT_CONF = "conf/spect_161.conf"
@@ -54,12 +56,24 @@ def test_cams_refuse_1d_models(name, method):
         saliency_maps(method, model, torch.randn(1, 60, 161), fn)
 
 
+def test_registry_entries_match_their_functions():
+    """Each method is declared once: its options and runtime inputs are its function's arguments, and
+    an option shared by several methods has one type (cam_extract makes one flag of it)."""
+    import inspect
+    from steps.cam_extract import build_parser, option_flags
+    for name, m in METHODS.items():
+        params = set(inspect.signature(m.fn).parameters)
+        assert set(method_options(name)) <= params, name
+    flags = {a.dest for a in build_parser()._actions}
+    assert set(option_flags()) <= flags
+
+
 def test_every_method_runs_and_bad_options_fail():
     model, head = small_model("ResCNN")
     x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
     fn = make_target("cosine", model, head, y)
     refs = [torch.randn(50, 161) for _ in range(3)]
-    extra = {"expected_gradients": {"references": refs, "n_samples": 4}, "gradient_shap": {"baselines": refs},
+    extra = {"expected_gradients": {"references": refs, "n_samples": 4}, "gradient_shap": {"references": refs},
              "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 8}}
     for m in METHODS:
         out = saliency_maps(m, model, x, fn, extra.get(m))
@@ -69,7 +83,7 @@ def test_every_method_runs_and_bad_options_fail():
     with pytest.raises(ValueError, match="unknown option"):
         saliency_maps("gradient", model, x, fn, {"steps": 3})
     with pytest.raises(ValueError, match="unknown saliency method"):
-        saliency_maps("occlusion", model, x, fn)
+        saliency_maps("lime", model, x, fn)
     with pytest.raises(ValueError, match="eval"):
         saliency_maps("gradient", model.train(), x, fn)
     with pytest.raises(FloatingPointError):
@@ -144,13 +158,13 @@ def planted():
 
 
 def weights(p, method, model):
-    opts = {"gradient": {}, "integrated_gradients": {"internal_batch_size": 100},
+    opts = {"gradient": {}, "integrated_gradients": {"internal_batch_size": 100}, "occlusion": {},
             "expected_gradients": {"references": p["refs"], "n_samples": 30, "internal_batch_size": 100}}[method]
     maps = saliency_maps(method, model, p["x"], make_target("cosine", model, p["head"], p["y"]), opts)
     return frequency_weights([utterance_profile(m.numpy()) for m in maps])
 
 
-@pytest.mark.parametrize("method", ["gradient", "integrated_gradients", "expected_gradients"])
+@pytest.mark.parametrize("method", ["gradient", "integrated_gradients", "expected_gradients", "occlusion"])
 def test_planted_band_is_found(planted, method):
     assert planted["acc"] > 0.8
     hz = np.arange(161) * 50
@@ -169,8 +183,8 @@ def test_planted_band_is_found(planted, method):
 def test_completeness_at_50_steps(planted):
     model, head = planted["model"], planted["head"]
     fn = make_target("cosine", model, head, planted["y"])
-    attr, delta = saliency_maps("integrated_gradients", model, planted["x"], fn,
-                                {"steps": 50, "return_delta": True, "internal_batch_size": 100})
+    attr = saliency_maps("integrated_gradients", model, planted["x"], fn, {"steps": 50, "internal_batch_size": 100})
+    delta = completeness_delta(fn, planted["x"], attr, "zero")
     idx = torch.arange(len(planted["y"]))
     with torch.no_grad():
         gap = fn(planted["x"], idx) - fn(torch.zeros_like(planted["x"]), idx)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import ROOT, run, tiny_configs
-from models.checkpoint import load_checkpoint
+from training.checkpoint import load_checkpoint
 
 SMALL = ["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
          "train.crop_max=100", "train.valid_frames=100", "margin_warmup.steps=10", "train.num_workers=0"]
@@ -158,7 +158,7 @@ def test_c_train_stages(recipe, tmp_path):
 
 
 def test_average_of_last_checkpoints(recipe, tmp_path):
-    from models.checkpoint import epoch_checkpoints
+    from training.checkpoint import epoch_checkpoints
     exp = tmp_path / "avg"
     p = run(train_cmd(recipe, exp, "train.epochs=2", "train.average_last=2", "train.keep_last=2"))
     assert p.returncode == 0, p.stderr

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from losses.margin import MarginScheduler
-from models.checkpoint import keep_last, save_checkpoint
-from models.optim import PER_STEP
+from training.checkpoint import keep_last, save_checkpoint
 
 
 class NaNLossError(RuntimeError):
@@ -45,11 +44,13 @@ class Progress:
     history: list = field(default_factory=list)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Trainer:
+    """Built with keywords only; ``sched_step`` (batch | epoch | plateau) comes from the scheduler registry."""
     net: nn.Module                  # Net, possibly wrapped in DistributedDataParallel
     optimizer: torch.optim.Optimizer
     scheduler: object
+    sched_step: str
     margin: MarginScheduler
     sampler: object                 # CropBatchSampler (set_epoch)
     train_loader: object
@@ -60,10 +61,14 @@ class Trainer:
     device: torch.device
     rank: int = 0
     evaluate: callable = None       # model -> {name: value}, on test epochs (rank 0)
-    amp: str = "none"
     save_every_steps: int = 0
     progress: callable = None       # wraps the batch iterator (tqdm)
     state: Progress = field(default_factory=Progress)
+
+    def __post_init__(self):
+        self.amp = self.cfg["train"]["amp"]
+        # one scaler for the whole run, saved in checkpoints (fp16 on CUDA only; a no-op otherwise)
+        self.scaler = torch.amp.GradScaler(enabled=self.amp == "fp16" and self.device.type == "cuda")
 
     @property
     def inner(self) -> Net:
@@ -74,7 +79,8 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "margin": self.margin.state_dict(), "epoch": self.state.epoch,
                 "batch_in_epoch": self.state.batch_in_epoch, "step": self.state.step,
-                "history": self.state.history, "config": self.cfg, "torch_rng": torch.get_rng_state()}
+                "history": self.state.history, "config": self.cfg, "torch_rng": torch.get_rng_state(),
+                "scaler": self.scaler.state_dict()}
 
     def restore(self, ck: dict) -> None:
         self.inner.model.load_state_dict(ck["model"])
@@ -82,6 +88,8 @@ class Trainer:
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
         self.margin.load_state_dict(ck["margin"])
+        if ck.get("scaler"):
+            self.scaler.load_state_dict(ck["scaler"])
         self.state = Progress(ck["epoch"], ck["batch_in_epoch"], ck["step"], list(ck["history"]))
         torch.set_rng_state(ck["torch_rng"])
 
@@ -103,7 +111,6 @@ class Trainer:
         self.net.train()
         epoch = self.state.epoch
         self.sampler.set_epoch(epoch, self.state.batch_in_epoch)
-        scaler = torch.amp.GradScaler(enabled=self.amp == "fp16" and self.device.type == "cuda")
         total, correct, seen = 0.0, 0, 0
         batches = self.progress(self.train_loader) if self.progress else self.train_loader
         for x, y in batches:
@@ -115,10 +122,10 @@ class Trainer:
                                    f"(batch {self.state.batch_in_epoch + 1} of the epoch); the last good checkpoint "
                                    f"is kept in {self.ckpt_dir}")
             self.optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(self.optimizer)
-            scaler.update()
-            if self.cfg["scheduler"]["name"] in PER_STEP:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            if self.sched_step == "batch":
                 self.scheduler.step()
             self.margin.step()
             self.state.step += 1
@@ -146,10 +153,9 @@ class Trainer:
         return total / max(seen, 1), correct / max(seen, 1)
 
     def _end_epoch(self, train_loss, train_acc, valid_loss, valid_acc, seconds) -> dict:
-        sched = self.cfg["scheduler"]["name"]
-        if sched == "ReduceLROnPlateau":
+        if self.sched_step == "plateau":
             self.scheduler.step(valid_loss if math.isfinite(valid_loss) else train_loss)
-        elif sched == "MultiStepLR":
+        elif self.sched_step == "epoch":
             self.scheduler.step()
         self.state.epoch += 1
         self.state.batch_in_epoch = 0

@@ -6,12 +6,12 @@ and the torch RNG state. Nothing is pickled beyond what ``weights_only`` accepts
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
+
+from datasets.atomic import atomic_path
 
 CKPT_RE = re.compile(r"^checkpoint_(\d+)\.pt$")
 
@@ -21,16 +21,8 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -1,0 +1,1 @@
+"""Training plumbing: the loop (trainer), optimiser/scheduler registries (optim) and checkpoints."""
