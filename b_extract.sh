@@ -35,6 +35,10 @@ help_message="Usage: $0 [options]"
 
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 out=$teacher_exp/gradients/$method
+if [ ! -f "$teacher_exp/config.yaml" ] || [ ! -d "$teacher_exp/checkpoints" ]; then
+  echo "$0: --teacher-exp $teacher_exp is not a trained experiment (no config.yaml / checkpoints/); train it with ./c_train.sh" >&2
+  exit 1
+fi
 
 opts=(--device cpu)
 [ -n "$gpus" ] && opts=(--device cuda --gpus "$gpus")
@@ -44,7 +48,9 @@ opts=(--device cpu)
 [ -n "$n_samples" ] && opts+=(--n-samples "$n_samples")
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of ${data:+$data/$train_set}${data:-the source dir of the teacher egs}"
+  src="the data dir of the teacher's egs"
+  [ -n "$data" ] && src=$data/$train_set
+  log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of $src"
   mkdir -p "$out/log"
   $train_cmd JOB=1:"$nj" "$out/log/cam_extract.JOB.log" python gradients/cam_extract.py --exp-dir "$teacher_exp" \
     --method "$method" --target "$target" --utts-per-spk "$utts_per_spk" --seed "$seed" \

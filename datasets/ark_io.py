@@ -64,17 +64,31 @@ class AtomicArkWriter:
         return self
 
     def __setitem__(self, key: str, value) -> None:
-        self._writer[key] = value
+        try:
+            self._writer[key] = value
+        except OSError as e:  # disk full, quota, I/O error: say which file
+            raise OSError(e.errno, f"writing {self.ark} failed: {e.strerror or e}", str(self.tmp_ark)) from None
         self.count += 1
 
+    def _discard(self) -> None:
+        for p in (self.tmp_ark, self.tmp_scp):
+            p.unlink(missing_ok=True)
+
     def __exit__(self, exc_type, exc, tb):
-        self._writer.__exit__(exc_type, exc, tb)
+        try:
+            self._writer.__exit__(exc_type, exc, tb)
+        except OSError as e:  # the final flush can fail too (disk full)
+            self._discard()
+            raise OSError(e.errno, f"writing {self.ark} failed: {e.strerror or e}", str(self.tmp_ark)) from None
         if exc_type is not None:
-            for p in (self.tmp_ark, self.tmp_scp):
-                p.unlink(missing_ok=True)
+            self._discard()
             return False
-        text = self.tmp_scp.read_text() if self.tmp_scp.exists() else ""
-        os.replace(self.tmp_ark, self.ark)
-        atomic_write_text(self.scp, text.replace(f" {self.tmp_ark}:", f" {self.ark}:"))
+        try:
+            text = self.tmp_scp.read_text() if self.tmp_scp.exists() else ""
+            os.replace(self.tmp_ark, self.ark)
+            atomic_write_text(self.scp, text.replace(f" {self.tmp_ark}:", f" {self.ark}:"))
+        except OSError:
+            self._discard()
+            raise
         self.tmp_scp.unlink(missing_ok=True)
         return False

@@ -29,6 +29,12 @@ def _parse(data: io.BufferedIOBase | str | Path, what: str) -> tuple[np.ndarray,
     except AudioError:
         raise
     except (wave.Error, EOFError, struct.error, RuntimeError, ValueError) as e:
+        if "unknown format: 3" in str(e):
+            raise AudioError(f"{what}: 32-bit float WAV (IEEE float, format 3) is not supported; convert to "
+                             "16-bit PCM, e.g. 'sox in.wav -b 16 -e signed-integer out.wav'") from None
+        if "unknown format" in str(e):
+            raise AudioError(f"{what}: WAV encoding {str(e).split(':')[-1].strip()} is not supported; only 16-bit "
+                             "PCM (convert with e.g. 'sox in.wav -b 16 -e signed-integer out.wav')") from None
         raise AudioError(f"{what}: corrupt or not a RIFF/WAVE file ({e})") from None
     if width != 2:
         raise AudioError(f"{what}: {8 * width}-bit samples; only 16-bit PCM is supported "

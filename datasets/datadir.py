@@ -129,6 +129,8 @@ def check_trials(path: Path, utts: set[str] | None) -> list[str]:
         for u in (e.key, e.fields[0]):
             if utts is not None and u not in utts:
                 problems.append(f"{path}:{e.lineno}: utterance {u!r} is not in this data dir")
+        if e.key == e.fields[0]:
+            problems.append(f"{path}:{e.lineno}: self-pair: {e.key!r} against itself (a trivial target)")
         pair = (e.key, e.fields[0])
         if pair in seen:
             problems.append(f"{path}:{e.lineno}: duplicate trial (first on line {seen[pair]})")
@@ -138,8 +140,12 @@ def check_trials(path: Path, utts: set[str] | None) -> list[str]:
     return problems
 
 
+# written by feature extraction, which replaces them: it validates the dir without them
+FEATURE_FILES = ("feats.scp", "utt2num_frames", "utt2dur", "vad.scp")
+
+
 def validate_data_dir(d: str | Path, no_feats: bool = False, no_wav: bool = False,
-                      no_spk_sort: bool = False, check_paths: bool = True) -> list[str]:
+                      no_spk_sort: bool = False, check_paths: bool = True, no_feat_files: bool = False) -> list[str]:
     """Every problem found, as ``file:line: message``; an empty list means valid."""
     d = Path(d)
     if not d.is_dir():
@@ -158,7 +164,7 @@ def validate_data_dir(d: str | Path, no_feats: bool = False, no_wav: bool = Fals
         problems.append(f"{d / 'feats.scp'}: missing (use --no-feats before feature extraction)")
     for name, (lo, hi, kind) in UTT_FILES.items():
         path = d / name
-        if name in ("utt2spk", "segments") or not path.exists():
+        if name in ("utt2spk", "segments") or not path.exists() or (no_feat_files and name in FEATURE_FILES):
             continue
         entries, p = _read(path, lo, hi)
         problems += p + _check_keys(entries, path, utts) + _check_values(entries, path, kind)

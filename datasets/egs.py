@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from datasets.augment_dirs import KINDS as AUG_KINDS
 from datasets.kaldi_files import DataDirError, c_key
 
 SHORT_POLICIES = ("tile", "skip")
@@ -19,17 +20,32 @@ def label_index(speakers) -> dict[str, int]:
     return {s: i for i, s in enumerate(sorted(set(speakers), key=c_key))}
 
 
+def clean_ids(utts, kinds: tuple[str, ...] = AUG_KINDS) -> dict[str, str]:
+    """utterance -> the clean utterance it is a copy of: ``<id>-<kind>`` (augment_data_dir's ids)
+    when ``<id>`` is in the set too, else itself."""
+    utts = set(utts)
+    out = {}
+    for u in utts:
+        base, _, kind = u.rpartition("-")
+        out[u] = base if kind in kinds and base in utts else u
+    return out
+
+
 def split_valid(spk2utt: dict[str, list[str]], num_valid: int, seed: int) -> tuple[dict, dict]:
-    """(train spk2utt, valid spk2utt): ``num_valid`` utterances per speaker held out, seeded per speaker."""
+    """(train spk2utt, valid spk2utt): ``num_valid`` clean utterances per speaker held out, seeded per
+    speaker. The split is drawn over clean ids: a held-out utterance's augmented copies leave the
+    training set too (they would leak it into validation), and validation holds the clean ones."""
     train, valid = {}, {}
     for i, (spk, utts) in enumerate(sorted(spk2utt.items(), key=lambda kv: c_key(kv[0]))):
-        if len(utts) < num_valid + 1:
-            raise DataDirError(f"speaker {spk} has {len(utts)} utterance(s); --num-valid {num_valid} needs at "
-                               f"least {num_valid + 1} (drop the speaker or lower --num-valid)")
-        order = np.random.default_rng([seed, i, 7]).permutation(len(utts))
-        held = {utts[j] for j in order[:num_valid]}
+        clean = clean_ids(utts)
+        sources = sorted(set(clean.values()), key=c_key)
+        if len(sources) < num_valid + 1:
+            raise DataDirError(f"speaker {spk} has {len(sources)} utterance(s); --num-valid {num_valid} needs at least "
+                               f"{num_valid + 1} (augmented copies count once; drop the speaker or lower --num-valid)")
+        order = np.random.default_rng([seed, i, 7]).permutation(len(sources))
+        held = {sources[j] for j in order[:num_valid]}
         valid[spk] = [u for u in utts if u in held]
-        train[spk] = [u for u in utts if u not in held]
+        train[spk] = [u for u in utts if clean[u] not in held]
     return train, valid
 
 

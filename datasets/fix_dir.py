@@ -3,6 +3,7 @@
 Like Kaldi's, it keeps only utterances present in every per-utterance file, drops speakers and
 recordings left without utterances, and backs up what it changes to ``<dir>/.backup``. Unlike
 Kaldi's it also normalises CRLF / stray blanks, drops ``trials`` lines that name removed utterances,
+have a bad label, pair an utterance with itself or repeat a pair, refuses a key given two values,
 says how many lines each file lost, and never rewrites a file whose content does not change.
 """
 from __future__ import annotations
@@ -10,19 +11,37 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
+from datasets.datadir import TRIAL_LABELS, UTT_FILES, utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, Entry, atomic_write_text, c_key, format_table, parse_table
 
 
 def _lenient(path: Path, lo: int, hi: int | None) -> dict[str, Entry]:
-    """First entry per key; malformed lines and later duplicates are dropped."""
+    """One entry per key; malformed lines and exact duplicates are dropped. A key given two different
+    values (an utterance with two speakers or two wavs) is an error naming both lines: which one is
+    right cannot be guessed."""
     entries, problems = parse_table(path, lo, hi, lenient=True)
     if problems and not entries:
         raise DataDirError("\n".join(problems))
     table: dict[str, Entry] = {}
     for e in entries:
-        table.setdefault(e.key, e)
+        first = table.setdefault(e.key, e)
+        if first.value != e.value:
+            raise DataDirError(f"{path}:{e.lineno}: {e.key!r} again with another value ({e.value!r}; line "
+                               f"{first.lineno} has {first.value!r}); fix it by hand (nothing written)")
     return table
+
+
+def _fixed_trials(path: Path, utts: set[str]) -> str:
+    """Trials naming kept utterances, with a valid label, not a self-pair, each pair once."""
+    entries, _ = parse_table(path, 2, 2, lenient=True)
+    seen, rows = set(), []
+    for e in entries:
+        pair = (e.key, e.fields[0])
+        if e.key in utts and e.fields[0] in utts and e.fields[1] in TRIAL_LABELS and e.key != e.fields[0] \
+                and pair not in seen:
+            seen.add(pair)
+            rows.append((e.key, *e.fields))
+    return format_table(rows)
 
 
 def _nonblank_lines(path: Path) -> int:
@@ -59,9 +78,7 @@ def _plan(d: Path) -> tuple[dict[str, str], dict[str, int]]:
     s2u = utt2spk_to_spk2utt(u2s)
     out["spk2utt"] = format_table((s, " ".join(us)) for s, us in s2u.items())
     if "trials" in before:
-        trials, _ = parse_table(d / "trials", 2, 2, lenient=True)
-        out["trials"] = format_table((e.key, *e.fields) for e in trials
-                                     if e.key in utts and e.fields[0] in utts)
+        out["trials"] = _fixed_trials(d / "trials", utts)
     return out, before
 
 

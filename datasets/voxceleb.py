@@ -9,6 +9,7 @@ VoxCeleb1: ``<root>/wav/<spk>/<video>/<n>.wav``; VoxCeleb2: ``<root>/aac/<spk>/<
 from __future__ import annotations
 
 import csv
+import shlex
 from pathlib import Path
 
 from datasets.datadir import utt2spk_to_spk2utt
@@ -116,5 +117,5 @@ def prepare_vox1(root: str | Path, out: str | Path, meta: str | Path | None = No
 def prepare_vox2(root: str | Path, out: str | Path) -> int:
     """One data dir for a VoxCeleb2 part (``dev`` or ``test`` root holding ``aac/``)."""
     rows = scan(root, "aac", "m4a")
-    write_data_dir(out, rows, wav_value=lambda p: FFMPEG.format(p))
+    write_data_dir(out, rows, wav_value=lambda p: FFMPEG.format(shlex.quote(str(p))))  # a literal path in the pipe
     return len(rows)

@@ -39,7 +39,7 @@ from training.checkpoint import CheckpointError, load_checkpoint
 from models.embed import extract_embeddings
 from steps.evaluate import dir_loader
 from steps.experiment import check_feature_conf, exp_labels, load_exp_model
-from steps.runtime import pick_device, tune_allocator
+from steps.runtime import pick_device, positive_int, tune_allocator
 
 
 def speaker_means(model, d: Path, u2s: dict, spks: set, seed: int, per_spk: int = 10) -> dict[str, torch.Tensor]:
@@ -113,15 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
     p.add_argument("--list-methods", action="store_true", help="print every method with its options and exit")
     p.add_argument("--target", default="cosine", choices=TARGETS)
-    p.add_argument("--utts-per-spk", type=int, default=1)
+    p.add_argument("--utts-per-spk", type=positive_int, default=1)
     p.add_argument("--seed", type=int, default=123456)
     for k, (kind, used) in option_flags().items():
         choices = next((o.choices for m in METHODS.values() for n, o in m.options.items() if n == k and o.choices), None)
         p.add_argument(f"--{k.replace('_', '-')}", type=_flag_type(kind), default=None, choices=choices,
                        nargs="+" if kind is list else None,
                        help="method option of " + ", ".join(f"{m} (default {d})" for m, d in used.items()))
-    p.add_argument("--chunk-frames", type=int, default=1200)
-    p.add_argument("--internal-batch-size", type=int, default=64)
+    p.add_argument("--chunk-frames", type=positive_int, default=1200)
+    p.add_argument("--internal-batch-size", type=positive_int, default=64)
     p.add_argument("--checkpoint", default="auto")
     p.add_argument("--compile", action="store_true", help="run the teacher through torch.compile (faster "
                    "path methods after a one-off compile; attributions differ at the 1e-3 level)")
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tf32", action="store_true", help="let cuDNN/cuBLAS use TF32 on GPUs (faster; maps differ "
                    "at the 1e-3 level); by default attribution runs in full float32")
     p.add_argument("--job", type=int, default=0)
-    p.add_argument("--num-jobs", type=int, default=1)
+    p.add_argument("--num-jobs", type=positive_int, default=1)
     p.add_argument("--merge", action="store_true")
     return p
 
@@ -208,6 +208,9 @@ def merge_maps(out: Path, num_jobs: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    if not 0 <= a.job <= a.num_jobs:
+        print(f"cam_extract: error: --job {a.job} is outside 1..--num-jobs {a.num_jobs} (0: all)", file=sys.stderr)
+        return 1
     if a.list_methods:
         print(list_methods())
         return 0

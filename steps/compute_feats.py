@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import stat
 import sys
 import zlib
 from pathlib import Path
@@ -24,7 +27,7 @@ from datasets.audio import AudioError, iter_data_dir_audio
 from datasets.augment import AugmentError
 from datasets.augment_dirs import SourceCache, apply_recipe
 from datasets.feat_opts import OptionError, read_options
-from datasets.kaldi_feats import compute_batch
+from datasets.kaldi_feats import compute_batch, num_frames
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict, read_table
 from steps.runtime import tune_allocator
 
@@ -59,9 +62,10 @@ def checked_waves(d: Path, opts, tool: dict):
         elif sr != sr_want:
             warn(f"{utt}: skipped: sample rate {sr} Hz differs from --sample-frequency={sr_want:g}")
             yield utt, None
-        elif x.shape[1] < win or x.shape[1] / sr < tool["min_duration"]:
-            warn(f"{utt}: skipped: {x.shape[1]} samples, shorter than one {win}-sample window "
-                 f"or --min-duration={tool['min_duration']}")
+        elif num_frames(x.shape[1], opts.frame) == 0 or x.shape[1] / sr < tool["min_duration"]:
+            why = (f"shorter than one {win}-sample window (snip-edges=true)" if num_frames(x.shape[1], opts.frame) == 0
+                   else f"shorter than --min-duration={tool['min_duration']}")
+            warn(f"{utt}: skipped: {x.shape[1]} samples, {why}")
             yield utt, None
         else:
             mono = x[max(channel, 0)]
@@ -77,13 +81,40 @@ def checked_waves(d: Path, opts, tool: dict):
             yield utt, mono
 
 
+def job_failed(prefix: Path) -> int:
+    try:
+        return int(json.loads(Path(f"{prefix}.done").read_text()).get("failed", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+def audio_stamps(wav_scp: dict[str, str]) -> list:
+    """(size, mtime) of every audio file wav.scp names (for a pipe: every word that is a file), so a
+    wav repaired or replaced in place makes the job run again."""
+    out = []
+    for spec in wav_scp.values():
+        try:
+            words = shlex.split(spec.rstrip()[:-1]) if spec.rstrip().endswith("|") else [spec]
+        except ValueError:  # unbalanced quotes: the pipe itself will fail and say so
+            words = spec.split()
+        for w in words:
+            try:
+                st = os.stat(w)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.append((w, st.st_size, st.st_mtime_ns))
+    return out
+
+
 def run_job(a) -> int:
     d, prefix = Path(a.data_dir), Path(a.out_prefix)
     opts, tool = read_options(a.type, a.config)
     inputs = [d / "wav.scp", d / "segments", d / "utt2spk", d / "utt2aug", a.config]
-    fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, opts=repr(opts))
+    fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, opts=repr(opts),
+                     audio=audio_stamps(read_dict(d / "wav.scp", max_fields=None)))
     if job_done(prefix, fp):
-        print(f"compute_feats: {prefix}: up to date, skipped")
+        print(f"compute_feats: {prefix}: up to date, skipped ({job_failed(prefix)} utterance(s) had failed)")
         return 0
     n_utts, failed, frames, durs = 0, [], {}, {}
     rng = lambda utt: np.random.default_rng([a.dither_seed, zlib.crc32(utt.encode())])  # noqa: E731
@@ -115,7 +146,7 @@ def run_job(a) -> int:
                              f"(more than --max-fail-frac {a.max_fail_frac}); nothing written")
     atomic_write_text(f"{prefix}.utt2num_frames", format_table((u, str(n)) for u, n in frames.items()))
     atomic_write_text(f"{prefix}.utt2dur", format_table((u, f"{s:.4f}") for u, s in durs.items()))
-    mark_done(prefix, fp, utterances=n_utts, failed=len(failed))
+    mark_done(prefix, fp, utterances=n_utts, failed=len(failed), failed_utterances=failed)
     print(f"compute_feats: {prefix}: {n_utts - len(failed)} of {n_utts} utterances, {len(failed)} failed")
     return 0
 

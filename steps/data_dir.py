@@ -1,6 +1,7 @@
 """Data-dir tools behind utils/*.sh (validate, fix, split, subset, utt2spk <-> spk2utt).
 
-    python -m steps.data_dir validate [--no-feats] [--no-wav] [--no-text] [--no-spk-sort] [--no-check-paths] <dir>
+    python -m steps.data_dir validate [--no-feats] [--no-feat-files] [--no-wav] [--no-text] [--no-spk-sort]
+                                      [--no-check-paths] <dir>
     python -m steps.data_dir fix <dir>
     python -m steps.data_dir split [--per-utt] <dir> <nj>
     python -m steps.data_dir subset (--utt-list F | --spk-list F) <src> <dst>
@@ -30,7 +31,7 @@ def _pairs(path: str | None) -> list[list[str]]:
 
 def cmd_validate(a) -> int:
     problems = validate_data_dir(a.dir, no_feats=a.no_feats, no_wav=a.no_wav, no_spk_sort=a.no_spk_sort,
-                                 check_paths=not a.no_check_paths)
+                                 check_paths=not a.no_check_paths, no_feat_files=a.no_feat_files)
     for p in problems:
         print(f"validate_data_dir: {p}", file=sys.stderr)
     if problems:
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate")
     for flag in ("--no-feats", "--no-wav", "--no-text", "--no-spk-sort", "--no-check-paths"):
         v.add_argument(flag, action="store_true")
+    v.add_argument("--no-feat-files", action="store_true",
+                   help="also skip feats.scp, utt2num_frames, utt2dur, vad.scp (feature extraction replaces them)")
     v.add_argument("dir")
     v.set_defaults(fn=cmd_validate)
     f = sub.add_parser("fix")

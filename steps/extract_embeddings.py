@@ -24,7 +24,7 @@ from models.registry import ConfigError
 from steps.evaluate import dir_loader
 from steps.experiment import check_feature_conf, load_exp_model
 from training.checkpoint import CheckpointError
-from steps.runtime import pick_device, tune_allocator
+from steps.runtime import pick_device, positive_int, tune_allocator
 
 
 def merge(out: Path, num_jobs: int) -> int:
@@ -44,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", required=False)
     p.add_argument("--set-name", default=None)
     p.add_argument("--checkpoint", default="auto")
-    p.add_argument("--max-frames", type=int, default=3000)
+    p.add_argument("--max-frames", type=positive_int, default=3000)
     p.add_argument("--job", type=int, default=0)
-    p.add_argument("--num-jobs", type=int, default=1)
+    p.add_argument("--num-jobs", type=positive_int, default=1)
     p.add_argument("--merge", action="store_true")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a = p.parse_args(argv)
+    if not 0 <= a.job <= a.num_jobs:
+        print(f"extract_embeddings: error: --job {a.job} is outside 1..--num-jobs {a.num_jobs} (0: all)", file=sys.stderr)
+        return 1
     exp = Path(a.exp_dir)
     name = a.set_name or (Path(a.data_dir).name if a.data_dir else "")
     out = exp / "embeddings" / name

@@ -29,11 +29,27 @@ config=${!config_var}
 name=$(basename "$data")
 
 [ -f "$config" ] || { echo "$0: no such config file $config" >&2; exit 1; }
+# read the conf once here: a typo is reported now, naming the file and line, not inside every job log
+frame_shift=$(python -c "import sys; from datasets.feat_opts import OptionError, read_options
+try: print(f'{read_options(sys.argv[1], sys.argv[2])[0].frame.frame_shift / 1000:g}')
+except OptionError as e: sys.exit(f'{sys.argv[3]}: {e}')" "$feat_type" "$config" "$0") || exit 1
 [ -f "$data/wav.scp" ] || { echo "$0: no such file $data/wav.scp" >&2; exit 1; }
 mkdir -p "$logdir" "$featdir"
 featdir=$(cd "$featdir" && pwd)  # absolute paths in feats.scp
 
-utils/validate_data_dir.sh --no-feats "$data" >/dev/null || { echo "$0: fix $data first (utils/fix_data_dir.sh)" >&2; exit 1; }
+# one extraction at a time per data dir and per feature dir: a second run says who holds them
+lock() {  # lock <fd> <dir>
+  eval "exec $1>>\"\$2/.make_feats.lock\""
+  if ! flock -n "$1"; then
+    echo "$0: $2 is in use by another feature extraction ($(cat "$2/.make_feats.owner" 2>/dev/null || echo unknown)); wait for it, or stop it" >&2
+    exit 1
+  fi
+  echo "pid $$ on ${HOSTNAME:-?} since $(date '+%Y-%m-%d %H:%M:%S'): $0 $data" > "$2/.make_feats.owner"
+}
+lock 8 "$data"
+[ "$(cd "$data" && pwd)" = "$featdir" ] || lock 9 "$featdir"
+
+utils/validate_data_dir.sh --no-feats --no-feat-files "$data" >/dev/null || { echo "$0: fix $data first (utils/fix_data_dir.sh)" >&2; exit 1; }
 sdata=$data/split${nj}utt
 utils/split_data.sh --per-utt "$data" "$nj"
 
@@ -53,8 +69,15 @@ concat() {  # concat <suffix> <dest>: join the per-job tables atomically
 concat scp "$data/feats.scp"
 [ "$write_utt2num_frames" = true ] && concat utt2num_frames "$data/utt2num_frames"
 [ "$write_utt2dur" = true ] && concat utt2dur "$data/utt2dur"
-python -c "import sys; from datasets.feat_opts import read_options; \
-print(f'{read_options(sys.argv[1], sys.argv[2])[0].frame.frame_shift / 1000:g}')" "$feat_type" "$config" > "$data/frame_shift"
+echo "$frame_shift" > "$data/frame_shift"
+# the written dimension must be the one the conf gives for this feature type
+python -c "import sys, kaldiio; from datasets.feat_opts import read_options
+kind, conf, scp, me = sys.argv[1:]
+first = open(scp).readline().split(None, 1)
+got, want = kaldiio.load_mat(first[1].strip()).shape[1] if first else 0, read_options(kind, conf)[0].dim
+print(f'{me}: {kind} features of {got} dims ({conf})') if got == want else sys.exit(
+    f'{me}: {scp}: {got}-dim features, but {conf} gives {want} for {kind}')" "$feat_type" "$config" "$data/feats.scp" "$0" \
+  || exit 1
 # the options of the features now in feats.scp, read by make_egs.py and checked by later stages
 mkdir -p "$data/conf" && cp "$config" "$data/conf/" && cp "$config" "$data/conf/feats.conf.tmp.$$" \
   && mv "$data/conf/feats.conf.tmp.$$" "$data/conf/feats.conf" && echo "$feat_type" > "$data/conf/feat_type"

@@ -5,7 +5,9 @@
 
 Writes <data-dir>/trials (or --out): half target, half nontarget, no self-pairs or duplicates,
 seeded. Target pairs are spread over all of a speaker's utterances; --avoid-same-recording keeps
-target pairs off the same recording when ids are <spk>-<recording>-<n> (VoxCeleb).
+target pairs off one recording, known from <data-dir>/segments or, without it, from ids shaped
+<spk>-<recording>-<n> (VoxCeleb); other ids: a warning, and no constraint. Fewer trials than asked
+is a warning naming both numbers; none (or no target) is an error.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import sys
 from pathlib import Path
 
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict
-from datasets.trials import sample_trials
+from datasets.trials import recordings, sample_trials
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,12 +27,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None)
     p.add_argument("--avoid-same-recording", action="store_true")
     a = p.parse_args(argv)
-    out = Path(a.out or Path(a.data_dir) / "trials")
+    d = Path(a.data_dir)
+    out = Path(a.out or d / "trials")
     try:
-        trials = sample_trials(read_dict(Path(a.data_dir) / "utt2spk"), a.num_pairs, a.seed, a.avoid_same_recording)
+        u2s = read_dict(d / "utt2spk")
+        rec_of = None
+        if a.avoid_same_recording:
+            segs = {u: v.split()[0] for u, v in read_dict(d / "segments", 3, 3).items()} \
+                if (d / "segments").exists() else None
+            rec_of, how = recordings(u2s, segs)
+            print(f"make_trials: recordings from {how}" if rec_of is not None else
+                  f"make_trials: warning: --avoid-same-recording: {how} and {d} has no segments; "
+                  "drawing target pairs without the recording constraint", file=sys.stderr)
+        trials = sample_trials(u2s, a.num_pairs, a.seed, rec_of)
+        if not trials or not any(t[2] == "target" for t in trials):
+            raise DataDirError(f"{d}: no target trial could be drawn (need a speaker with two utterances"
+                               f"{' of different recordings' if rec_of else ''}); nothing written")
     except (DataDirError, ValueError, OSError) as e:
         print(f"make_trials: error: {e}", file=sys.stderr)
         return 1
+    if len(trials) < a.num_pairs:
+        print(f"make_trials: warning: {len(trials)} trials written, {a.num_pairs} asked for: {d} has no more "
+              "distinct balanced pairs", file=sys.stderr)
     atomic_write_text(out, format_table(trials))
     n_tar = sum(t[2] == "target" for t in trials)
     print(f"make_trials: {out}: {len(trials)} trials ({n_tar} target, {len(trials) - n_tar} nontarget)")

@@ -49,3 +49,15 @@ def pick_device(kind: str, gpus: str = "", job: int = 0):
         raise ValueError("--device cuda: no CUDA device is visible to PyTorch")
     ids = [int(i) for i in gpus.split(",") if i.strip()] or [torch.cuda.current_device()]
     return torch.device(f"cuda:{ids[(max(job, 1) - 1) % len(ids)]}")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a count, a size), with a clear message otherwise."""
+    import argparse
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v

@@ -10,6 +10,7 @@ p_target 0.01 and 0.001. --cohort adds adaptive s-norm with that set's embedding
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from datasets.atomic import atomic_path
 from datasets.kaldi_files import DataDirError, atomic_write_text
 from losses.metrics import as_norm, cosine_scores, det_points
 from steps.evaluate import metrics, read_trials
+from steps.runtime import positive_int
 
 
 def load_embeddings(d: Path) -> dict[str, np.ndarray]:
@@ -67,13 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", required=True)
     p.add_argument("--embeddings", default=None, help="embedding set under <exp>/embeddings (default: trials dir name)")
     p.add_argument("--cohort", default=None, help="embedding set for adaptive s-norm")
-    p.add_argument("--top-k", type=int, default=300)
+    p.add_argument("--top-k", type=positive_int, default=300)
     p.add_argument("--name", default=None)
     a = p.parse_args(argv)
     exp, trials_path = Path(a.exp_dir), Path(a.trials)
     emb_set = a.embeddings or trials_path.parent.name
     name = a.name or f"{emb_set}_{trials_path.name}" + ("_asnorm" if a.cohort else "")
     try:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", name):
+            raise ValueError(f"--name {name!r}: a plain file name is needed (letters, digits, _ . + -), "
+                             f"no directory part: scores go to {exp}/scores/")
         emb = load_embeddings(exp / "embeddings" / emb_set)
         trials = read_trials(trials_path, set(emb))
         pairs = [(x, y) for x, y, _ in trials]

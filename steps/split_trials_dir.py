@@ -3,7 +3,8 @@
     python datasets/split_trials_dir.py --data-dir data/synth/train --out-dir data/synth/train/trials_dir \\
         --trials trials_2w [--copy-feats true|false] [--compress true|false]
 
---trials names a file in --data-dir (or a path). The output dir has every Kaldi file of the source
+--trials NAME means <data-dir>/NAME; a value with a directory part (./x, a/b) is a path as given; the
+tool prints which file it used. The output dir has every Kaldi file of the source
 restricted to those utterances, the list as 'trials', and (with --copy-feats true, the default) the
 features copied into one <out-dir>/feats.ark so the dir is self-contained. Every utterance of the
 list must have features.
@@ -31,8 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compress", default="true", choices=["true", "false"])
     a = p.parse_args(argv)
     src, out = Path(a.data_dir), Path(a.out_dir)
-    trials = Path(a.trials) if Path(a.trials).is_file() else src / a.trials
+    # a bare name is the data dir's file; anything with a directory part is a path as given
+    trials = src / a.trials if Path(a.trials).name == a.trials else Path(a.trials)
     try:
+        if not trials.is_file():
+            raise DataDirError(f"{trials}: no such trials file")
+        print(f"split_trials_dir: trials from {trials}")
         feats = read_dict(src / "feats.scp")
         problems = check_trials(trials, set(feats))
         if problems:

@@ -18,6 +18,8 @@ import argparse
 import io
 import os
 import sys
+import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,8 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from datasets.kaldi_files import DataDirError
+from datasets.lock import LockedError, exclusive_lock
 from datasets.loader import CropBatchSampler, EgsDataset, collate
 from losses.margin import MarginScheduler
 from losses import build_loss
@@ -122,6 +125,55 @@ def resume_or_init(trainer: Trainer, cfg: dict, ckpt_dir: Path, init_from: str, 
         log(f"initialised the model from {init_from}")
 
 
+def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: int, device) -> tuple[Trainer, int]:
+    """The model, loaders, optimiser and loop, every input checked; nothing is written yet."""
+    torch.manual_seed(cfg["train"]["seed"])
+    num_classes = cfg["inputs"]["num_classes"]
+    model = build_model(model_cfg, cfg["data"]["feat_dim"])
+    head = build_loss(cfg["loss"], model.emb_dim, num_classes)
+    net = Net(model, head).to(device)
+    if cfg["train"]["channels_last"]:
+        net = net.to(memory_format=torch.channels_last)
+    workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
+    sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers)
+    optimizer = build_optimizer(cfg["optim"], net.parameters())
+    scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, cfg["train"]["epochs"], len(sampler))
+    margin = MarginScheduler(head, cfg["margin_warmup"]["steps"], cfg["margin_warmup"]["start"])
+    evaluate = trials_evaluator(a.test_dir, device)
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(net)
+    bar = (lambda it: tqdm(it, desc="train", leave=False)) if rank == 0 and sys.stderr.isatty() else None
+    log_path = exp / "log" / "train.log"
+
+    def log(msg: str) -> None:
+        if rank == 0:
+            print(f"train: {msg}", flush=True)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "a") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
+
+    trainer = Trainer(net=net, optimizer=optimizer, scheduler=scheduler, sched_step=sched_step, margin=margin,
+                      sampler=sampler, train_loader=train_loader, valid_loader=valid_loader, cfg=cfg,
+                      ckpt_dir=exp / "checkpoints", log=log, device=device, rank=rank, evaluate=evaluate,
+                      save_every_steps=a.save_every_steps, progress=bar)
+    return trainer, sum(x.numel() for x in model.parameters())
+
+
+def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) -> None:
+    log, inputs = trainer.log, cfg["inputs"]
+    log(f"command: {' '.join(sys.argv)}")
+    resume_or_init(trainer, cfg, exp / "checkpoints", cfg["train"]["init_from"], log)
+    log(f"egs {inputs['egs_dir']} ({inputs['feat_type']}), prior {(inputs['prior'] or {}).get('source', 'none')}")
+    log(f"{cfg['model']['name']}: {n_params:,} params, {inputs['num_classes']} classes, "
+        f"{len(trainer.sampler)} batches/epoch, world {world}, device {trainer.device}")
+    trainer.fit()
+    n = cfg["train"]["average_last"]
+    if n > 1 and trainer.rank == 0:
+        paths = [p for _, p in epoch_checkpoints(exp / "checkpoints")][-n:]
+        save_checkpoint(exp / "checkpoints" / f"avg_{n}.pt", {"model": average_models(paths), "config": cfg})
+        log(f"averaged {len(paths)} checkpoints -> avg_{n}.pt")
+
+
 def main(argv: list[str] | None = None) -> int:
     tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -137,51 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, exp, model_cfg, record = prepare_exp(a)
         rank, world, device = setup_distributed(a.device)
-        torch.manual_seed(cfg["train"]["seed"])
-        egs = Path(a.egs_dir)
-        num_classes = cfg["inputs"]["num_classes"]
-        model = build_model(model_cfg, cfg["data"]["feat_dim"])
-        head = build_loss(cfg["loss"], model.emb_dim, num_classes)
-        net = Net(model, head).to(device)
-        if cfg["train"]["channels_last"]:
-            net = net.to(memory_format=torch.channels_last)
-        workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
-        sampler, train_loader, valid_loader = loaders(cfg, egs, num_classes, rank, world, workers)
-        optimizer = build_optimizer(cfg["optim"], net.parameters())
-        scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, cfg["train"]["epochs"], len(sampler))
-        margin = MarginScheduler(head, cfg["margin_warmup"]["steps"], cfg["margin_warmup"]["start"])
-        evaluate = trials_evaluator(a.test_dir, device)
-        if record and rank == 0:  # every check passed: the experiment dir is created now
-            write_inputs(exp, cfg, record)
-        log_path = exp / "log" / "train.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-
-        def log(msg: str) -> None:
-            if rank == 0:
-                print(f"train: {msg}", flush=True)
-                with open(log_path, "a") as f:
-                    f.write(msg + "\n")
-
-        if world > 1:
-            net = torch.nn.parallel.DistributedDataParallel(net)
-        bar = (lambda it: tqdm(it, desc="train", leave=False)) if rank == 0 and sys.stderr.isatty() else None
-        trainer = Trainer(net=net, optimizer=optimizer, scheduler=scheduler, sched_step=sched_step, margin=margin,
-                          sampler=sampler, train_loader=train_loader, valid_loader=valid_loader, cfg=cfg,
-                          ckpt_dir=exp / "checkpoints", log=log, device=device, rank=rank,
-                          evaluate=evaluate, save_every_steps=a.save_every_steps,
-                          progress=bar)
-        resume_or_init(trainer, cfg, exp / "checkpoints", cfg["train"]["init_from"], log)
-        log(f"egs {cfg['inputs']['egs_dir']} ({cfg['inputs']['feat_type']}), "
-            f"prior {(cfg['inputs']['prior'] or {}).get('source', 'none')}")
-        log(f"{cfg['model']['name']}: {sum(x.numel() for x in model.parameters()):,} params, {num_classes} classes, "
-            f"{len(sampler)} batches/epoch, world {world}, device {device}")
-        trainer.fit()
-        n = cfg["train"]["average_last"]
-        if n > 1 and rank == 0:
-            paths = [p for _, p in epoch_checkpoints(exp / "checkpoints")][-n:]
-            save_checkpoint(exp / "checkpoints" / f"avg_{n}.pt", {"model": average_models(paths), "config": cfg})
-            log(f"averaged {len(paths)} checkpoints -> avg_{n}.pt")
-    except (ConfigError, DataDirError, CheckpointError, NaNLossError, OSError) as e:
+        trainer, n_params = build_trainer(a, cfg, exp, model_cfg, rank, world, device)
+        with exclusive_lock(exp, "the experiment dir") if rank == 0 else nullcontext():
+            if record and rank == 0:  # every check passed: the experiment dir is created now
+                write_inputs(exp, cfg, record)
+            run(a, trainer, cfg, exp, n_params, world)
+    except (ConfigError, DataDirError, CheckpointError, NaNLossError, LockedError, OSError) as e:
         print(f"train: error: {e}", file=sys.stderr)
         return 1
     finally:

@@ -26,6 +26,7 @@ from datasets.kaldi_feats import bin_axis
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from models.registry import ConfigError
 from steps.experiment import npy_bytes, read_exp
+from steps.runtime import positive_int
 from gradients.reduce import BIN0, REDUCTIONS, frequency_weights, top_fraction_mask, utterance_profile
 
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="integrated_gradients")
     p.add_argument("--reduction", default="abs", choices=REDUCTIONS)
     p.add_argument("--bin0", default="keep", choices=BIN0)
-    p.add_argument("--examples", type=int, default=3)
+    p.add_argument("--examples", type=positive_int, default=3)
     a = p.parse_args(argv)
     exp = Path(a.exp_dir)
     d = exp / "gradients" / a.method

@@ -12,7 +12,7 @@ from datasets.datadir import validate_data_dir
 from datasets.egs import cut, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, read_dict, read_table
 from datasets.loader import CropBatchSampler, EgsDataset, UtteranceLoader, chunk_plan, collate, length_batches
-from datasets.trials import sample_trials
+from datasets.trials import recordings, sample_trials
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,9 @@ def test_trials_balanced_unique_seeded():
     # targets are not anchored on one utterance per speaker
     anchors = {a for a, _, lab in t if lab == "target"}
     assert len(anchors) > 100
-    t2 = sample_trials(u2s, 1000, seed=1, avoid_same_recording=True)
+    rec_of, how = recordings(u2s)
+    assert how == "utterance ids"
+    t2 = sample_trials(u2s, 1000, seed=1, rec_of=rec_of)
     assert all(a.rsplit("-", 1)[0] != b.rsplit("-", 1)[0] for a, b, lab in t2 if lab == "target")
 
 

@@ -65,10 +65,7 @@ def test_rerun_on_other_egs_fails_naming_the_difference(teacher, tmp_path):
 
 
 def test_bad_config_creates_nothing(teacher, tmp_path):
-    for bad, msg in (("train.epochs=abc", "train.epochs: expected an integer, got 'abc'"),
-                     ("train.epochs=-1", "train.epochs: -1 is out of range"),
-                     ("optim.lr=fast", "optim.lr: expected a number, got 'fast'"),
-                     ("data.feat_type=fbank", "egs of 'spect' features but data.feat_type is 'fbank'"),
+    for bad, msg in (("data.feat_type=fbank", "egs of 'spect' features but data.feat_type is 'fbank'"),
                      ("train.crop_max=500", "exceeds the egs length 120")):
         p = run(train(teacher["cfg"], teacher["data"] / "egs" / "spect", tmp_path / "x", bad))
         assert p.returncode == 1 and msg in p.stderr, (bad, p.stderr)

@@ -207,36 +207,3 @@ def test_model_randomisation_changes_the_maps(planted):
                             weights(planted, method, planted["untrained"])[1:])[0]
         print(f"{method}: Spearman trained vs re-initialised: maps {rho:.3f}, per-bin profile {profile:.3f}")
         assert rho < bound
-
-
-def test_b_extract_and_attention_retrain(tmp_path):
-    """cam_extract -> visual_gradient on a tiny trained teacher, then c_train.sh stage 4 uses the file."""
-    import yaml
-    from conftest import run, tiny_configs
-    from datasets.synthetic import generate_corpus
-    data = tmp_path / "synth"
-    generate_corpus(data, "tiny", seed=3)
-    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16")
-    assert p.returncode == 0, p.stderr
-    teacher, student_cfg = tiny_configs(tmp_path)
-    exp = tmp_path / "teacher"
-    assert run(f"./c_train.sh --data {data} --config {teacher} --exp-dir {exp} --stop-stage 1").returncode == 0
-    p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --steps 8")
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    out = exp / "gradients" / "integrated_gradients"
-    v = np.load(out / "freq_weights.npy")
-    assert v.shape == (161,) and np.isfinite(v).all() and (v > 0).all()
-    assert len((out / "maps.scp").read_text().splitlines()) == 8  # one utterance per training speaker
-    for f in ("weights_integrated_gradients.png", "weights_integrated_gradients.pdf", "maps_integrated_gradients.png"):
-        assert (exp / "plots" / f).exists()
-    p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --steps 8 --stop-stage 1")
-    assert "up to date, skipped" in (out / "log" / "cam_extract.1.log").read_text()
-    p = run(f"./b_extract.sh --data {data} --teacher-exp {exp} --method grad_cam --stop-stage 1")
-    assert p.returncode == 0
-    student = tmp_path / "student"
-    p = run(f"./c_train.sh --data {data} --stage 4 --stop-stage 4 --att-config {student_cfg} "
-            f"--att-weights {out}/freq_weights.npy --att-exp-dir {student}")
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    saved = yaml.safe_load((student / "config.yaml").read_text())
-    assert saved["model"]["attention"]["prior"] == str(out / "freq_weights.npy")
-    assert "EER" in (student / "results.md").read_text()

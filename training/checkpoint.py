@@ -7,6 +7,7 @@ and the torch RNG state. Nothing is pickled beyond what ``weights_only`` accepts
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -26,10 +27,14 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive: its directory is at the end
+        raise CheckpointError(f"{path}: truncated or not a checkpoint ({path.stat().st_size:,} bytes, no complete "
+                              "archive); a copy was cut short, or the disk filled while saving")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
     except Exception as e:  # corrupt or not a weights-only checkpoint
         raise CheckpointError(f"{path}: cannot load as a weights-only checkpoint ({type(e).__name__}: {e})") from None
 

@@ -42,6 +42,7 @@ class Progress:
     batch_in_epoch: int = 0    # batches done in the current epoch
     step: int = 0              # optimiser steps in total
     history: list = field(default_factory=list)
+    sums: list = field(default_factory=lambda: [0.0, 0, 0])  # this epoch so far: loss * n, correct, n
 
 
 @dataclass(kw_only=True)
@@ -79,7 +80,8 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "margin": self.margin.state_dict(), "epoch": self.state.epoch,
                 "batch_in_epoch": self.state.batch_in_epoch, "step": self.state.step,
-                "history": self.state.history, "config": self.cfg, "torch_rng": torch.get_rng_state(),
+                "history": self.state.history, "epoch_sums": list(self.state.sums), "config": self.cfg,
+                "torch_rng": torch.get_rng_state(),
                 "scaler": self.scaler.state_dict()}
 
     def restore(self, ck: dict) -> None:
@@ -90,7 +92,8 @@ class Trainer:
         self.margin.load_state_dict(ck["margin"])
         if ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
-        self.state = Progress(ck["epoch"], ck["batch_in_epoch"], ck["step"], list(ck["history"]))
+        self.state = Progress(ck["epoch"], ck["batch_in_epoch"], ck["step"], list(ck["history"]),
+                              list(ck.get("epoch_sums", [0.0, 0, 0])))
         torch.set_rng_state(ck["torch_rng"])
 
     def _save(self, epoch_end: bool) -> None:
@@ -111,7 +114,7 @@ class Trainer:
         self.net.train()
         epoch = self.state.epoch
         self.sampler.set_epoch(epoch, self.state.batch_in_epoch)
-        total, correct, seen = 0.0, 0, 0
+        sums = self.state.sums  # a resumed epoch's metrics count the batches before the resume too
         batches = self.progress(self.train_loader) if self.progress else self.train_loader
         for x, y in batches:
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
@@ -130,12 +133,13 @@ class Trainer:
             self.margin.step()
             self.state.step += 1
             self.state.batch_in_epoch += 1
-            total += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
+            sums[0] += loss.item() * len(y)
+            sums[1] += (logits.argmax(1) == y).sum().item()
+            sums[2] += len(y)
             if self.save_every_steps and self.state.step % self.save_every_steps == 0:
                 self._save(epoch_end=False)
-        return total / max(seen, 1), correct / max(seen, 1)
+        self.state.sums = [0.0, 0, 0]
+        return sums[0] / max(sums[2], 1), sums[1] / max(sums[2], 1)
 
     @torch.no_grad()
     def validate(self) -> tuple[float, float]:

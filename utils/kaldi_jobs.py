@@ -3,8 +3,10 @@
     run.pl [options] [JOB=1:N] <log-file> <command...>
 
 ``JOB`` (any name) is replaced by the job index in the log name and in the command. Each job's
-stdout and stderr go to its own log with Kaldi's header and trailer lines. The command's words are
-joined as Kaldi does: a word without blanks as is, otherwise quoted, so ``cmd a \\| cmd b`` is a pipe.
+stdout and stderr go to its own log with Kaldi's header and trailer lines. Every word of the command
+reaches the shell quoted (a path with ``;``, ``$(...)``, backticks, quotes or blanks stays one
+literal word), except a word that is a shell operator on its own (``|``, ``>``, ``2>&1``, ``&&``, ...),
+so the deliberate ``cmd a \\| cmd b`` is still a pipe.
 """
 from __future__ import annotations
 
@@ -37,23 +39,27 @@ class Call:
         return self.log.replace(self.var, str(job)) if self.var else self.log
 
     def command_for(self, job: int) -> str:
-        cmd = join_words(self.words)
-        return cmd.replace(self.var, str(job)) if self.var else cmd
+        return join_words(self.words, self.var, str(job))
 
     def log_pattern(self) -> str:
         return self.log.replace(self.var, "*") if self.var else self.log
 
 
-def join_words(words: list[str]) -> str:
-    """Kaldi's rule: a word with no blanks as is; else single quotes, or double if it has a '."""
+OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2>>", "&>", "2>&1", "1>&2", ">&2", "|&"})
+
+
+def join_words(words: list[str], var: str | None = None, value: str = "") -> str:
+    """The command line of ``words``: each quoted (shlex.quote) unless it is a shell operator. With
+    ``var``, its occurrences in a word become ``value`` outside the quotes (a job number, or a shell
+    expansion such as ``"${JOB}"``)."""
     out = []
     for w in words:
-        if re.fullmatch(r"\S+", w):
+        if w in OPERATORS:
             out.append(w)
-        elif "'" not in w:
-            out.append(f"'{w}'")
+        elif var and var in w:
+            out.append(value.join(shlex.quote(part) if part else "" for part in w.split(var)) or "''")
         else:
-            out.append(f'"{w}"')
+            out.append(shlex.quote(w))
     return " ".join(out)
 
 
@@ -111,9 +117,24 @@ def finish_log(path: str, code: int, elapsed: float) -> None:
         f.write(log_trailer(code, elapsed))
 
 
+def first_error(log: str) -> str:
+    """The first line of a failed job's log that states an error (``...: error: ...``, ``XError: ...``),
+    else the first that mentions one, else its last line of output."""
+    try:
+        lines = [ln.strip() for ln in Path(log).read_text(errors="replace").splitlines()
+                 if ln.strip() and not ln.startswith("#")]
+    except OSError:
+        return "(no log)"
+    stated = [ln for ln in lines if re.search(r"(^|\s)error:|^\w*(Error|Exception)\b", ln, re.I)]
+    mentioned = [ln for ln in lines if re.search(r"error|no such|cannot|failed", ln, re.I)]
+    return (stated or mentioned or lines[-1:] or ["(empty log)"])[0][:300]
+
+
 def report(prog: str, call: Call, failed: list[int]) -> int:
     if not failed:
         return 0
+    for j in failed[:3]:
+        print(f"{prog}: {call.log_for(j)}: {first_error(call.log_for(j))}", file=sys.stderr)
     logs = " ".join(call.log_for(j) for j in failed)
     if len(call.jobs()) == 1:
         print(f"{prog}: job failed, log is in {logs}", file=sys.stderr)

@@ -69,5 +69,17 @@ while true; do
   esac
 done
 
+# stage numbers must be integers, and a range that runs nothing is an error, not a silent "Done."
+for _po_name in stage stop_stage; do
+  if [ -n "${!_po_name+x}" ] && ! [[ "${!_po_name}" =~ ^-?[0-9]+$ ]]; then
+    echo "$0: --${_po_name//_/-} expects an integer, got '${!_po_name}'" >&2
+    exit 1
+  fi
+done
+if [ -n "${stage+x}" ] && [ -n "${stop_stage+x}" ] && [ "$stage" -gt "$stop_stage" ]; then
+  echo "$0: --stage $stage is after --stop-stage $stop_stage: nothing would run (give --stop-stage too)" >&2
+  exit 1
+fi
+
 unset _po_name _po_old
 true  # so that "set -e" scripts do not exit on the last test above

@@ -26,15 +26,15 @@ SBATCH_FLAGS = {"mem": "--mem={}", "num-threads": "--cpus-per-task={}", "gpu": "
 
 def write_script(call, qdir: Path, name: str) -> Path:
     var = call.var or "JOB"
-    cmd = text = join_words(call.words)
-    log = call.log
-    if call.var:  # substitute the task id at run time
-        cmd, log = cmd.replace(call.var, "${" + var + "}"), log.replace(call.var, "${" + var + "}")
+    text = join_words(call.words)
+    # the task id is substituted at run time, outside the quotes of every other character
+    cmd = join_words(call.words, call.var, '"${' + var + '}"')
+    log = join_words([call.log], call.var, '"${' + var + '}"')
     script = qdir / f"{name}.sh"
     script.write_text(f"""#!/bin/bash
 cd {shlex.quote(os.getcwd())}
 {var}=${{SLURM_ARRAY_TASK_ID:-{call.start}}}
-log="{log}"
+log={log}
 mkdir -p "$(dirname "$log")"
 text={shlex.quote(text)}
 printf '# %s \n# Started at %s\n#\n' "${{text//{var}/${var}}}" "$(date)" > "$log"
