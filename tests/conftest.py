@@ -30,6 +30,18 @@ def tiny_corpus(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_egs(tiny_corpus, tmp_path_factory):
+    """The tiny corpus with features, trials and 120-frame egs (16 per speaker), made once per test
+    session; tests read it and write elsewhere."""
+    import shutil
+    data = tmp_path_factory.mktemp("tiny_egs") / "synth"
+    shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
+    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16")
+    assert p.returncode == 0, p.stderr
+    return data
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode())

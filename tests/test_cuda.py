@@ -32,9 +32,9 @@ def test_every_method_on_cuda_equals_cpu(name):
     gpu_model, gpu_head = copy.deepcopy(model).cuda(), copy.deepcopy(head).cuda()
     f64_model, f64_head = copy.deepcopy(model).double(), copy.deepcopy(head).double()
     for method in METHODS:
-        if name == "ECAPA_TDNN" and METHODS[method][1]:
+        if name == "ECAPA_TDNN" and METHODS[method].needs_model:
             continue  # CAM methods refuse 1-D models (tested on the CPU)
-        opts = {"expected_gradients": {"references": refs, "n_samples": 6}, "gradient_shap": {"baselines": refs},
+        opts = {"expected_gradients": {"references": refs, "n_samples": 6}, "gradient_shap": {"references": refs},
                 "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 16, "internal_batch_size": 7}}
         for key in ("expected_gradients", "gradient_shap", "smoothgrad"):
             if method == key:

@@ -18,13 +18,10 @@ SMALL = ["train.batch_size=16", "train.num_workers=0"]
 
 
 @pytest.fixture(scope="module")
-def teacher(tiny_corpus, tmp_path_factory):
-    """Tiny corpus with features and egs, and a tiny teacher trained on them for one epoch."""
+def teacher(tiny_egs, tmp_path_factory):
+    """A tiny teacher trained for one epoch on the shared tiny egs."""
     base = tmp_path_factory.mktemp("exp")
-    data = base / "synth"
-    shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
-    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16")
-    assert p.returncode == 0, p.stderr
+    data = tiny_egs
     cfg, student = tiny_configs(base)
     exp = base / "teacher"
     p = run(train(cfg, data / "egs" / "spect", exp))

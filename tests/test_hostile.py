@@ -104,13 +104,9 @@ def test_case1_vox2_prep_quotes_paths_in_ffmpeg_pipes(tmp_path):
 
 # --- 2. config values -------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def recipe(tiny_corpus, tmp_path_factory):
-    data = tmp_path_factory.mktemp("hostile") / "synth"
-    shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
-    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16")
-    assert p.returncode == 0, p.stderr
-    return data
+@pytest.fixture
+def recipe(tiny_egs):
+    return tiny_egs
 
 
 def _train(recipe, exp, *sets, cfg=None):
