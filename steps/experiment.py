@@ -101,13 +101,15 @@ def npy_bytes(v: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def prior_record(cfg: dict) -> tuple[dict | None, dict[str, bytes]]:
-    """(the ``inputs.prior`` record, {prior.npy: bytes}) of a config with attention, else (None, {})."""
+def prior_record(cfg: dict) -> tuple[dict | None, dict[str, bytes], np.ndarray | None]:
+    """(the ``inputs.prior`` record, {prior.npy: bytes}, the values) of a config with attention, else
+    (None, {}, None)."""
     att = cfg["model"].get("attention")
     if not att:
-        return None, {}
-    data = npy_bytes(resolve_prior(str(att["prior"]), cfg["data"]["feat_dim"]))
-    return {"source": str(att["prior"]), "sha256": sha256(data), "file": "prior.npy"}, {"prior.npy": data}
+        return None, {}, None
+    values = resolve_prior(str(att["prior"]), cfg["data"]["feat_dim"])
+    data = npy_bytes(values)
+    return {"source": str(att["prior"]), "sha256": sha256(data), "file": "prior.npy"}, {"prior.npy": data}, values
 
 
 def check_same_inputs(saved: dict, new: dict, where: Path) -> None:

@@ -15,14 +15,12 @@ utt2num_frames and trials) is scored every train.test_every epochs and at the en
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 from torch.utils.data import DataLoader
@@ -50,7 +48,7 @@ def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
     cfg = load_config(a.config, a.set)
     exp = Path(a.exp_dir or Path("exp") / Path(a.config).stem)
     inputs, copies = egs_inputs(Path(a.egs_dir), cfg)
-    inputs["prior"], prior_copy = prior_record(cfg)
+    inputs["prior"], prior_copy, prior = prior_record(cfg)
     full = {**cfg, "inputs": inputs}
     saved = exp / "config.yaml"
     if saved.exists():
@@ -62,7 +60,6 @@ def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
             raise ConfigError(f"{saved} differs from {a.config} + --set (at {diff[:5]}); to train a new "
                               "experiment use another --exp-dir, or remove the old one")
         check_same_inputs(old_inputs, inputs, exp)
-    prior = np.load(io.BytesIO(prior_copy["prior.npy"])) if prior_copy else None
     record = {} if saved.exists() else {**copies, **prior_copy}
     return full, exp, with_prior(cfg["model"], prior), record
 

@@ -98,7 +98,7 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
 
     import kaldiio
 
-    from conftest import run, tiny_configs
+    from conftest import run
     from datasets.datadir import validate_data_dir
     from datasets.kaldi_files import read_dict
     make_musan_standin(tmp_path / "musan", n_each=3, seconds=1.5)
