@@ -1,8 +1,10 @@
 import os
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,3 +80,36 @@ def small_model(name: str):
         for _ in range(3):
             model(torch.randn(8, 90, 161) * 2 + 1)
     return model.eval(), head.eval()
+
+
+def make_wav(path, n=8000, sr=16000, seed=0):
+    x = (np.random.default_rng(seed).standard_normal(n) * 3000).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(x.tobytes())
+    return path
+
+
+def make_data_dir(d, utts, wavs=None):
+    """A data dir of utts (id -> speaker) with a wav each (made unless given)."""
+    wavs = wavs or {u: make_wav(d / "wav" / f"{u}.wav", seed=i) for i, u in enumerate(utts)}
+    write(d / "wav.scp", "".join(f"{u} {wavs[u]}\n" for u in sorted(utts)))
+    write(d / "utt2spk", "".join(f"{u} {utts[u]}\n" for u in sorted(utts)))
+    spk = {}
+    for u in sorted(utts):
+        spk.setdefault(utts[u], []).append(u)
+    write(d / "spk2utt", "".join(f"{s} {' '.join(us)}\n" for s, us in sorted(spk.items())))
+    return d
+
+
+def train_args(egs_root, exp, *sets, cfg=None):
+    """steps.train on the tiny egs with a tiny demo_rescnn, one epoch (argv, python first)."""
+    args = ["python", "-m", "steps.train", "--config", str(cfg or ROOT / "conf" / "demo_rescnn.yaml"), "--egs-dir",
+            str(egs_root / "egs" / "spect"), "--exp-dir", str(exp), "--device", "cpu"]
+    for s in ("model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
+              "train.crop_max=100", "train.valid_frames=100", "train.num_workers=0", "train.epochs=1", *sets):
+        args += ["--set", s]
+    return args
