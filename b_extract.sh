@@ -5,6 +5,9 @@
 #   1  saliency maps of --utts-per-spk utterances per training speaker (gradients/cam_extract.py),
 #      jobs through $train_cmd, merged into exp/<teacher>/gradients/<method>/maps.scp
 #   2  maps -> freq_weights.{npy,txt,json} + plots (gradients/visual_gradient.py)
+#   3  (run on request: --stage 3 --stop-stage 3) insertion / deletion curves of every method whose maps
+#      exist (or --insdel-methods), all made with the same --utts-per-spk and --seed (steps/insdel.py):
+#      exp/<teacher>/insdel/{results.md,auc.csv,curves.csv,plots/insert.png,plots/delete.png}
 # Everything about the teacher (config, checkpoint, label index, feature conf, the data dir its egs
 # were cut from) is read from --teacher-exp. Methods and their options (defaults included) come from
 # the saliency registry: `python gradients/cam_extract.py --list-methods`; an empty option below
@@ -30,6 +33,11 @@ nj=2
 gpus=""                       # e.g. "0,1": job J runs on GPU (J-1) mod n; empty = CPU
 internal_batch_size=64        # path points per forward/backward (the memory bound)
 seed=123456
+insdel_methods=""             # stage 3: methods to compare (empty: every method with maps)
+insdel_levels="points rows"   # stage 3: rank time-frequency points and/or whole frequency rows
+point_fills="time_mean dataset_mean zero"    # stage 3: what replaces points (time_mean: the paper's)
+row_fills=dataset_mean        # stage 3: what replaces whole rows
+oracle_band=""                # stage 3: LO-HI Hz of a planted band: adds the oracle map
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 
@@ -61,5 +69,18 @@ fi
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "Stage 2: frequency weights and plots"
   python gradients/visual_gradient.py --exp-dir "$teacher_exp" --method "$method" --reduction "$reduction"
+fi
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "Stage 3: insertion / deletion curves of ${insdel_methods:-every extracted method} ($teacher_exp/insdel)"
+  iopts=()
+  [ -n "$insdel_methods" ] && read -r -a m_list <<< "$insdel_methods" && iopts+=(--methods "${m_list[@]}")
+  [ -n "$oracle_band" ] && iopts+=(--oracle-band "$oracle_band")
+  read -r -a levels <<< "$insdel_levels"
+  read -r -a pfills <<< "$point_fills"
+  read -r -a rfills <<< "$row_fills"
+  dev=cpu; [ -n "$gpus" ] && dev=cuda
+  $train_cmd "$teacher_exp/insdel/log/insdel.log" python -m steps.insdel --exp-dir "$teacher_exp" \
+    --levels "${levels[@]}" --point-fills "${pfills[@]}" --row-fills "${rfills[@]}" --device "$dev" "${iopts[@]}"
+  tail -n 1 "$teacher_exp/insdel/log/insdel.log"
 fi
 log "Done."

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from datasets.loader import chunk_plan
-from gradients import cams, path, perturb
+from gradients import cams, masks, path, perturb
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class Method:
 SAMPLES = "samples per utterance"
 BATCHED = ("internal_batch_size",)
 DRAWN = ("references", "generator", "internal_batch_size")
+MASK_OPTIONS = {
+    "l1": Option(1.0, float, "weight of the deleted area mean|1 - m|"), "tv": Option(0.2, float, "weight of the mask's total variation"),
+    "down": Option(4, int, "mask resolution: time/down x freq/down"),
+    "fill": Option("time_mean", str, "what replaces the band / deleted points", path.BASELINES),
+    "noise": Option(0.0, float, "std of input noise added each step")}
 METHODS = {
     "gradient": Method(path.gradient, help="signed dS/dx"),
     "input_x_gradient": Method(path.input_x_gradient, help="x * dS/dx"),
@@ -67,6 +72,18 @@ METHODS = {
         "window": Option(8, int, "occluded band, bins"), "stride": Option(4, int, "band step, bins"),
         "fill": Option("time_mean", str, "what replaces the band", path.BASELINES)}, runtime=BATCHED,
         help="target drop when a frequency band is replaced"),
+    "mask": Method(masks.meaningful_mask, options={
+        "iterations": Option(150, int, "optimisation steps"), "lr": Option(0.1, float, "Adam learning rate"),
+        **MASK_OPTIONS, "tv_beta": Option(3.0, float, "TV exponent")}, runtime=("generator",),
+        help="meaningful-perturbation deletion mask 1 - m (Fong & Vedaldi; Adam)"),
+    "igos": Method(masks.igos, options={
+        "iterations": Option(15, int, "optimisation steps"), "steps": Option(20, int, "integration points"),
+        **MASK_OPTIONS, "tv_beta": Option(2.0, float, "TV exponent"),
+        "step0": Option(1.0, float, "first line-search step (largest entry change)"),
+        "armijo_c": Option(1e-4, float, "Armijo sufficient-decrease constant"),
+        "armijo_beta": Option(0.2, float, "line-search shrink factor"),
+        "max_tries": Option(8, int, "line-search trials per iteration")}, runtime=("generator",),
+        help="I-GOS deletion mask 1 - m (integrated-gradient descent, Armijo line search)"),
     "grad_cam": Method(cams.grad_cam, True, {"layer": Option(None, str, "CAM layer (default: last 2-D stage)")}),
     "grad_cam_pp": Method(cams.grad_cam_pp, True, {"layer": Option(None, str, "CAM layer (default: last 2-D stage)")}),
     "layer_cam": Method(cams.layer_cam, True, {"layers": Option(None, list, "LayerCAM layers (default: all 2-D stages)")}),

@@ -113,3 +113,42 @@ def train_args(egs_root, exp, *sets, cfg=None):
               "train.crop_max=100", "train.valid_frames=100", "train.num_workers=0", "train.epochs=1", *sets):
         args += ["--set", s]
     return args
+
+
+# a teacher trained on a planted band (test_saliency, test_insdel)
+BAND = (2000, 3000)
+
+
+@pytest.fixture(scope="session")
+def planted():
+    """A small ResCNN trained (about 30 s on CPU) on speakers that differ only in 2-3 kHz."""
+    import copy
+    import torch
+    from datasets.feat_opts import read_options
+    from datasets.kaldi_feats import compute_batch
+    from datasets.synthetic import Preset, plan_corpus, render
+    from losses import build_loss
+    from models.registry import build_model
+    torch.manual_seed(0)
+    n_spk, n_utt = 12, 24
+    train, _ = plan_corpus(Preset(n_spk, 0, n_utt, 0, 2, 2.0, 2.0), seed=5)
+    opts, _ = read_options("spect", str(ROOT / "conf" / "spect_161.conf"), ["--dither=0"])
+    feats = [torch.from_numpy(f) for f in compute_batch([render(u, 5, BAND) for u in train], opts)]
+    labels = torch.tensor([u.spk_index for u in train])
+    model = build_model({"name": "ResCNN", "channels": [8, 16, 32], "embedding_dim": 64}, 161)
+    head = build_loss({"name": "AAMSoftmax"}, 64, n_spk)
+    untrained = copy.deepcopy(model)
+    opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=3e-3)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        idx = rng.integers(0, len(feats), 32)
+        starts = rng.integers(0, len(feats[0]) - 120, 32)
+        x = torch.stack([feats[i][s:s + 120] for i, s in zip(idx, starts)])  # (batch, time, freq)
+        loss, logits = head.loss(model(x), labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    acc = (logits.argmax(1) == labels[idx]).float().mean().item()
+    x = torch.stack(feats[::n_utt])  # one utterance per speaker
+    return {"model": model.eval(), "untrained": untrained.eval(), "head": head.eval(), "x": x,
+            "y": labels[::n_utt], "refs": feats[1::n_utt], "acc": acc}

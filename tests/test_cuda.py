@@ -35,7 +35,8 @@ def test_every_method_on_cuda_equals_cpu(name):
         if name == "ECAPA_TDNN" and METHODS[method].needs_model:
             continue  # CAM methods refuse 1-D models (tested on the CPU)
         opts = {"expected_gradients": {"references": refs, "n_samples": 6}, "gradient_shap": {"references": refs},
-                "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 16, "internal_batch_size": 7}}
+                "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 16, "internal_batch_size": 7},
+                "mask": {"iterations": 3}, "igos": {"iterations": 2, "steps": 3}}
         for key in ("expected_gradients", "gradient_shap", "smoothgrad"):
             if method == key:
                 opts[key]["generator"] = torch.Generator().manual_seed(5)
@@ -48,7 +49,8 @@ def test_every_method_on_cuda_equals_cpu(name):
         assert gpu.is_cuda
         rel = lambda z: ((z.double().cpu() - ref).abs().max() / ref.abs().max()).item()  # noqa: E731
         # Grad-CAM++ divides by sums that come near zero: float32 itself is ~2e-3 off float64 there
-        assert rel(gpu) <= max(1e-4, 3 * rel(cpu)), (method, rel(gpu), rel(cpu))
+        # the mask optimisers clamp after every step: float32 differences can move a few entries further
+        assert rel(gpu) <= max(1e-3 if method in ("mask", "igos") else 1e-4, 3 * rel(cpu)), (method, rel(gpu), rel(cpu))
 
 
 def test_recipe_on_gpu(tmp_path):

@@ -1,25 +1,18 @@
 """Saliency methods: Captum oracle, completeness, 1-D refusal, model randomisation, planted band."""
-import copy
 
 import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
 
-from conftest import small_model
-from datasets.feat_opts import read_options
-from datasets.kaldi_feats import compute_batch
-from datasets.synthetic import Preset, plan_corpus, render
+from conftest import BAND, small_model
 from gradients.cams import NoFrequencyAxisError
 from gradients.methods import METHODS, long_utterance_map, method_options, saliency_maps
 from gradients.path import completeness_delta
 from gradients.reduce import frequency_weights, utterance_profile
 from gradients.targets import CosineOutputs, make_target
-from losses import build_loss
-from models.registry import build_model
 
 captum = pytest.importorskip("captum.attr")
-ROOT_CONF = "conf/spect_161.conf"
 
 
 @pytest.mark.parametrize("name", ["ResCNN", "TDNN", "ECAPA_TDNN"])
@@ -74,7 +67,8 @@ def test_every_method_runs_and_bad_options_fail():
     fn = make_target("cosine", model, head, y)
     refs = [torch.randn(50, 161) for _ in range(3)]
     extra = {"expected_gradients": {"references": refs, "n_samples": 4}, "gradient_shap": {"references": refs},
-             "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 8}}
+             "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 8}, "mask": {"iterations": 3},
+             "igos": {"iterations": 2, "steps": 2}}
     for m in METHODS:
         out = saliency_maps(m, model, x, fn, extra.get(m))
         assert out.shape == x.shape and torch.isfinite(out).all(), m
@@ -125,36 +119,7 @@ def test_softmax_and_verification_targets():
     assert torch.allclose(v, torch.ones(2), atol=1e-5)  # an embedding against itself
 
 
-# ---------------------------------------------------------------- a teacher trained on a planted band
-BAND = (2000, 3000)
-
-
-@pytest.fixture(scope="module")
-def planted():
-    """A small ResCNN trained (about 30 s on CPU) on speakers that differ only in 2-3 kHz."""
-    torch.manual_seed(0)
-    n_spk, n_utt = 12, 24
-    train, _ = plan_corpus(Preset(n_spk, 0, n_utt, 0, 2, 2.0, 2.0), seed=5)
-    opts, _ = read_options("spect", ROOT_CONF, ["--dither=0"])
-    feats = [torch.from_numpy(f) for f in compute_batch([render(u, 5, BAND) for u in train], opts)]
-    labels = torch.tensor([u.spk_index for u in train])
-    model = build_model({"name": "ResCNN", "channels": [8, 16, 32], "embedding_dim": 64}, 161)
-    head = build_loss({"name": "AAMSoftmax"}, 64, n_spk)
-    untrained = copy.deepcopy(model)
-    opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=3e-3)
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        idx = rng.integers(0, len(feats), 32)
-        starts = rng.integers(0, len(feats[0]) - 120, 32)
-        x = torch.stack([feats[i][s:s + 120] for i, s in zip(idx, starts)])  # (batch, time, freq)
-        loss, logits = head.loss(model(x), labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    acc = (logits.argmax(1) == labels[idx]).float().mean().item()
-    x = torch.stack(feats[::n_utt])  # one utterance per speaker
-    return {"model": model.eval(), "untrained": untrained.eval(), "head": head.eval(), "x": x,
-            "y": labels[::n_utt], "refs": feats[1::n_utt], "acc": acc}
+# ---------------------------------------------------------------- the planted-band teacher (conftest.planted)
 
 
 def weights(p, method, model):

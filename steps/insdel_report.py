@@ -1,0 +1,132 @@
+"""Insertion / deletion results of steps.insdel: curves, AUCs, the markdown table and the plots.
+
+Every file is written whole through a temp file (datasets.atomic): curves.csv / curves.json (mean
+top-1 / top-5 accuracy per proportion), auc.csv, results.md (one table per level and fill, ranked,
+beside the AUCs published in the GFA README) and plots/{insert,delete}_<level>_<fill>.{png,pdf};
+insert.png / delete.png are the paper's setting (points, time-mean fill) when it was run.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from datasets.atomic import atomic_path, atomic_write_bytes
+from datasets.kaldi_files import atomic_write_text
+from gradients.insdel import PUBLISHED, auc
+
+
+def aggregate(records: dict, grids: dict) -> dict:
+    """(name, level, fill, mode) -> {"top1": mean curve, "top5": mean curve, "n": utterances}."""
+    sums: dict[tuple, list] = {}
+    for rec in records.values():
+        for key, (t1, t5) in rec["curves"].items():
+            k = tuple(key.split("|"))
+            acc = sums.setdefault(k, [np.zeros(len(t1)), np.zeros(len(t5)), 0])
+            acc[0] += np.frombuffer(t1.encode(), np.uint8) - 48  # "0101" -> [0, 1, 0, 1]
+            acc[1] += np.frombuffer(t5.encode(), np.uint8) - 48
+            acc[2] += 1
+    out = {}
+    for k, (s1, s5, n) in sums.items():
+        if len(s1) != len(grids[k[3]]):
+            raise ValueError(f"progress records of {k} have {len(s1)} points for a {len(grids[k[3]])}-point grid")
+        out[k] = {"top1": s1 / n, "top5": s5 / n, "n": n}
+    return out
+
+
+def auc_rows(curves: dict, grids: dict) -> list[dict]:
+    rows: dict[tuple, dict] = {}
+    for (name, level, fill, mode), c in curves.items():
+        r = rows.setdefault((name, level, fill), {"method": name, "level": level, "fill": fill, "utterances": c["n"]})
+        for score in ("top1", "top5"):
+            r[f"{mode}_auc_{score}"] = round(auc(grids[mode], c[score]), 4)
+    return sorted(rows.values(), key=lambda r: (r["level"], r["fill"], -r.get("insertion_auc_top1", 0)))
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _rank(values: list[float], reverse: bool) -> list[int]:
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=reverse)
+    r = [0] * len(values)
+    for pos, i in enumerate(order):
+        r[i] = pos + 1
+    return r
+
+
+def markdown(rows: list[dict], exp_name: str, a) -> str:
+    lines = [f"# Insertion / deletion: {exp_name}", "",
+             f"Top-1 closed-set speaker-ID accuracy of the teacher, AUC = trapezoid over the grid; "
+             f"{rows[0]['utterances']} utterances; points ranked by the {a.point_value} map"
+             f"{f', smoothed {a.smooth} x {a.smooth}' if a.smooth > 1 else ''}; rows by each method's per-bin "
+             "weight vector. Published: the GFA README's figures (VoxCeleb2 ThinResNet34, points, time-mean fill; "
+             "not this model or corpus).", ""]
+    for level, fill in sorted({(r["level"], r["fill"]) for r in rows}):
+        part = [r for r in rows if (r["level"], r["fill"]) == (level, fill)]
+        ins = [r["insertion_auc_top1"] for r in part]
+        dele = [r["deletion_auc_top1"] for r in part]
+        lines += [f"## {level}, fill {fill}", "",
+                  "| method | insertion AUC ↑ | rank | deletion AUC ↓ | rank | published ins. | published del. |",
+                  "|---|---|---|---|---|---|---|"]
+        for r, ri, rd in zip(part, _rank(ins, True), _rank(dele, False)):
+            pub = PUBLISHED.get(r["method"])
+            lines.append(f"| {r['method']} | {r['insertion_auc_top1']:.4f} | {ri} | {r['deletion_auc_top1']:.4f} | {rd} | "
+                         f"{f'{pub[0]:.4f}' if pub else '–'} | {f'{pub[1]:.4f}' if pub else '–'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(out: Path, curves: dict, grids: dict, rows: list[dict], level: str, fill: str, mode: str, name: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    part = sorted((r for r in rows if (r["level"], r["fill"]) == (level, fill)),
+                  key=lambda r: r[f"{mode}_auc_top1"], reverse=mode == "insertion")
+    for i, r in enumerate(part):
+        c = curves[(r["method"], level, fill, mode)]["top1"]
+        style = {"color": "k", "ls": "--"} if r["method"] in ("random", "oracle") else {"color": f"C{i % 10}"}
+        ax.plot(grids[mode], c, label=f"{r['method']} ({r[f'{mode}_auc_top1']:.3f})", lw=1.3, **style)
+    ax.set_xlabel(f"proportion of {'points' if level == 'points' else 'frequency rows'} {'inserted' if mode == 'insertion' else 'deleted'}")
+    ax.set_ylabel("top-1 speaker-ID accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{mode}: {name}, {level}, fill {fill}", fontsize=9)
+    ax.legend(fontsize=7, title="method (AUC)", title_fontsize=7, loc="lower right" if mode == "insertion" else "upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{'insert' if mode == 'insertion' else 'delete'}_{level}_{fill}"
+    for ext in ("png", "pdf"):
+        with atomic_path(out / f"{stem}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, dpi=130)
+    plt.close(fig)
+
+
+def write_report(out: Path, records: dict, grids: dict, name: str, a) -> str:
+    curves = aggregate(records, grids)
+    rows = auc_rows(curves, grids)
+    table = [{"method": k[0], "level": k[1], "fill": k[2], "mode": k[3], "p": float(p), "top1": round(float(t1), 6),
+              "top5": round(float(t5), 6), "utterances": c["n"]}
+             for k, c in sorted(curves.items()) for p, t1, t5 in zip(grids[k[3]], c["top1"], c["top5"])]
+    atomic_write_text(out / "curves.csv", _csv(table))
+    atomic_write_text(out / "auc.csv", _csv(rows))
+    atomic_write_text(out / "curves.json", json.dumps({"grids": {m: list(map(float, g)) for m, g in grids.items()},
+                                                       "auc": rows, "settings": {k: v for k, v in vars(a).items()}},
+                                                      indent=1, default=str) + "\n")
+    atomic_write_text(out / "results.md", markdown(rows, name, a) + "\n")
+    for level, fill in sorted({(r["level"], r["fill"]) for r in rows}):
+        for mode in grids:
+            plot(out / "plots", curves, grids, rows, level, fill, mode, name)
+    if any((r["level"], r["fill"]) == ("points", "time_mean") for r in rows):
+        for stem in ("insert", "delete"):  # the paper's setting under the paper's file names
+            atomic_write_bytes(out / "plots" / f"{stem}.png", (out / "plots" / f"{stem}_points_time_mean.png").read_bytes())
+    return f"{len(rows)} (method, level, fill) rows -> {out}/results.md"
