@@ -4,7 +4,7 @@
         [--levels points rows] [--point-fills time_mean dataset_mean zero] [--row-fills dataset_mean]
         [--insert-grid 0,0.05,...,1]
         [--delete-grid 0,0.005,...,1] [--point-value signed|abs] [--smooth 0] [--oracle-band 2000-3000]
-        [--seed 0] [--batch-size 64] [--device auto|cpu|cuda] [--out <exp>/insdel]
+        [--seed 0] [--batch-size 16] [--device auto|cpu|cuda] [--out <exp>/insdel]
 
 Reads each method's maps (<exp>/gradients/<method>/maps.scp, made by ``b_extract.sh`` stage 1 with the
 same --utts-per-spk and --seed for every method: the methods must cover the same utterances), the
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle-band", type=band_arg, default=None, help="LO-HI Hz: add the oracle map of a planted band")
     p.add_argument("--data-dir", default=None, help="default: the data dir the maps were made on")
     p.add_argument("--seed", type=int, default=0, help="random reference maps and tie breaking")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per forward pass")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="inputs per forward pass (16 measured fastest on a 2-core CPU, bench/insdel.py; larger on GPUs)")
     p.add_argument("--checkpoint", default="auto")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", default=None, help="default: <exp>/insdel")
@@ -112,7 +112,7 @@ def source_dir(a, exp: Path, maps: dict) -> Path:
         rec = exp / "gradients" / m / "extract.json"
         if rec.exists():
             dirs[m] = json.loads(rec.read_text())["data_dir"]
-    if len(set(dirs.values())) > 1:
+    if len({Path(v).resolve() for v in dirs.values()}) > 1:  # one dir named relatively and absolutely is one
         raise DataDirError(f"the methods' maps come from different data dirs: {dirs}; give --data-dir")
     if not dirs:
         raise DataDirError(f"{exp}/gradients/*/extract.json name no data dir; give --data-dir")

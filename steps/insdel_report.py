@@ -93,7 +93,8 @@ def plot(out: Path, curves: dict, grids: dict, rows: list[dict], level: str, fil
                   key=lambda r: r[f"{mode}_auc_top1"], reverse=mode == "insertion")
     for i, r in enumerate(part):
         c = curves[(r["method"], level, fill, mode)]["top1"]
-        style = {"color": "k", "ls": "--"} if r["method"] in ("random", "oracle") else {"color": f"C{i % 10}"}
+        style = {"color": "k", "ls": "--" if r["method"] == "random" else ":"} if r["method"] in ("random", "oracle") \
+            else {"color": plt.cm.tab20(i % 20)}  # 20 distinct colours: up to 14 methods here
         ax.plot(grids[mode], c, label=f"{r['method']} ({r[f'{mode}_auc_top1']:.3f})", lw=1.3, **style)
     ax.set_xlabel(f"proportion of {'points' if level == 'points' else 'frequency rows'} {'inserted' if mode == 'insertion' else 'deleted'}")
     ax.set_ylabel("top-1 speaker-ID accuracy")

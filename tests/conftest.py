@@ -119,23 +119,22 @@ def train_args(egs_root, exp, *sets, cfg=None):
 BAND = (2000, 3000)
 
 
-@pytest.fixture(scope="session")
-def planted():
-    """A small ResCNN trained (about 30 s on CPU) on speakers that differ only in 2-3 kHz."""
+def _train_planted() -> dict:
+    """A small ResCNN trained (about 30 s on CPU) on speakers that differ only in 2-3 kHz: tensors and
+    state dicts only."""
     import copy
     import torch
     from datasets.feat_opts import read_options
     from datasets.kaldi_feats import compute_batch
     from datasets.synthetic import Preset, plan_corpus, render
     from losses import build_loss
-    from models.registry import build_model
     torch.manual_seed(0)
     n_spk, n_utt = 12, 24
     train, _ = plan_corpus(Preset(n_spk, 0, n_utt, 0, 2, 2.0, 2.0), seed=5)
     opts, _ = read_options("spect", str(ROOT / "conf" / "spect_161.conf"), ["--dither=0"])
     feats = [torch.from_numpy(f) for f in compute_batch([render(u, 5, BAND) for u in train], opts)]
     labels = torch.tensor([u.spk_index for u in train])
-    model = build_model({"name": "ResCNN", "channels": [8, 16, 32], "embedding_dim": 64}, 161)
+    model = _planted_model()
     head = build_loss({"name": "AAMSoftmax"}, 64, n_spk)
     untrained = copy.deepcopy(model)
     opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=3e-3)
@@ -149,6 +148,33 @@ def planted():
         loss.backward()
         opt.step()
     acc = (logits.argmax(1) == labels[idx]).float().mean().item()
-    x = torch.stack(feats[::n_utt])  # one utterance per speaker
-    return {"model": model.eval(), "untrained": untrained.eval(), "head": head.eval(), "x": x,
-            "y": labels[::n_utt], "refs": feats[1::n_utt], "acc": acc}
+    return {"model": model.state_dict(), "untrained": untrained.state_dict(), "head": head.state_dict(),
+            "x": torch.stack(feats[::n_utt]), "y": labels[::n_utt],  # one utterance per speaker
+            "refs": torch.stack(feats[1::n_utt]), "acc": torch.tensor(acc)}
+
+
+def _planted_model():
+    from models.registry import build_model
+    return build_model({"name": "ResCNN", "channels": [8, 16, 32], "embedding_dim": 64}, 161)
+
+
+@pytest.fixture(scope="session")
+def planted(tmp_path_factory):
+    """The planted-band teacher, trained once per test run: the first pytest-xdist worker to get here
+    trains and saves it (under a lock) in the run's shared temp dir, the others load it."""
+    import fcntl
+    import torch
+    from losses import build_loss
+    cache = tmp_path_factory.getbasetemp().parent / "planted_band_teacher.pt"
+    with open(str(cache) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cache.exists():
+            torch.save(_train_planted(), cache)
+        state = torch.load(cache, weights_only=True)
+    model, untrained = _planted_model(), _planted_model()
+    model.load_state_dict(state["model"])
+    untrained.load_state_dict(state["untrained"])
+    head = build_loss({"name": "AAMSoftmax"}, 64, len(state["y"]))
+    head.load_state_dict(state["head"])
+    return {"model": model.eval(), "untrained": untrained.eval(), "head": head.eval(), "x": state["x"],
+            "y": state["y"], "refs": list(state["refs"]), "acc": state["acc"].item()}
