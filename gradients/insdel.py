@@ -57,6 +57,18 @@ def auc(grid, values) -> float:
     return float(np.sum(np.diff(g) * (v[1:] + v[:-1]) / 2))
 
 
+def bootstrap_auc(hits: np.ndarray, grid, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of the AUC of the mean curve, resampling utterances with replacement;
+    ``hits`` is (utterances, proportions) of 0/1."""
+    h = np.asarray(hits, dtype=np.float64)
+    g = check_grid(grid)
+    idx = np.random.default_rng(seed).integers(0, len(h), (n_boot, len(h)))  # (boot, utterances)
+    curves = h[idx].mean(axis=1)  # (boot, proportions)
+    aucs = np.sum(np.diff(g) * (curves[:, 1:] + curves[:, :-1]) / 2, axis=1)
+    lo, hi = np.percentile(aucs, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def unit_counts(grid: np.ndarray, n: int) -> np.ndarray:
     """round-down(p * n) per proportion, robust to binary fractions (0.29 * 100 is 29, not 28)."""
     return np.floor(np.asarray(grid) * n + 1e-6).astype(np.int64)

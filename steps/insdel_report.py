@@ -16,33 +16,38 @@ import numpy as np
 
 from datasets.atomic import atomic_path, atomic_write_bytes
 from datasets.kaldi_files import atomic_write_text
-from gradients.insdel import PUBLISHED, auc
+from gradients.insdel import PUBLISHED, auc, bootstrap_auc
 
 
 def aggregate(records: dict, grids: dict) -> dict:
-    """(name, level, fill, mode) -> {"top1": mean curve, "top5": mean curve, "n": utterances}."""
-    sums: dict[tuple, list] = {}
+    """(name, level, fill, mode) -> {"top1": mean curve, "top5": mean curve, "n": utterances, "hits1":
+    (utterances, proportions) top-1 of each utterance}."""
+    per: dict[tuple, tuple[list, list]] = {}
     for rec in records.values():
         for key, (t1, t5) in rec["curves"].items():
             k = tuple(key.split("|"))
-            acc = sums.setdefault(k, [np.zeros(len(t1)), np.zeros(len(t5)), 0])
-            acc[0] += np.frombuffer(t1.encode(), np.uint8) - 48  # "0101" -> [0, 1, 0, 1]
-            acc[1] += np.frombuffer(t5.encode(), np.uint8) - 48
-            acc[2] += 1
+            one, five = per.setdefault(k, ([], []))
+            one.append(np.frombuffer(t1.encode(), np.uint8) - 48)  # "0101" -> [0, 1, 0, 1]
+            five.append(np.frombuffer(t5.encode(), np.uint8) - 48)
     out = {}
-    for k, (s1, s5, n) in sums.items():
-        if len(s1) != len(grids[k[3]]):
-            raise ValueError(f"progress records of {k} have {len(s1)} points for a {len(grids[k[3]])}-point grid")
-        out[k] = {"top1": s1 / n, "top5": s5 / n, "n": n}
+    for k, (one, five) in per.items():
+        if len(one[0]) != len(grids[k[3]]):
+            raise ValueError(f"progress records of {k} have {len(one[0])} points for a {len(grids[k[3]])}-point grid")
+        h1, h5 = np.stack(one), np.stack(five)  # (utterances, proportions)
+        out[k] = {"top1": h1.mean(0), "top5": h5.mean(0), "n": len(h1), "hits1": h1}
     return out
 
 
 def auc_rows(curves: dict, grids: dict) -> list[dict]:
+    """One row per (method, level, fill): top-1 / top-5 AUCs and the top-1 AUC's 95 % bootstrap
+    interval over utterances."""
     rows: dict[tuple, dict] = {}
     for (name, level, fill, mode), c in curves.items():
         r = rows.setdefault((name, level, fill), {"method": name, "level": level, "fill": fill, "utterances": c["n"]})
         for score in ("top1", "top5"):
             r[f"{mode}_auc_{score}"] = round(auc(grids[mode], c[score]), 4)
+        lo, hi = bootstrap_auc(c["hits1"], grids[mode])
+        r[f"{mode}_auc_top1_lo"], r[f"{mode}_auc_top1_hi"] = round(lo, 4), round(hi, 4)
     return sorted(rows.values(), key=lambda r: (r["level"], r["fill"], -r.get("insertion_auc_top1", 0)))
 
 
@@ -67,7 +72,7 @@ def markdown(rows: list[dict], exp_name: str, a) -> str:
              f"Top-1 closed-set speaker-ID accuracy of the teacher, AUC = trapezoid over the grid; "
              f"{rows[0]['utterances']} utterances; points ranked by the {a.point_value} map"
              f"{f', smoothed {a.smooth} x {a.smooth}' if a.smooth > 1 else ''}; rows by each method's per-bin "
-             "weight vector. Published: the GFA README's figures (VoxCeleb2 ThinResNet34, points, time-mean fill; "
+             "weight vector; [95 % bootstrap interval over utterances]. Published: the GFA README's figures (VoxCeleb2 ThinResNet34, points, time-mean fill; "
              "not this model or corpus).", ""]
     for level, fill in sorted({(r["level"], r["fill"]) for r in rows}):
         part = [r for r in rows if (r["level"], r["fill"]) == (level, fill)]
@@ -78,7 +83,9 @@ def markdown(rows: list[dict], exp_name: str, a) -> str:
                   "|---|---|---|---|---|---|---|"]
         for r, ri, rd in zip(part, _rank(ins, True), _rank(dele, False)):
             pub = PUBLISHED.get(r["method"])
-            lines.append(f"| {r['method']} | {r['insertion_auc_top1']:.4f} | {ri} | {r['deletion_auc_top1']:.4f} | {rd} | "
+            ci = {m: f"[{r[f'{m}_auc_top1_lo']:.3f}, {r[f'{m}_auc_top1_hi']:.3f}]" for m in ("insertion", "deletion")}
+            lines.append(f"| {r['method']} | {r['insertion_auc_top1']:.4f} {ci['insertion']} | {ri} | "
+                         f"{r['deletion_auc_top1']:.4f} {ci['deletion']} | {rd} | "
                          f"{f'{pub[0]:.4f}' if pub else '–'} | {f'{pub[1]:.4f}' if pub else '–'} |")
         lines.append("")
     return "\n".join(lines)

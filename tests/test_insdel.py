@@ -125,3 +125,15 @@ def test_mask_and_igos_recover_the_planted_band(planted, method, opts):
     ratio = v[INSIDE].mean() / v[outside].mean()
     print(f"{method}: peak {HZ[np.argmax(v)]} Hz, in/out {ratio:.2f}")
     assert INSIDE[np.argmax(v)] and ratio >= 1.5
+
+
+def test_bootstrap_interval_of_known_data():
+    g = np.linspace(0, 1, 11)
+    assert insdel.bootstrap_auc(np.ones((20, 11)), g) == (1.0, 1.0)  # no spread, no interval
+    rng = np.random.default_rng(0)
+    small, large = (rng.random((n, 11)) < 0.3 for n in (20, 2000))  # every point correct with p = 0.3
+    lo, hi = insdel.bootstrap_auc(small, g)
+    lo2, hi2 = insdel.bootstrap_auc(large, g)
+    big = insdel.auc(g, large.mean(0))
+    assert lo < insdel.auc(g, small.mean(0)) < hi and lo2 < big < hi2 and abs(big - 0.3) < 0.02
+    assert (hi2 - lo2) < (hi - lo) / 5  # shrinks about as 1 / sqrt(n): sqrt(100) = 10

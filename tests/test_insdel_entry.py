@@ -1,5 +1,7 @@
 """steps.insdel / b_extract.sh stage 3 on a tiny teacher: outputs, resume, and bad input."""
 import csv
+import json
+import os
 import shutil
 
 import kaldiio
@@ -35,6 +37,9 @@ def copy_exp(teacher, tmp_path):
 
 def test_report_and_resume(teacher, tmp_path, capsys):
     exp = copy_exp(teacher, tmp_path)
+    rec = exp / "gradients" / "grad_cam" / "extract.json"  # one data dir named relatively and absolutely
+    info = json.loads(rec.read_text())
+    rec.write_text(json.dumps({**info, "data_dir": os.path.relpath(info["data_dir"])}))
     assert insdel("--exp-dir", exp, "--oracle-band", "2000-3000") == 0
     out = exp / "insdel"
     rows = list(csv.DictReader((out / "auc.csv").open()))
