@@ -137,3 +137,12 @@ def test_bootstrap_interval_of_known_data():
     big = insdel.auc(g, large.mean(0))
     assert lo < insdel.auc(g, small.mean(0)) < hi and lo2 < big < hi2 and abs(big - 0.3) < 0.02
     assert (hi2 - lo2) < (hi - lo) / 5  # shrinks about as 1 / sqrt(n): sqrt(100) = 10
+
+
+def test_smoothing_is_a_box_average_and_off_by_default():
+    m = np.zeros((9, 7), np.float32)
+    m[4, 3] = 9.0
+    assert insdel.smooth(m, 0) is m and insdel.smooth(m, 1) is m
+    s = insdel.smooth(m, 3)
+    assert s.shape == m.shape and np.allclose(s[3:6, 2:5], 1.0) and s.sum() == pytest.approx(9.0)  # 9 neighbours get 9 / 9 each
+    assert np.allclose(insdel.smooth(np.full((5, 4), 2.0), 3), 2.0)  # edges average the points present
