@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             if record and rank == 0:  # every check passed: the experiment dir is created now
                 write_inputs(exp, cfg, record)
             run(a, trainer, cfg, exp, n_params, world)
+            if world > 1:  # rank 0 still averages and writes: no rank tears gloo down under a live peer
+                torch.distributed.barrier()
     except (ConfigError, DataDirError, CheckpointError, NaNLossError, LockedError, OSError) as e:
         print(f"train: error: {e}", file=sys.stderr)
         return 1
