@@ -37,6 +37,7 @@ master_port=29533
 nj=2                       # embedding jobs
 num_workers=0              # DataLoader workers per training process (0 is fastest on a 2-core CPU; raise on GPU nodes)
 asnorm=false               # also score with adaptive s-norm (cohort: training-set embeddings)
+test_while_training=true   # stage 1 scores the in-domain and test trials every train.test_every epochs (false: only stage 3 scores)
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 
@@ -61,12 +62,12 @@ train_cmd_for() {  # the training launcher for this machine
 exp=${exp_dir:-exp/$(basename "$config" .yaml)}
 train_opts=()
 [ -n "$prior" ] && train_opts=(--set "model.attention.prior=$prior")
+[ "$test_while_training" = true ] && train_opts+=(--test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set")
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: train $config -> $exp"
   $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$data/egs/$feat_type}" \
-    ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers" \
-    --test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set"
+    ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers"
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
@@ -94,6 +95,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   "$0" --stage 1 --stop-stage 3 --config "$att_config" --exp-dir "${att_exp_dir:-exp/$(basename "$att_config" .yaml)}" \
     --prior "$att_weights" --data "$data" --train-set "$train_set" --test-set "$test_set" --feat-type "$feat_type" \
     --egs-dir "$egs_dir" --gpus "$gpus" --cpu-procs "$cpu_procs" --nnodes "$nnodes" --node-rank "$node_rank" \
-    --master-addr "$master_addr" --master-port "$master_port" --nj "$nj" --num-workers "$num_workers" --asnorm "$asnorm"
+    --master-addr "$master_addr" --master-port "$master_port" --nj "$nj" --num-workers "$num_workers" --asnorm "$asnorm" \
+    --test-while-training "$test_while_training"
 fi
 log "Done."

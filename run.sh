@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The whole gfa-sv recipe in run order on the synthetic demo corpus (or your own data root).
 #   ./run.sh [--stage N] [--stop-stage N] [--data data/synth] [--preset demo] [--nj 2]
-# Stages so far:
+#   ./run.sh --full-table true        # stage 5 with every prior x 3 seeds (the whole prior experiment)
+#   ./run.sh --planted-band 2000-3000 # the corpus whose speakers differ only in 2-3 kHz (data/planted,
+#                                     # exp/<config stem>_planted); stage 5 adds the oracle prior
+# Stages:
 #   0  generate the synthetic speaker corpus (train/test data dirs + trials)
 #   1  validate the data dirs (utils/validate_data_dir.sh --no-feats)
 #   2  ./a_prep_egs.sh: 161-dim spectrograms, fix/validate, in-domain trials, trials dir, egs
 #   3  ./c_train.sh stages 1-3: train the teacher (conf/demo_rescnn.yaml), embed, score the test trials
 #   4  ./b_extract.sh: the teacher's Integrated-Gradients frequency weights + plots
-#   5  ./c_train.sh stage 4: the attention retrain of a half-width student (conf/demo_rescnn_att.yaml)
-#      with those weights as its prior; embed and score it the same way
+#   5  local/prior_table.sh: half-width students (conf/prior_student.yaml) with each prior of
+#      --table-priors (default: none = no attention, ig = the teacher's IG weights) x --table-seeds,
+#      each trained, embedded and scored; prints the table (teacher row included)
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh
@@ -21,17 +25,33 @@ seed=777
 nj=2
 config=conf/demo_rescnn.yaml   # the teacher experiment
 exp_dir=""                     # default exp/<config stem>
-att_config=conf/demo_rescnn_att.yaml   # the student experiment
-att_exp_dir=""                 # default exp/<att-config stem>
-method=integrated_gradients    # saliency method of the weights
+method=integrated_gradients    # saliency method of the weights (stage 4)
+student_config=conf/prior_student.yaml   # stage 5: the student experiment every prior is trained with
+table_priors="none ig"         # stage 5: priors (steps/prior_runs.py lists them all)
+table_seeds=1                  # stage 5: student seeds
+full_table=false               # true: every prior x seeds 1 2 3 (finished runs are reused)
+table=""                       # default exp/prior_table_<teacher exp name>
+planted_band=""                # e.g. 2000-3000: speakers differ only in this band (Hz)
 help_message="Usage: $0 [options]   (runs the recipe stages in order)"
 . utils/parse_options.sh
 
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+band_opt=()
+if [ -n "$planted_band" ]; then
+  [ "$data" = data/synth ] && data=data/planted
+  exp_dir=${exp_dir:-exp/$(basename "$config" .yaml)_planted}
+  band_opt=(--planted-band "$planted_band")
+  log "planted band $planted_band Hz: corpus $data, teacher $exp_dir"
+fi
+if [ "$full_table" = true ]; then
+  table_priors="none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled"
+  [ -n "$planted_band" ] && table_priors="none ig shuffled oracle"
+  table_seeds="1 2 3"
+fi
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "Stage 0: synthetic corpus ($preset, seed $seed) -> $data"
-  python -m steps.make_synthetic --preset "$preset" --seed "$seed" --nj "$nj" "$data"
+  python -m steps.make_synthetic --preset "$preset" --seed "$seed" --nj "$nj" ${band_opt[@]+"${band_opt[@]}"} "$data"
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
@@ -55,8 +75,11 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
 fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
-  log "Stage 5: c_train.sh stage 4 (attention retrain of $att_config)"
-  ./c_train.sh --data "$data" --stage 4 --stop-stage 4 --att-config "$att_config" --att-exp-dir "$att_exp_dir" \
-    --att-weights "$teacher/gradients/$method/freq_weights.npy"
+  log "Stage 5: local/prior_table.sh (students: priors $table_priors, seeds $table_seeds)"
+  oracle_opt=()
+  [ -n "$planted_band" ] && oracle_opt=(--oracle-band "$planted_band")
+  local/prior_table.sh --data "$data" --teacher-exp "$teacher" --student-config "$student_config" \
+    --priors "$table_priors" --seeds "$table_seeds" --table "${table:-exp/prior_table_$(basename "$teacher")}" \
+    --nj "$nj" ${oracle_opt[@]+"${oracle_opt[@]}"}
 fi
 log "Done."

@@ -6,18 +6,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def error_rates(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def error_rates(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fnr, fpr, thresholds) at every sorted score, as Kaldi's ``ComputeErrorRates``: at threshold
-    s_i (ascending, ties in input order), trials with score <= s_i are rejected."""
+    s_i (ascending, ties in input order), trials with score <= s_i are rejected. ``weights`` (one
+    count per trial, e.g. a bootstrap resample's) counts each trial that many times."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
-    n_tar, n_non = labels.sum(), (~labels).sum()
+    w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
+    n_tar, n_non = w[labels].sum(), w[~labels].sum()
     if n_tar == 0 or n_non == 0:
-        raise ValueError(f"need target and nontarget trials, got {n_tar} and {n_non}")
+        raise ValueError(f"need target and nontarget trials, got {n_tar:g} and {n_non:g}")
     order = np.argsort(scores, kind="stable")
-    lab = labels[order]
-    fnr = np.cumsum(lab) / n_tar  # targets rejected
-    fpr = 1.0 - np.cumsum(~lab) / n_non  # nontargets still accepted
+    lab, w = labels[order], w[order]
+    fnr = np.cumsum(w * lab) / n_tar  # targets rejected
+    fpr = 1.0 - np.cumsum(w * ~lab) / n_non  # nontargets still accepted
     return fnr, fpr, scores[order]
 
 
@@ -50,9 +53,9 @@ def compute_min_dcf(scores, labels, p_target: float = 0.01, c_miss: float = 1.0,
     return _min_dcf_from_rates(*error_rates(scores, labels), p_target, c_miss, c_fa)
 
 
-def verification_metrics(scores, labels, p_targets=(0.01, 0.001)) -> dict[str, float]:
-    """EER and minDCF at each p_target from one sort of the scores."""
-    rates = error_rates(scores, labels)
+def verification_metrics(scores, labels, p_targets=(0.01, 0.001), weights=None) -> dict[str, float]:
+    """EER and minDCF at each p_target from one sort of the scores (``weights``: see error_rates)."""
+    rates = error_rates(scores, labels, weights)
     out = {"eer": _eer_from_rates(*rates)[0]}
     for p in p_targets:
         out[f"mindcf_{p:g}"] = _min_dcf_from_rates(*rates, p)[0]

@@ -18,8 +18,9 @@ def test_run_sh_tiny(tmp_path):
     # a rerun keeps the corpus and can start at a later stage; stage 3 trains, embeds and scores
     teacher, student = tiny_configs(tmp_path, batch_size=32)
     p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "1", "--config",
-             str(teacher), "--exp-dir", str(tmp_path / "exp"), "--att-config",
-             str(student), "--att-exp-dir", str(tmp_path / "student")])
+             str(teacher), "--exp-dir", str(tmp_path / "exp"), "--student-config",
+             str(student), "--table", str(tmp_path / "table"), "--table-priors", "none ig shuffled",
+             "--table-seeds", "1 2"])
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert "Stage 0" not in p.stdout and "Stage 5" in p.stdout
     assert "EER" in (tmp_path / "exp" / "results.md").read_text()
@@ -29,16 +30,45 @@ def test_run_sh_tiny(tmp_path):
     assert len((out / "maps.scp").read_text().splitlines()) == 8  # one utterance per training speaker
     for f in ("weights_integrated_gradients.png", "weights_integrated_gradients.pdf", "maps_integrated_gradients.png"):
         assert (tmp_path / "exp" / "plots" / f).exists()
-    assert "EER" in (tmp_path / "student" / "results.md").read_text()
-    saved = yaml.safe_load((tmp_path / "student" / "config.yaml").read_text())
-    assert saved["model"]["attention"]["prior"] == str(out / "freq_weights.npy")
-    assert np.array_equal(np.load(tmp_path / "student" / "prior.npy"), v)
+    # stage 5 (local/prior_table.sh): three priors x two seeds in one printed table with the teacher
+    table = tmp_path / "table"
+    ig_run = table / "runs" / "ig_s1"
+    assert "EER" in (ig_run / "results.md").read_text()
+    saved = yaml.safe_load((ig_run / "config.yaml").read_text())
+    assert saved["model"]["attention"]["prior"] == str(tmp_path / "table" / "priors" / "ig.npy")
+    assert np.array_equal(np.load(ig_run / "prior.npy"), v)
+    check_prior_table(table, v, p.stdout)
     # b_extract.sh: a rerun with the same options is skipped; a CAM method runs on the same teacher
     p = run(["./b_extract.sh", "--data", str(data), "--teacher-exp", str(tmp_path / "exp"), "--nj", "2",
              "--stop-stage", "1"])
     assert p.returncode == 0 and "up to date, skipped" in (out / "log" / "cam_extract.1.log").read_text()
     p = run(["./b_extract.sh", "--teacher-exp", str(tmp_path / "exp"), "--method", "grad_cam", "--nj", "1"])
     assert p.returncode == 0, p.stderr[-2000:]
+    # the prior table again: every finished run is skipped and the table is the same
+    before = (table / "results.csv").read_text()
+    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "5", "--config", str(teacher), "--exp-dir",
+             str(tmp_path / "exp"), "--student-config", str(student), "--table", str(table), "--table-priors",
+             "none ig shuffled", "--table-seeds", "1 2"])
+    assert p.returncode == 0 and p.stdout.count("finished, skipped") == 6, p.stdout[-2000:]
+    assert (table / "results.csv").read_text() == before
+
+
+def check_prior_table(table, ig, stdout):
+    sh = np.load(table / "priors" / "shuffled.npy")
+    assert np.array_equal(np.sort(sh), np.sort(ig)) and (sh != ig).mean() > 0.9  # IG's values, other places
+    for name in ("none_s1", "none_s2", "ig_s2", "shuffled_s1", "shuffled_s2"):
+        cfg = yaml.safe_load((table / "runs" / name / "config.yaml").read_text())
+        assert cfg["train"]["seed"] == int(name[-1]) and (cfg["model"]["attention"] is None) == name.startswith("none")
+    assert np.array_equal(np.load(table / "runs" / "shuffled_s1" / "prior.npy"), sh)
+    for row in ("| teacher (exp) | 1 |", "| none | 2 |", "| ig | 2 |", "| shuffled | 2 |"):
+        assert row in stdout
+    lines = (table / "results.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in lines[1:]] == ["none", "ig", "shuffled"]
+    assert {"d_eer", "d_eer_lo", "d_eer_hi", "d_eer_boot_lo", "d_eer_boot_hi", "w_mean"} <= set(lines[0].split(","))
+    gains = (table / "gains.csv").read_text().splitlines()
+    assert len(gains) == 5 and len(gains[1].split(",")) == 5 + 161  # run, prior, seed, w, b, 161 gains
+    for f in ("eer.png", "eer.pdf", "gains.png", "gains.pdf"):
+        assert (table / "plots" / f).stat().st_size > 0
 
 
 def test_run_sh_rejects_unknown_option():

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Does the teacher's prior help? Students with each prior x several seeds, one experiment dir per run.
+#   local/prior_table.sh [--teacher-exp exp/demo_rescnn] [--student-config conf/prior_student.yaml]
+#       [--priors "none ig shuffled"] [--seeds "1 2 3"] [--table exp/prior_table] [--oracle-band 2000-3000]
+# Stages:
+#   1  the teacher's frequency weights each prior needs (./b_extract.sh, skipped where they exist)
+#   2  priors and one student YAML per (prior, seed): python -m steps.prior_runs -> <table>/{priors,conf,runs.tsv}
+#   3  every run: ./c_train.sh stages 1-3 into <table>/runs/<prior>_s<seed>; a run with its test scores
+#      (scores/<test-set>_trials.score) is skipped, a killed one resumes from its last checkpoint, so the table can be built
+#      across several sittings
+#   4  the table: python -m steps.prior_table -> <table>/results.{md,csv}, <table>/plots/
+# Priors: none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled oracle (steps/prior_runs.py).
+set -euo pipefail
+. ./path.sh
+. ./cmd.sh
+
+stage=1
+stop_stage=4
+teacher_exp=exp/demo_rescnn
+student_config=conf/prior_student.yaml
+priors="none ig shuffled"
+seeds="1 2 3"
+table=""                   # default exp/prior_table_<teacher exp name>
+oracle_band=""             # LO-HI Hz of a planted band (the 'oracle' prior)
+data=data/synth
+test_set=test
+nj=2
+n_boot=1000                # speaker-bootstrap resamples of the paired differences
+help_message="Usage: $0 [options]   (see the header of $0)"
+. utils/parse_options.sh
+
+log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+table=${table:-exp/prior_table_$(basename "$teacher_exp")}
+band_opt=()
+[ -n "$oracle_band" ] && band_opt=(--oracle-band "$oracle_band")
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  log "Stage 1: teacher weights for priors: $priors"
+  for p in $priors; do
+    case $p in
+      ig|ig_smooth|ig_learn|shuffled) m=integrated_gradients ;;
+      eg) m=expected_gradients ;;
+      gradient) m=gradient ;;
+      *) continue ;;
+    esac
+    [ -f "$teacher_exp/gradients/$m/freq_weights.npy" ] && continue
+    ./b_extract.sh --teacher-exp "$teacher_exp" --method "$m" --nj "$nj"
+  done
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  log "Stage 2: priors and student configs -> $table"
+  python -m steps.prior_runs --teacher-exp "$teacher_exp" --student-config "$student_config" --out "$table" \
+    --priors "$priors" --seeds "$seeds" ${band_opt[@]+"${band_opt[@]}"}
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  [ -f "$table/runs.tsv" ] || { echo "$0: $table/runs.tsv missing; run stage 2 first" >&2; exit 1; }
+  n=$(grep -c . "$table/runs.tsv")
+  i=0
+  while IFS=$'\t' read -r run prior seed; do
+    i=$((i + 1))
+    exp=$table/runs/$run
+    if [ -f "$exp/scores/${test_set}_trials.score" ]; then
+      log "Stage 3: run $i/$n $run: finished, skipped"
+      continue
+    fi
+    log "Stage 3: run $i/$n $run (prior $prior, seed $seed)"
+    ./c_train.sh --data "$data" --test-set "$test_set" --config "$table/conf/$run.yaml" --exp-dir "$exp" \
+      --nj "$nj" --test-while-training false --stage 1 --stop-stage 3 < /dev/null
+  done < "$table/runs.tsv"
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "Stage 4: the table -> $table/results.md"
+  python -m steps.prior_table --table "$table" --teacher-exp "$teacher_exp" --test-dir "$data/$test_set" \
+    --n-boot "$n_boot"
+  cat "$table/results.md"
+fi

@@ -1,0 +1,276 @@
+"""The table of a prior experiment (local/prior_table.sh stage 4): does the teacher's prior help?
+
+    python -m steps.prior_table --table exp/prior_table_demo_rescnn --teacher-exp exp/demo_rescnn \\
+        --test-dir data/synth/test [--n-boot 1000] [--seed 0]
+
+Reads <table>/runs.tsv and each run's <table>/runs/<run>/scores/<test>_trials.score (runs without it
+are listed as unfinished and left out, with a warning). Per prior: EER and both minDCFs as mean ± sd
+over seeds; the paired difference to the prior 'none' with a 95 % interval over seeds (Student's t on
+the per-seed differences, same seed = same egs order) and over test speakers (paired bootstrap of the
+seed-averaged difference, losses/stats.py); parameters and MACs (300 frames); the learned w, b and
+per-bin gains of the attention students. Writes <table>/results.md, results.csv, gains.csv and
+plots/{eer,gains}.{png,pdf}.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from datasets.atomic import atomic_write_text
+from datasets.kaldi_files import DataDirError, read_dict
+from losses.stats import bootstrap_metrics, quantile_interval, speaker_weights, t_interval
+from models.info import count_macs, count_params
+from steps.config import ConfigError
+from steps.evaluate import metrics
+from steps.experiment import load_exp_model, read_exp
+from steps.visual_gradient import feature_axes
+
+KEYS = ("eer", "mindcf_0.01", "mindcf_0.001")
+
+
+def read_scores(path: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+    pairs, scores, labels = [], [], []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        f = line.split()
+        if len(f) != 4 or f[3] not in ("target", "nontarget"):
+            raise DataDirError(f"{path}:{n}: want 'enrol test score target|nontarget', got {line!r}")
+        pairs.append((f[0], f[1]))
+        scores.append(float(f[2]))
+        labels.append(f[3] == "target")
+    return pairs, np.array(scores), np.array(labels)
+
+
+def model_facts(exp: Path) -> dict:
+    model, cfg, _, _ = load_exp_model(exp)
+    facts = {"params": count_params(model), "macs": count_macs(model, 300, cfg["data"]["feat_dim"])}
+    att = getattr(getattr(model, "frontend", None), "attention", None)
+    if att is not None:
+        facts.update(w=float(att.w.detach()), b=float(att.b.detach()),
+                     gains=att.gains().detach().numpy().astype(np.float64),
+                     prior_values=att.prior.detach().numpy().astype(np.float64))
+    return facts
+
+
+def load_runs(table: Path, score_name: str) -> tuple[list[dict], list[str]]:
+    """Finished runs (run, prior, seed, scores, labels, pairs, facts) and the names of unfinished ones."""
+    runs, missing = [], []
+    for n, line in enumerate((table / "runs.tsv").read_text().splitlines(), 1):
+        f = line.split("\t")
+        if len(f) != 3:
+            raise DataDirError(f"{table}/runs.tsv:{n}: want 'run<TAB>prior<TAB>seed', got {line!r}")
+        exp = table / "runs" / f[0]
+        path = exp / "scores" / score_name
+        if not path.exists():
+            missing.append(f[0])
+            continue
+        pairs, scores, labels = read_scores(path)
+        runs.append({"run": f[0], "prior": f[1], "seed": int(f[2]), "pairs": pairs, "scores": scores,
+                     "labels": labels, **model_facts(exp)})
+    return runs, missing
+
+
+def check_same_trials(runs: list[dict], where: str) -> None:
+    for r in runs[1:]:
+        if r["pairs"] != runs[0]["pairs"] or not np.array_equal(r["labels"], runs[0]["labels"]):
+            raise DataDirError(f"{where}: run {r['run']} was scored on other trials than {runs[0]['run']}")
+
+
+def summarise(runs: list[dict], boot: np.ndarray) -> list[dict]:
+    """One row per prior (in runs.tsv order): means, sds, paired differences to 'none'."""
+    priors = list(dict.fromkeys(r["prior"] for r in runs))
+    base = {r["seed"]: i for i, r in enumerate(runs) if r["prior"] == "none"}
+    rows = []
+    for p in priors:
+        idx = [i for i, r in enumerate(runs) if r["prior"] == p]
+        m = np.array([[metrics(runs[i]["scores"], runs[i]["labels"])[k] for k in KEYS] for i in idx])  # (seeds, keys)
+        row = {"prior": p, "seeds": len(idx), "params": runs[idx[0]]["params"], "macs": runs[idx[0]]["macs"]}
+        for j, k in enumerate(KEYS):
+            row[f"{k}_mean"], row[f"{k}_sd"] = float(m[:, j].mean()), float(m[:, j].std(ddof=1)) if len(idx) > 1 else float("nan")
+        paired = [(i, base[runs[i]["seed"]]) for i in idx if runs[i]["seed"] in base]
+        if p != "none" and paired:
+            for j, k in enumerate(KEYS):
+                d = [metrics(runs[a]["scores"], runs[a]["labels"])[k] - metrics(runs[b]["scores"], runs[b]["labels"])[k]
+                     for a, b in paired]
+                row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = t_interval(d)
+                a_idx, b_idx = [a for a, _ in paired], [b for _, b in paired]
+                diff = boot[a_idx, :, j].mean(axis=0) - boot[b_idx, :, j].mean(axis=0)  # (resamples,)
+                row[f"d_{k}_boot_lo"], row[f"d_{k}_boot_hi"] = quantile_interval(diff)
+            row["paired_seeds"] = len(paired)
+        if "w" in runs[idx[0]]:
+            row["w_mean"] = float(np.mean([runs[i]["w"] for i in idx]))
+            row["b_mean"] = float(np.mean([runs[i]["b"] for i in idx]))
+        rows.append(row)
+    return rows
+
+
+def pct(x: float) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{100 * x:.2f}"
+
+
+def interval(row: dict, key: str, scale: float = 100.0, fmt: str = "{:+.2f}") -> str:
+    if f"d_{key}" not in row:
+        return "–"
+    d, lo, hi = (row[f"d_{key}{s}"] * scale for s in ("", "_lo", "_hi"))
+    blo, bhi = row[f"d_{key}_boot_lo"] * scale, row[f"d_{key}_boot_hi"] * scale
+    seeds = f"[{fmt.format(lo)}, {fmt.format(hi)}]" if np.isfinite(lo) else "[n/a: 1 seed]"
+    return f"{fmt.format(d)} {seeds} [{fmt.format(blo)}, {fmt.format(bhi)}]"
+
+
+def markdown(table: Path, rows: list[dict], teacher: dict | None, missing: list[str], n_boot: int) -> str:
+    out = [f"# Prior experiment {table.name}\n",
+           "EER and minDCF: mean ± sd over seeds. Δ to none: mean paired difference (same seed), then its 95 % "
+           f"interval over seeds (Student's t) and over test speakers (paired bootstrap, {n_boot} resamples); "
+           "negative is better. MACs at 300 frames.\n",
+           "| prior | seeds | EER (%) | minDCF 0.01 | minDCF 0.001 | Δ EER (points) [seeds] [speakers] | "
+           "Δ minDCF 0.01 [seeds] [speakers] | learned w, b | params | MACs |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    if teacher:
+        out.append(f"| teacher ({teacher['name']}) | 1 | {pct(teacher['eer'])} | {teacher['mindcf_0.01']:.4f} | "
+                   f"{teacher['mindcf_0.001']:.4f} | – | – | – | {teacher['params']:,} | {teacher['macs'] / 1e9:.3f} G |")
+    for r in rows:
+        wb = f"{r['w_mean']:.2f}, {r['b_mean']:.2f}" if "w_mean" in r else "–"
+        out.append(f"| {r['prior']} | {r['seeds']} | {pct(r['eer_mean'])} ± {pct(r['eer_sd'])} | "
+                   f"{r['mindcf_0.01_mean']:.4f} ± {r['mindcf_0.01_sd']:.4f} | {r['mindcf_0.001_mean']:.4f} ± "
+                   f"{r['mindcf_0.001_sd']:.4f} | {interval(r, 'eer')} | {interval(r, 'mindcf_0.01', 1.0, '{:+.4f}')} | "
+                   f"{wb} | {r['params']:,} | {r['macs'] / 1e9:.3f} G |")
+    if missing:
+        out.append(f"\nUnfinished runs, left out: {', '.join(missing)}")
+    return "\n".join(out) + "\n"
+
+
+def csv_text(rows: list[dict]) -> str:
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, restval="")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def gains_csv(runs: list[dict]) -> str:
+    att = [r for r in runs if "gains" in r]
+    if not att:
+        return ""
+    n = len(att[0]["gains"])
+    head = "run,prior,seed,w,b," + ",".join(f"gain_{i}" for i in range(n))
+    lines = [f"{r['run']},{r['prior']},{r['seed']},{r['w']:.6g},{r['b']:.6g}," + ",".join(f"{g:.6g}" for g in r["gains"])
+             for r in att]
+    return "\n".join([head, *lines]) + "\n"
+
+
+def plots(table: Path, rows: list[dict], runs: list[dict], hz: np.ndarray, teacher: dict | None) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    out = table / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(rows) + 2), 3.4))
+    for i, r in enumerate(rows):
+        vals = [100 * metrics(x["scores"], x["labels"])["eer"] for x in runs if x["prior"] == r["prior"]]
+        m, lo, hi = t_interval(vals)
+        ax.scatter([i] * len(vals), vals, color="0.6", s=12, zorder=2)
+        err = [[m - lo], [hi - m]] if np.isfinite(lo) else None
+        ax.errorbar([i], [m], yerr=err, fmt="o", color="C0", capsize=4, zorder=3)
+    if teacher:
+        ax.axhline(100 * teacher["eer"], color="C3", ls="--", label=f"teacher {100 * teacher['eer']:.2f} %")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xticks(range(len(rows)), [r["prior"] for r in rows], rotation=30, ha="right")
+    ax.set_ylabel("EER (%)")
+    ax.set_title(f"{table.name}: student EER per prior (mean, 95 % t interval over seeds; grey: seeds)", fontsize=9)
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(out / f"eer.{ext}", dpi=120)
+    plt.close(fig)
+    gains_plot(out, runs, hz, table.name)
+
+
+def gains_plot(out: Path, runs: list[dict], hz: np.ndarray, name: str) -> None:
+    import matplotlib.pyplot as plt
+    att = [r for r in runs if "gains" in r]
+    if not att:
+        return
+    ok = np.isfinite(hz)  # bin 0 (log energy) has no frequency
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for c, p in enumerate(dict.fromkeys(r["prior"] for r in att)):
+        g = np.mean([r["gains"] for r in att if r["prior"] == p], axis=0)
+        prior = att[[r["prior"] for r in att].index(p)]["prior_values"]
+        ax.plot(hz[ok], g[ok], color=f"C{c % 10}", lw=1.2, label=f"{p}: learned gain")
+        ax.plot(hz[ok], prior[ok] / max(prior.max(), 1e-12), color=f"C{c % 10}", lw=0.7, ls=":", alpha=0.8)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("gain sigmoid(w v + b); dotted: prior v / max")
+    ax.set_title(f"{name}: learned per-bin gains (mean over seeds)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(out / f"gains.{ext}", dpi=120)
+    plt.close(fig)
+
+
+def axis_hz(table: Path, runs: list[dict]) -> np.ndarray | None:
+    """Centre frequency of each bin (NaN for log energy) from an attention run's own feature conf."""
+    att = [r for r in runs if "gains" in r]
+    if not att:
+        return None
+    exp = table / "runs" / att[0]["run"]
+    return feature_axes(exp, read_exp(exp)[1], len(att[0]["gains"]))[0]
+
+
+def teacher_row(exp: Path, score_name: str, pairs: list, labels: np.ndarray) -> dict | None:
+    path = exp / "scores" / score_name
+    if not path.exists():
+        print(f"prior_table: warning: {path} missing; the table has no teacher row", file=sys.stderr)
+        return None
+    tp, scores, tl = read_scores(path)
+    if tp != pairs or not np.array_equal(tl, labels):
+        raise DataDirError(f"{path}: the teacher was scored on other trials than the students")
+    facts = model_facts(exp)
+    return {"name": exp.name, **metrics(scores, tl), "params": facts["params"], "macs": facts["macs"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--table", required=True)
+    p.add_argument("--teacher-exp", required=True)
+    p.add_argument("--test-dir", required=True, help="the data dir the runs were scored on (its utt2spk)")
+    p.add_argument("--n-boot", type=int, default=1000, help="speaker-bootstrap resamples (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    a = p.parse_args(argv)
+    table, test = Path(a.table), Path(a.test_dir)
+    score_name = f"{test.name}_trials.score"
+    try:
+        runs, missing = load_runs(table, score_name)
+        if not runs:
+            raise DataDirError(f"{table}: no finished run (none has scores/{score_name}); run stage 3 first")
+        if missing:
+            print(f"prior_table: warning: {len(missing)} unfinished run(s) left out: {', '.join(missing)}", file=sys.stderr)
+        check_same_trials(runs, str(table))
+        utt2spk = read_dict(test / "utt2spk")
+        pairs = runs[0]["pairs"]
+        unknown = sorted({u for pr in pairs for u in pr if u not in utt2spk})
+        if unknown:
+            raise DataDirError(f"{test}/utt2spk: no speaker for {len(unknown)} trial utterance(s), first {unknown[0]!r}")
+        w = speaker_weights(np.array([utt2spk[e] for e, _ in pairs]), np.array([utt2spk[t] for _, t in pairs]),
+                            a.n_boot, a.seed)
+        boot = bootstrap_metrics([r["scores"] for r in runs], runs[0]["labels"], w, KEYS)  # (runs, resamples, keys)
+        rows = summarise(runs, boot)
+        teacher = teacher_row(Path(a.teacher_exp), score_name, pairs, runs[0]["labels"])
+        hz = axis_hz(table, runs)
+    except (ConfigError, DataDirError, ValueError, OSError) as e:
+        print(f"prior_table: error: {e}", file=sys.stderr)
+        return 1
+    atomic_write_text(table / "results.md", markdown(table, rows, teacher, missing, a.n_boot))
+    atomic_write_text(table / "results.csv", csv_text(rows))
+    if hz is not None:
+        atomic_write_text(table / "gains.csv", gains_csv(runs))
+    plots(table, rows, runs, hz if hz is not None else np.array([]), teacher)
+    print(f"prior_table: {len(runs)} runs, {len(rows)} priors -> {table}/results.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
