@@ -5,7 +5,9 @@
 #   1  train <config> on <data>/egs/<feat-type> (python -m steps.train; torchrun when several
 #      processes: --gpus 0,1 or --cpu-procs 2); resumes from exp/<name>/checkpoints/last.pt
 #   2  embeddings of the test set (and of the training set when --asnorm true) through $train_cmd
-#   3  score <data>/<test-set>/trials: EER, minDCF(0.01, 0.001) -> exp/<name>/{scores/,results.md}
+#   3  score every trials list of <data>/<test-set> (trials, trials_*: e.g. Vox1-O/E/H from
+#      prepare_voxceleb): EER, minDCF(0.01, 0.001) -> exp/<name>/{scores/,results.md} (a row per list,
+#      replaced on rescoring)
 #   4  attention retrain (the student): this script's stages 1-3 run again on --att-config with
 #      --prior set to --att-weights (written by ./b_extract.sh); the student's exp stores the prior values
 # Everything after stage 1 reads only exp/<name>/ (config, inputs, label index, prior, checkpoints).
@@ -82,11 +84,19 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  log "Stage 3: score $data/$test_set/trials"
-  python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" --embeddings "$test_set"
-  [ "$asnorm" = true ] && python -m steps.score --exp-dir "$exp" --trials "$data/$test_set/trials" \
-    --embeddings "$test_set" --cohort "$train_set"
-  tail -n 1 "$exp/results.md"
+  lists=()
+  for t in "$data/$test_set"/trials "$data/$test_set"/trials_*; do
+    [ -f "$t" ] && lists+=("$t")
+  done
+  [ ${#lists[@]} -gt 0 ] || { echo "$0: no trials list (trials, trials_*) in $data/$test_set" >&2; exit 1; }
+  log "Stage 3: score ${#lists[@]} trials list(s) of $data/$test_set: ${lists[*]##*/}"
+  for t in "${lists[@]}"; do
+    python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set"
+    if [ "$asnorm" = true ]; then
+      python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set" --cohort "$train_set"
+    fi
+  done
+  tail -n +5 "$exp/results.md"
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then

@@ -181,7 +181,7 @@ def plots(table: Path, rows: list[dict], runs: list[dict], hz: np.ndarray, teach
         ax.legend(loc="best", fontsize=8)
     ax.set_xticks(range(len(rows)), [r["prior"] for r in rows], rotation=30, ha="right")
     ax.set_ylabel("EER (%)")
-    ax.set_title(f"{table.name}: student EER per prior (mean, 95 % t interval over seeds; grey: seeds)", fontsize=9)
+    ax.set_title(f"{table.name}: student EER per prior\n(mean and 95 % t interval over seeds; grey: each seed)", fontsize=9)
     fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(out / f"eer.{ext}", dpi=120)
@@ -190,21 +190,31 @@ def plots(table: Path, rows: list[dict], runs: list[dict], hz: np.ndarray, teach
 
 
 def gains_plot(out: Path, runs: list[dict], hz: np.ndarray, name: str) -> None:
+    """One panel per attention prior: the learned gain of each seed and the prior / max, against Hz."""
     import matplotlib.pyplot as plt
     att = [r for r in runs if "gains" in r]
     if not att:
         return
     ok = np.isfinite(hz)  # bin 0 (log energy) has no frequency
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for c, p in enumerate(dict.fromkeys(r["prior"] for r in att)):
-        g = np.mean([r["gains"] for r in att if r["prior"] == p], axis=0)
-        prior = att[[r["prior"] for r in att].index(p)]["prior_values"]
-        ax.plot(hz[ok], g[ok], color=f"C{c % 10}", lw=1.2, label=f"{p}: learned gain")
-        ax.plot(hz[ok], prior[ok] / max(prior.max(), 1e-12), color=f"C{c % 10}", lw=0.7, ls=":", alpha=0.8)
-    ax.set_xlabel("frequency (Hz)")
-    ax.set_ylabel("gain sigmoid(w v + b); dotted: prior v / max")
-    ax.set_title(f"{name}: learned per-bin gains (mean over seeds)", fontsize=9)
-    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    priors = list(dict.fromkeys(r["prior"] for r in att))
+    cols = 1 if len(priors) == 1 else 2
+    rows = -(-len(priors) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 2.1 * rows + 0.6), sharex=True, sharey=True, squeeze=False)
+    for ax, p in zip(axes.flat, priors):
+        mine = [r for r in att if r["prior"] == p]
+        for r in mine:
+            ax.plot(hz[ok], r["gains"][ok], lw=1.0, label=f"gain, seed {r['seed']} (w {r['w']:.2f}, b {r['b']:.2f})")
+        v = mine[0]["prior_values"]
+        ax.plot(hz[ok], v[ok] / max(v.max(), 1e-12), color="k", lw=0.7, ls=":", label="prior v / max")
+        ax.set_title(p, fontsize=9)
+        ax.legend(fontsize=6, loc="upper right")
+    for ax in axes.flat[len(priors):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("frequency (Hz)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("sigmoid(w v + b)")
+    fig.suptitle(f"{name}: learned per-bin gains of the attention students", fontsize=10)
     fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(out / f"gains.{ext}", dpi=120)

@@ -3,8 +3,8 @@
     python -m steps.score --exp-dir exp/demo_rescnn --trials data/synth/test/trials \\
         [--embeddings test] [--cohort train --top-k 300] [--name test]
 
-Writes <exp>/scores/<name>.score (enrol test score label), <exp>/scores/<name>.det.png, and appends a
-row to <exp>/results.md. minDCF is normalised as Kaldi's compute_min_dcf.py with C_miss = C_fa = 1 at
+Writes <exp>/scores/<name>.score (enrol test score label), <exp>/scores/<name>.det.png, and a row
+of <exp>/results.md (one per embeddings, trials list and normalisation: rescoring replaces it). minDCF is normalised as Kaldi's compute_min_dcf.py with C_miss = C_fa = 1 at
 p_target 0.01 and 0.001. --cohort adds adaptive s-norm with that set's embeddings as cohort.
 """
 from __future__ import annotations
@@ -55,12 +55,16 @@ def det_plot(path: Path, scores, labels, title: str) -> None:
 
 
 def append_result(exp: Path, row: dict) -> None:
+    """One row per (embeddings, trials, norm) in <exp>/results.md: a rescoring replaces its old row."""
     path = exp / "results.md"
     header = "| date | embeddings | trials | norm | trials n | EER (%) | minDCF p=0.01 | minDCF p=0.001 |\n|---|---|---|---|---|---|---|---|\n"
     old = path.read_text() if path.exists() else f"# Results of {exp.name}\n\n" + header
+    key = [row["embeddings"], row["trials"], row["norm"]]
+    kept = [ln for ln in old.splitlines(keepends=True)
+            if not (ln.startswith("| 2") and [c.strip() for c in ln.split("|")[2:5]] == key)]
     line = (f"| {time.strftime('%Y-%m-%d %H:%M')} | {row['embeddings']} | {row['trials']} | {row['norm']} | "
             f"{row['n']} | {100 * row['eer']:.2f} | {row['mindcf_0.01']:.4f} | {row['mindcf_0.001']:.4f} |\n")
-    atomic_write_text(path, old + line)
+    atomic_write_text(path, "".join(kept) + line)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -146,13 +146,22 @@ def test_embeddings_and_scoring(recipe, tmp_path):
 
 
 def test_c_train_stages(recipe, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(recipe, data, ignore=shutil.ignore_patterns("egs"))
+    lines = (data / "test" / "trials").read_text().splitlines()
+    (data / "test" / "trials_hard").write_text("\n".join(lines[::2]) + "\n")  # a second list, as Vox1-H
     teacher, _ = tiny_configs(tmp_path)
-    p = run(f"./c_train.sh --data {recipe} --config {teacher} --exp-dir {tmp_path}/exp --asnorm true")
+    args = f"./c_train.sh --data {data} --egs-dir {recipe}/egs/spect --config {teacher} --exp-dir {tmp_path}/exp --asnorm true"
+    p = run(args)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    for s in ("Stage 1", "Stage 2", "Stage 3"):
+    for s in ("Stage 1", "Stage 2", "Stage 3: score 2 trials list(s)"):
         assert s in p.stdout
-    assert len((tmp_path / "exp" / "results.md").read_text().splitlines()) == 6  # title, blank, header x2, 2 rows
-    p = run(f"./c_train.sh --data {recipe} --config {teacher} --stage 4 --stop-stage 4 "
+    rows = [r for r in (tmp_path / "exp" / "results.md").read_text().splitlines() if r.startswith("| 2")]
+    assert len(rows) == 4 and sum("trials_hard | cosine | 60 |" in r for r in rows) == 1  # 2 lists x (cosine, AS-norm)
+    assert (tmp_path / "exp" / "scores" / "test_trials_hard.score").exists()
+    p = run(args + " --stage 3")  # rescoring replaces the rows
+    assert p.returncode == 0 and (tmp_path / "exp" / "results.md").read_text().count("\n| 2") == 4
+    p = run(f"./c_train.sh --data {data} --config {teacher} --stage 4 --stop-stage 4 "
             f"--att-weights {tmp_path}/none.npy")
     assert p.returncode == 1 and "run ./b_extract.sh first" in p.stderr
 
