@@ -44,8 +44,8 @@ if [ -n "$planted_band" ]; then
   log "planted band $planted_band Hz: corpus $data, teacher $exp_dir"
 fi
 if [ "$full_table" = true ]; then
-  table_priors="none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled"
-  [ -n "$planted_band" ] && table_priors="none ig shuffled oracle"
+  table_priors="none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled uniform"
+  [ -n "$planted_band" ] && table_priors="none ig shuffled oracle uniform"
   table_seeds="1 2 3"
 fi
 

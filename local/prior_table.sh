@@ -9,7 +9,7 @@
 #      (scores/<test-set>_trials.score) is skipped, a killed one resumes from its last checkpoint, so the table can be built
 #      across several sittings
 #   4  the table: python -m steps.prior_table -> <table>/results.{md,csv}, <table>/plots/
-# Priors: none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled oracle (steps/prior_runs.py).
+# Priors: none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled oracle uniform (steps/prior_runs.py).
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh

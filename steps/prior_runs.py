@@ -41,6 +41,7 @@ PRIORS = {
     "vox1_clean": (None, False, "published VoxCeleb1 clean-teacher vector (161-bin spectrograms only)"),
     "shuffled": ("integrated_gradients", False, "IG values in a seeded random bin order"),
     "oracle": (None, False, "the planted band itself (needs --oracle-band)"),
+    "uniform": (None, False, "the same value in every bin: the layer's w, b without any frequency shape"),
 }
 
 
@@ -54,6 +55,8 @@ def prior_vector(name: str, teacher: Path, feat_dim: int, band, hz, shuffle_seed
         return None
     if name in ("mel", "vox1_clean"):
         return resolve_prior(name, feat_dim)
+    if name == "uniform":
+        return np.ones(feat_dim)
     if name == "oracle":
         if band is None:
             raise ConfigError("prior 'oracle' needs --oracle-band LO-HI (the planted band, Hz)")

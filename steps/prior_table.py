@@ -112,6 +112,10 @@ def pct(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{100 * x:.2f}"
 
 
+def dcf(x: float) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.4f}"
+
+
 def interval(row: dict, key: str, scale: float = 100.0, fmt: str = "{:+.2f}") -> str:
     if f"d_{key}" not in row:
         return "–"
@@ -135,8 +139,8 @@ def markdown(table: Path, rows: list[dict], teacher: dict | None, missing: list[
     for r in rows:
         wb = f"{r['w_mean']:.2f}, {r['b_mean']:.2f}" if "w_mean" in r else "–"
         out.append(f"| {r['prior']} | {r['seeds']} | {pct(r['eer_mean'])} ± {pct(r['eer_sd'])} | "
-                   f"{r['mindcf_0.01_mean']:.4f} ± {r['mindcf_0.01_sd']:.4f} | {r['mindcf_0.001_mean']:.4f} ± "
-                   f"{r['mindcf_0.001_sd']:.4f} | {interval(r, 'eer')} | {interval(r, 'mindcf_0.01', 1.0, '{:+.4f}')} | "
+                   f"{dcf(r['mindcf_0.01_mean'])} ± {dcf(r['mindcf_0.01_sd'])} | {dcf(r['mindcf_0.001_mean'])} ± "
+                   f"{dcf(r['mindcf_0.001_sd'])} | {interval(r, 'eer')} | {interval(r, 'mindcf_0.01', 1.0, '{:+.4f}')} | "
                    f"{wb} | {r['params']:,} | {r['macs'] / 1e9:.3f} G |")
     if missing:
         out.append(f"\nUnfinished runs, left out: {', '.join(missing)}")

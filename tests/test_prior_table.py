@@ -71,3 +71,14 @@ def test_prior_runs_rejects_before_writing(tiny_egs, tmp_path):
              str(student), "--out", str(out), "--priors", "none bogus"])
     assert p.returncode == 1 and "unknown ['bogus']" in p.stderr and "valid: none, mel" in p.stderr
     assert not out.exists()
+
+
+def test_prior_vectors_without_a_teacher(tmp_path):
+    from steps.config import ConfigError
+    from steps.prior_runs import prior_vector
+    assert np.array_equal(prior_vector("uniform", tmp_path, 161, None, None, 0), np.ones(161))
+    assert prior_vector("none", tmp_path, 161, None, None, 0) is None
+    with pytest.raises(ConfigError, match="needs --oracle-band"):
+        prior_vector("oracle", tmp_path, 161, None, None, 0)
+    with pytest.raises(ConfigError, match="run ./b_extract.sh --teacher-exp"):
+        prior_vector("eg", tmp_path, 161, None, None, 0)
