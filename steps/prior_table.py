@@ -214,8 +214,10 @@ def gains_plot(out: Path, runs: list[dict], hz: np.ndarray, name: str) -> None:
         ax.legend(fontsize=6, loc="upper right")
     for ax in axes.flat[len(priors):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("frequency (Hz)")
+    for c in range(cols):  # the lowest visible panel of each column carries the frequency axis
+        low = axes[-1, c] if axes[-1, c].get_visible() else axes[-2, c]
+        low.xaxis.set_tick_params(labelbottom=True)
+        low.set_xlabel("frequency (Hz)")
     for ax in axes[:, 0]:
         ax.set_ylabel("sigmoid(w v + b)")
     fig.suptitle(f"{name}: learned per-bin gains of the attention students", fontsize=10)
