@@ -143,11 +143,8 @@ def first_pass(maps: dict, feats: dict, utts: list[str]) -> tuple[torch.Tensor, 
 
 def band_bins(exp: Path, inputs: dict, n_bins: int, band) -> np.ndarray:
     from steps.visual_gradient import feature_axes
-    hz = feature_axes(exp, inputs, n_bins)[0]
-    inside = np.isfinite(hz) & (hz >= band[0]) & (hz <= band[1])
-    if not inside.any():
-        raise ValueError(f"--oracle-band {band[0]:g}-{band[1]:g} Hz holds none of the feature bins")
-    return inside
+    from models.prior_variants import band_indicator
+    return band_indicator(feature_axes(exp, inputs, n_bins)[0], band).astype(bool)
 
 
 def rankings(a, maps, vectors, utt, x_shape, rng, band) -> dict:

@@ -28,7 +28,7 @@ from models.info import count_macs, count_params
 from steps.config import ConfigError
 from steps.evaluate import metrics
 from steps.experiment import load_exp_model, read_exp
-from steps.visual_gradient import feature_axes
+from steps.visual_gradient import feature_axes, save
 
 KEYS = ("eer", "mindcf_0.01", "mindcf_0.001")
 
@@ -70,7 +70,7 @@ def load_runs(table: Path, score_name: str) -> tuple[list[dict], list[str]]:
             continue
         pairs, scores, labels = read_scores(path)
         runs.append({"run": f[0], "prior": f[1], "seed": int(f[2]), "pairs": pairs, "scores": scores,
-                     "labels": labels, **model_facts(exp)})
+                     "labels": labels, "m": metrics(scores, labels), **model_facts(exp)})
     return runs, missing
 
 
@@ -87,15 +87,14 @@ def summarise(runs: list[dict], boot: np.ndarray) -> list[dict]:
     rows = []
     for p in priors:
         idx = [i for i, r in enumerate(runs) if r["prior"] == p]
-        m = np.array([[metrics(runs[i]["scores"], runs[i]["labels"])[k] for k in KEYS] for i in idx])  # (seeds, keys)
+        m = np.array([[runs[i]["m"][k] for k in KEYS] for i in idx])  # (seeds, keys)
         row = {"prior": p, "seeds": len(idx), "params": runs[idx[0]]["params"], "macs": runs[idx[0]]["macs"]}
         for j, k in enumerate(KEYS):
             row[f"{k}_mean"], row[f"{k}_sd"] = float(m[:, j].mean()), float(m[:, j].std(ddof=1)) if len(idx) > 1 else float("nan")
         paired = [(i, base[runs[i]["seed"]]) for i in idx if runs[i]["seed"] in base]
         if p != "none" and paired:
             for j, k in enumerate(KEYS):
-                d = [metrics(runs[a]["scores"], runs[a]["labels"])[k] - metrics(runs[b]["scores"], runs[b]["labels"])[k]
-                     for a, b in paired]
+                d = [runs[a]["m"][k] - runs[b]["m"][k] for a, b in paired]
                 row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = t_interval(d)
                 a_idx, b_idx = [a for a, _ in paired], [b for _, b in paired]
                 diff = boot[a_idx, :, j].mean(axis=0) - boot[b_idx, :, j].mean(axis=0)  # (resamples,)
@@ -175,7 +174,7 @@ def plots(table: Path, rows: list[dict], runs: list[dict], hz: np.ndarray, teach
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(rows) + 2), 3.4))
     for i, r in enumerate(rows):
-        vals = [100 * metrics(x["scores"], x["labels"])["eer"] for x in runs if x["prior"] == r["prior"]]
+        vals = [100 * x["m"]["eer"] for x in runs if x["prior"] == r["prior"]]
         m, lo, hi = t_interval(vals)
         ax.scatter([i] * len(vals), vals, color="0.6", s=12, zorder=2)
         err = [[m - lo], [hi - m]] if np.isfinite(lo) else None
@@ -187,8 +186,7 @@ def plots(table: Path, rows: list[dict], runs: list[dict], hz: np.ndarray, teach
     ax.set_ylabel("EER (%)")
     ax.set_title(f"{table.name}: student EER per prior\n(mean and 95 % t interval over seeds; grey: each seed)", fontsize=9)
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"eer.{ext}", dpi=120)
+    save(fig, out / "eer")
     plt.close(fig)
     gains_plot(out, runs, hz, table.name)
 
@@ -222,8 +220,7 @@ def gains_plot(out: Path, runs: list[dict], hz: np.ndarray, name: str) -> None:
         ax.set_ylabel("sigmoid(w v + b)")
     fig.suptitle(f"{name}: learned per-bin gains of the attention students", fontsize=10)
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"gains.{ext}", dpi=120)
+    save(fig, out / "gains")
     plt.close(fig)
 
 
