@@ -10,8 +10,10 @@
 #      --aug true, <train>_comb = clean + all augmented copies (utils/combine_data.sh)
 #   3  in-domain trials from the training speakers: <train>/trials_2w (datasets/make_trials.py)
 #   4  compact trials dir: <train>/trials_dir (datasets/split_trials_dir.py)
-#   5  egs: <data>/egs/<feat-type>[_aug]/{train,valid} + spk2label (datasets/make_egs.py), from
-#      <train> or, with --aug true, from <train>_comb
+#   5  egs: <data>/egs/<feat-type>[_aug][_vad]/{train,valid} + spk2label (datasets/make_egs.py), from
+#      <train> or, with --aug true, from <train>_comb; with --vad true, energy VAD first
+#      (steps/compute_vad_decision.sh on the egs source, the test dir and the trials dir) and egs cut
+#      from voiced frames only (train them with data.vad: true in the experiment YAML)
 # A finished stage writes <data>/.a_prep_egs.stage<N>.done and a rerun skips it (delete it to redo);
 # inside a stage, the feature and egs jobs are resumable too.
 # Defaults run the synthetic demo corpus. For VoxCeleb1 dev as in the paper:
@@ -21,24 +23,25 @@ set -euo pipefail
 . ./path.sh
 . ./cmd.sh
 
-stage=1
-stop_stage=100
+stage=1                    # first stage to run (see the header)
+stop_stage=100             # last stage to run
 data=data/synth            # data root holding the train and test data dirs
-train_set=train
-test_set=test
+train_set=train            # training data dir under --data
+test_set=test              # test data dir under --data
 feat_type=spect            # spect (161-dim, the paper) | fbank (80) | mfcc (30)
 feat_conf=""               # default: the conf of --feat-type (conf/spect_161.conf, conf/fbank_80.conf, conf/mfcc_30.conf)
-nj=2
+nj=2                       # parallel jobs
 num_pairs=4000             # in-domain trials (paper: 20000)
 input_per_spks=64          # egs per speaker (paper: 1024 VoxCeleb1, 768 VoxCeleb2)
 num_frames=400             # eg length in frames (paper: 600); training crops must not exceed it
 num_valid=2                # utterances per speaker held out for validation
 out_format=kaldi_cmp       # kaldi_cmp (Kaldi lossy compression, as the paper) | kaldi
-seed=123456
+seed=123456                # trials, validation split and egs sampling
 aug=false                  # true: also augmented copies (Kaldi voxceleb/v2 style), egs from clean + aug
 musan_root=""              # MUSAN root (noise/ music/ speech/); empty: stand-ins under <data>/standin
 rirs_root=""               # the RIRS_NOISES dir; empty: stand-ins under <data>/standin
 aug_subset=0               # keep a random subset of this many augmented copies (0: all, as GFA)
+vad=false                  # true: energy VAD (conf/vad.conf) and egs of voiced frames only, in <data>/egs/<feat-type>_vad
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 
@@ -49,13 +52,17 @@ case "$feat_type" in
   *) echo "$0: --feat-type $feat_type: expected spect, fbank or mfcc" >&2; exit 1 ;;
 esac
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
-done_marker() { echo "$data/.a_prep_egs$([ "$aug" = true ] && echo _aug).stage$1.done"; }
+done_marker() { echo "$data/.a_prep_egs$([ "$aug" = true ] && echo _aug)$([ "$vad" = true ] && [ "$1" = 5 ] && echo _vad).stage$1.done"; }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && [ ! -f "$(done_marker "$1")" ]; }
 egs_dir=$data/egs/$feat_type
 egs_source=$train_set
 if [ "$aug" = true ]; then
   egs_dir=${egs_dir}_aug
   egs_source=${train_set}_comb
+fi
+if [ "$vad" = true ]; then
+  [ "$feat_type" = fbank ] && { echo "$0: --vad true needs log energy in column 0 (spect or mfcc), not fbank" >&2; exit 1; }
+  egs_dir=${egs_dir}_vad
 fi
 
 if run_stage 1; then
@@ -106,12 +113,19 @@ if run_stage 4; then
 fi
 
 if run_stage 5; then
-  log "Stage 5: egs ($input_per_spks x $num_frames frames per speaker, $num_valid validation utterances)"
+  log "Stage 5: egs ($input_per_spks x $num_frames frames per speaker, $num_valid validation utterances, VAD $vad)"
+  if [ "$vad" = true ]; then
+    for part in "$egs_source" "$test_set" "$train_set/trials_dir"; do
+      if [ -f "$data/$part/feats.scp" ]; then
+        steps/compute_vad_decision.sh --nj "$nj" --cmd "$train_cmd" "$data/$part"
+      fi
+    done
+  fi
   for set in train valid; do
     python datasets/make_egs.py --data-dir "$data/$egs_source" --out-dir "$egs_dir" --feat-type "$feat_type" \
       $([ "$set" = train ] && echo --train) --input-per-spks "$input_per_spks" --num-frames "$num_frames" \
       --num-valid "$num_valid" --feat-format kaldi --out-format "$out_format" --out-set "$set" --nj "$nj" \
-      --seed "$seed"
+      --seed "$seed" $([ "$vad" = true ] && echo --vad)
   done
   touch "$(done_marker 5)"
 fi

@@ -17,22 +17,22 @@ set -euo pipefail
 . ./path.sh
 . ./cmd.sh
 
-stage=1
-stop_stage=2
-teacher_exp=exp/demo_rescnn
+stage=1                    # first stage to run
+stop_stage=2               # last stage to run (3: insertion/deletion curves, on request)
+teacher_exp=exp/demo_rescnn  # the trained teacher experiment dir
 method=integrated_gradients   # see gradients/cam_extract.py --list-methods
 target=cosine                 # cosine (GFA) | softmax | verification
-utts_per_spk=1
+utts_per_spk=1             # utterances per training speaker to attribute
 steps=""                      # integrated_gradients points (empty: the registry's default, 50)
 baseline=""                   # integrated_gradients baseline: zero | time_mean (empty: zero)
 n_samples=""                  # expected_gradients / gradient_shap / smoothgrad samples (empty: default)
 data=""                       # data root; empty: the data dir the teacher's egs were cut from
 train_set=train               # with --data: the dir <data>/<train-set> to attribute
-reduction=abs
-nj=2
+reduction=abs              # map -> weight per bin: abs | relu | signed
+nj=2                       # parallel saliency jobs
 gpus=""                       # e.g. "0,1": job J runs on GPU (J-1) mod n; empty = CPU
 internal_batch_size=64        # path points per forward/backward (the memory bound)
-seed=123456
+seed=123456                # utterance sampling and random draws
 insdel_methods=""             # stage 3: methods to compare (empty: every method with maps)
 insdel_levels="points rows"   # stage 3: rank time-frequency points and/or whole frequency rows
 point_fills="time_mean dataset_mean zero"    # stage 3: what replaces points (time_mean: the paper's)

@@ -16,26 +16,26 @@ set -euo pipefail
 . ./path.sh
 . ./cmd.sh
 
-stage=1
-stop_stage=3
-config=conf/demo_rescnn.yaml
-att_config=conf/demo_rescnn_att.yaml
-att_weights=exp/demo_rescnn/gradients/integrated_gradients/freq_weights.npy
+stage=1                    # first stage to run (see the header)
+stop_stage=3               # last stage to run
+config=conf/demo_rescnn.yaml  # the experiment YAML (stage 1 trains it)
+att_config=conf/demo_rescnn_att.yaml  # stage 4: the student YAML
+att_weights=exp/demo_rescnn/gradients/integrated_gradients/freq_weights.npy  # stage 4: the teacher weights given to the student as its prior
 exp_dir=""                 # default exp/<config stem>
 att_exp_dir=""             # default exp/<att-config stem>
-data=data/synth
-train_set=train
-test_set=test
-feat_type=spect
+data=data/synth            # data root holding the train and test data dirs
+train_set=train            # training data dir under --data
+test_set=test              # test data dir under --data (every trials list in it is scored)
+feat_type=spect            # feature type of the egs: spect | fbank | mfcc
 egs_dir=""                 # default <data>/egs/<feat-type> (a_prep_egs.sh --aug true: <data>/egs/<feat-type>_aug);
                            # steps.train refuses egs whose feature type is not the config's data.feat_type
 prior=""                   # attention prior of the config (mel, vox1_clean, ..., or a weights file); empty: the YAML's
 gpus=""                    # e.g. 0,1: CUDA DDP over those GPUs; empty: CPU
 cpu_procs=1                # > 1: DDP on CPU (gloo) with that many processes
-nnodes=1
-node_rank=0
-master_addr=localhost
-master_port=29533
+nnodes=1                   # DDP: number of nodes
+node_rank=0                # DDP: this node's rank
+master_addr=localhost      # DDP: address of rank 0
+master_port=29533          # DDP: port of rank 0
 nj=2                       # embedding jobs
 num_workers=0              # DataLoader workers per training process (0 is fastest on a 2-core CPU; raise on GPU nodes)
 asnorm=false               # also score with adaptive s-norm (cohort: training-set embeddings)

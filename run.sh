@@ -13,16 +13,18 @@
 #   5  local/prior_table.sh: half-width students (conf/prior_student.yaml) with each prior of
 #      --table-priors (default: none = no attention, ig = the teacher's IG weights) x --table-seeds,
 #      each trained, embedded and scored; prints the table (teacher row included)
+#   6  python -m steps.compare: the teacher and the stage-5 students side by side (DET curves, weights
+#      and learned gains, table in exp/compare_<teacher>/results.md), printed at the end
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh
 
-stage=0
-stop_stage=100
+stage=0                    # first stage to run (see the header)
+stop_stage=100             # last stage to run
 data=data/synth        # data root: holds train/ and test/ data dirs
 preset=demo            # synthetic corpus size: tiny | demo
-seed=777
-nj=2
+seed=777                   # synthetic corpus seed
+nj=2                       # parallel jobs of every stage
 config=conf/demo_rescnn.yaml   # the teacher experiment
 exp_dir=""                     # default exp/<config stem>
 method=integrated_gradients    # saliency method of the weights (stage 4)
@@ -81,5 +83,17 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   local/prior_table.sh --data "$data" --teacher-exp "$teacher" --student-config "$student_config" \
     --priors "$table_priors" --seeds "$table_seeds" --table "${table:-exp/prior_table_$(basename "$teacher")}" \
     --nj "$nj" ${oracle_opt[@]+"${oracle_opt[@]}"}
+fi
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  table=${table:-exp/prior_table_$(basename "$teacher")}
+  systems=("$teacher")
+  for p in $table_priors; do
+    for s in $table_seeds; do
+      if [ -d "$table/runs/${p}_s$s/scores" ]; then systems+=("$table/runs/${p}_s$s"); fi
+    done
+  done
+  log "Stage 6: comparison of ${#systems[@]} systems -> exp/compare_$(basename "$teacher")"
+  python -m steps.compare "${systems[@]}" --out "exp/compare_$(basename "$teacher")"
 fi
 log "Done."

@@ -136,17 +136,29 @@ def length_batches(lengths: dict[str, int], max_frames: int = 3000, batch_frames
 
 
 class UtteranceLoader:
-    """Iterate (items, feats (batch, time, freq)) over full-length utterances of a feats.scp."""
+    """Iterate (items, feats (batch, time, freq)) over full-length utterances: ``feats`` maps each
+    utterance to a feats.scp entry or to an in-memory (time, freq) array. ``voiced`` (utt -> bool
+    mask over its frames) keeps only those frames, as Kaldi's select-voiced-frames; ``lengths`` are
+    then the voiced counts."""
 
-    def __init__(self, feats: dict[str, str], lengths: dict[str, int], max_frames: int = 3000,
-                 batch_frames: int = 30000, min_frames: int = 1):
+    def __init__(self, feats: dict[str, str | np.ndarray], lengths: dict[str, int], max_frames: int = 3000,
+                 batch_frames: int = 30000, min_frames: int = 1, voiced: dict[str, np.ndarray] | None = None):
         short = [u for u, n in lengths.items() if n < min_frames]
         if short:
             raise DataDirError(f"{len(short)} utterance(s) shorter than the model's {min_frames} frames, "
                                f"first {short[0]!r} ({lengths[short[0]]} frames)")
-        self.feats, self.lengths = feats, lengths
+        self.feats, self.lengths, self.voiced = feats, lengths, voiced or {}
         self.max_frames, self.batch_frames = max_frames, batch_frames
         self._fds: dict = {}
+
+    def num_chunks(self) -> int:
+        """Items the iteration yields in all (an utterance over max_frames counts once per chunk)."""
+        return sum(len(chunk_plan(n, self.max_frames)) for n in self.lengths.values())
+
+    def read(self, utt: str) -> np.ndarray:
+        m = self.feats[utt]
+        m = m if isinstance(m, np.ndarray) else read_rows(m, self._fds)  # (time, freq)
+        return m[self.voiced[utt]] if utt in self.voiced else m
 
     def __iter__(self):
         cache: dict[str, np.ndarray] = {}
@@ -154,6 +166,6 @@ class UtteranceLoader:
             mats = []
             for utt, s, e in batch:
                 if utt not in cache:
-                    cache = {utt: read_rows(self.feats[utt], self._fds)}  # (time, freq)
+                    cache = {utt: self.read(utt)}  # (time, freq)
                 mats.append(cache[utt][s:e])
             yield batch, torch.from_numpy(np.stack(mats).astype(np.float32))

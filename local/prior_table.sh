@@ -14,17 +14,17 @@ set -euo pipefail
 . ./path.sh
 . ./cmd.sh
 
-stage=1
-stop_stage=4
-teacher_exp=exp/demo_rescnn
-student_config=conf/prior_student.yaml
-priors="none ig shuffled"
-seeds="1 2 3"
+stage=1                    # first stage to run
+stop_stage=4               # last stage to run
+teacher_exp=exp/demo_rescnn  # the teacher whose weights are the priors
+student_config=conf/prior_student.yaml  # the student experiment YAML every prior is trained with
+priors="none ig shuffled"  # priors to train (steps/prior_runs.py lists them)
+seeds="1 2 3"              # student seeds (train.seed)
 table=""                   # default exp/prior_table_<teacher exp name>
 oracle_band=""             # LO-HI Hz of a planted band (the 'oracle' prior)
-data=data/synth
-test_set=test
-nj=2
+data=data/synth            # data root holding the test data dir
+test_set=test              # test data dir under --data
+nj=2                       # embedding jobs per run
 n_boot=1000                # speaker-bootstrap resamples of the paired differences
 help_message="Usage: $0 [options]   (see the header of $0)"
 . utils/parse_options.sh

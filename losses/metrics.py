@@ -62,6 +62,20 @@ def verification_metrics(scores, labels, p_targets=(0.01, 0.001), weights=None) 
     return out
 
 
+def operating_points(scores, labels, p_targets=(0.01, 0.001)) -> dict[str, dict[str, float]]:
+    """The DET operating points a verification report names: ``eer`` and ``mindcf_<p>`` each with
+    its value, threshold and (fpr, fnr) there; the EER point is (eer, eer) by definition."""
+    fnr, fpr, thr = error_rates(scores, labels)
+    eer, eer_thr = _eer_from_rates(fnr, fpr, thr)
+    out = {"eer": {"value": eer, "threshold": eer_thr, "fpr": eer, "fnr": eer}}
+    for p in p_targets:
+        c_det = fnr * p + fpr * (1.0 - p)
+        i = int(np.argmin(c_det))
+        out[f"mindcf_{p:g}"] = {"value": float(c_det[i] / min(p, 1.0 - p)), "threshold": float(thr[i]),
+                                "fpr": float(fpr[i]), "fnr": float(fnr[i])}
+    return out
+
+
 def _unit_rows(m: np.ndarray, dtype=np.float32) -> np.ndarray:
     """Rows scaled to unit length: (n, emb)."""
     m = np.asarray(m, dtype=dtype)

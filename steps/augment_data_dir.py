@@ -25,7 +25,7 @@ from datasets.augment_corpora import read_musan, read_rir_list
 from datasets.augment_dirs import DEFAULTS, KINDS, SourceCache, apply_recipe, augmented_rows, source_lists
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
-from steps.runtime import tune_allocator
+from steps.runtime import HelpFormatter, tune_allocator
 
 
 def write_dir(d: Path, rows, wav_scp: dict, u2s: dict, durs: dict) -> None:
@@ -58,7 +58,7 @@ def materialise(rows, wav_scp: dict, out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--musan", required=True)
     p.add_argument("--rirs", required=True, help="the RIRS_NOISES directory")

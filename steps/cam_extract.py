@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.ark_read import read_rows
@@ -39,7 +38,7 @@ from training.checkpoint import CheckpointError, load_checkpoint
 from models.embed import extract_embeddings
 from steps.evaluate import dir_loader
 from steps.experiment import check_feature_conf, exp_labels, load_exp_model
-from steps.runtime import pick_device, positive_int, tune_allocator
+from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
 
 
 def speaker_means(model, d: Path, u2s: dict, spks: set, seed: int, per_spk: int = 10) -> dict[str, torch.Tensor]:
@@ -107,7 +106,7 @@ def utterance_map(model, fn_for, feats_spec: str, method: str, chunk: int, opts:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", help="the teacher experiment (required unless --list-methods)")
     p.add_argument("--data-dir", required=False, help="default: the data dir the teacher's egs were cut from")
     p.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
@@ -181,7 +180,7 @@ def run(a) -> str:
     head.load_state_dict(head_state or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
     head.to(device).eval()
     means = speaker_means(model, d, u2s, {u2s[u] for u in mine}, a.seed) if a.target == "verification" else {}
-    bar = tqdm(mine, desc=a.method, disable=not sys.stderr.isatty())
+    bar = progress(mine, len(mine), a.method, "utt")
     with AtomicArkWriter(prefix) as w:
         for utt in bar:
             spk = u2s[utt]

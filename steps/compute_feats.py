@@ -29,7 +29,7 @@ from datasets.augment_dirs import SourceCache, apply_recipe
 from datasets.feat_opts import OptionError, read_options
 from datasets.kaldi_feats import compute_batch, num_frames
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict, read_table
-from steps.runtime import tune_allocator
+from steps.runtime import HelpFormatter, tune_allocator
 
 
 def warn(msg: str) -> None:
@@ -37,7 +37,7 @@ def warn(msg: str) -> None:
 
 
 def checked_waves(d: Path, opts, tool: dict):
-    """Yield (utt, mono samples or None) applying Kaldi's per-utterance checks."""
+    """Yield (utt, mono samples or None) of a data dir applying Kaldi's per-utterance checks."""
     wav_scp = read_dict(d / "wav.scp", max_fields=None)
     segments = None
     if (d / "segments").exists():
@@ -46,9 +46,20 @@ def checked_waves(d: Path, opts, tool: dict):
     recipes = {}
     if (d / "utt2aug").exists():  # augmented copies: apply each recipe to the clean audio in-process
         recipes = {k: json.loads(v) for k, v in read_dict(d / "utt2aug", max_fields=None).items()}
+    yield from check_waves(iter_data_dir_audio(wav_scp, segments), opts, tool, recipes)
+
+
+def dither_rng(seed: int, utt: str) -> np.random.Generator:
+    """The dither noise of one utterance: seeded by --dither-seed and the utterance id."""
+    return np.random.default_rng([seed, zlib.crc32(utt.encode())])
+
+
+def check_waves(audio, opts, tool: dict, recipes: dict | None = None):
+    """(utt, samples (channels, n) | AudioError, rate) -> (utt, mono samples or None), warning why."""
+    recipes = recipes or {}
     cache = SourceCache()
     sr_want, win = opts.frame.sample_frequency, opts.frame.window_size
-    for utt, x, sr in iter_data_dir_audio(wav_scp, segments):
+    for utt, x, sr in audio:
         if isinstance(x, AudioError):
             warn(f"{utt}: skipped: {x}")
             yield utt, None
@@ -117,7 +128,7 @@ def run_job(a) -> int:
         print(f"compute_feats: {prefix}: up to date, skipped ({job_failed(prefix)} utterance(s) had failed)")
         return 0
     n_utts, failed, frames, durs = 0, [], {}, {}
-    rng = lambda utt: np.random.default_rng([a.dither_seed, zlib.crc32(utt.encode())])  # noqa: E731
+    rng = lambda utt: dither_rng(a.dither_seed, utt)  # noqa: E731
     batch: list[tuple[str, np.ndarray]] = []
 
     def flush(writer):
@@ -153,7 +164,7 @@ def run_job(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--type", required=True, choices=["spect", "fbank", "mfcc"])
     p.add_argument("--config", required=True)
     p.add_argument("--compress", default="true", choices=["true", "false"])

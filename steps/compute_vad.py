@@ -17,10 +17,11 @@ from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.feat_opts import OptionError, read_options
 from datasets.kaldi_files import DataDirError
 from datasets.vad import compute_vad
+from steps.runtime import HelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--config", default=None)
     p.add_argument("data_dir")
     p.add_argument("out_prefix")

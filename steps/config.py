@@ -22,7 +22,8 @@ from training.optim import OPTIMIZERS, SCHEDULERS
 FEAT_TYPES = ("spect", "fbank", "mfcc")
 POS = {"lo": 1}
 SCHEMA: dict[str, dict[str, Spec]] = {
-    "data": {"feat_type": Spec("spect", str, choices=FEAT_TYPES), "feat_dim": Spec(161, int, **POS)},
+    "data": {"feat_type": Spec("spect", str, choices=FEAT_TYPES), "feat_dim": Spec(161, int, **POS),
+             "vad": Spec(False, bool)},
     "margin_warmup": {"steps": Spec(0, int, lo=0), "start": Spec(0, int, lo=0)},
     "train": {"epochs": Spec(50, int, **POS), "batch_size": Spec(128, int, **POS), "crop_min": Spec(200, int, **POS),
               "crop_max": Spec(400, int, **POS), "valid_frames": Spec(300, int, **POS), "seed": Spec(123456, int, lo=0),

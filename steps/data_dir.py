@@ -18,6 +18,7 @@ from datasets.datadir import spk2utt_to_utt2spk, utt2spk_to_spk2utt, validate_da
 from datasets.fix_dir import fix_data_dir
 from datasets.kaldi_files import DataDirError
 from datasets.split import combine_data_dirs, split_data, subset_data_dir
+from steps.runtime import HelpFormatter
 
 
 def _pairs(path: str | None) -> list[list[str]]:
@@ -80,7 +81,7 @@ def cmd_s2u(a) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="steps.data_dir", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("validate")
     for flag in ("--no-feats", "--no-wav", "--no-text", "--no-spk-sort", "--no-check-paths"):

@@ -2,7 +2,10 @@
 a data dir, embed its utterances, score trials."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import kaldiio
 
 import numpy as np
 import torch
@@ -10,6 +13,7 @@ import torch
 from datasets.datadir import check_trials
 from datasets.kaldi_files import DataDirError, read_dict, read_table
 from datasets.loader import UtteranceLoader
+from datasets.vad import voiced_masks
 from losses.metrics import cosine_scores, verification_metrics
 from models.embed import extract_embeddings
 
@@ -22,25 +26,49 @@ def read_trials(path: str | Path, utts: set[str] | None = None) -> list[tuple[st
     return [(e.key, e.fields[0], e.fields[1]) for e in read_table(path, 2, 2, sorted_unique=False)]
 
 
-def dir_loader(d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=None) -> UtteranceLoader:
+def dir_loader(d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=None, vad: bool = False) -> UtteranceLoader:
+    """Full-length utterances of a data dir (those in ``utts`` when given); with ``vad`` only the frames
+    its vad.scp marks voiced."""
     d = Path(d)
     feats = read_dict(d / "feats.scp")
     lengths = {u: int(n) for u, n in read_dict(d / "utt2num_frames").items() if u in feats}
     if utts is not None:
         lengths = {u: n for u, n in lengths.items() if u in utts}
-    return UtteranceLoader(feats, lengths, max_frames=max_frames, min_frames=min_frames)
+    masks = {}
+    if vad:
+        masks = read_voiced(d, lengths, min_frames)
+        lengths = {u: int(masks[u].sum()) if u in masks else n for u, n in lengths.items()}
+    return UtteranceLoader(feats, lengths, max_frames=max_frames, min_frames=min_frames, voiced=masks)
+
+
+def read_voiced(d: Path, lengths: dict[str, int], min_frames: int = 1) -> dict[str, np.ndarray]:
+    """Voiced-frame masks of the utterances in ``lengths`` from <d>/vad.scp (warnings on stderr)."""
+    scp = d / "vad.scp"
+    if not scp.exists():
+        raise DataDirError(f"{scp}: missing, but the experiment has data.vad: true; make it with "
+                           f"steps/compute_vad_decision.sh {d}")
+    table = read_dict(scp)
+    try:
+        decisions = {u: kaldiio.load_mat(table[u]) for u in lengths if u in table}
+        masks, notes = voiced_masks(decisions, lengths, min_frames)
+    except ValueError as e:
+        raise DataDirError(f"{scp}: {e}") from None
+    for note in notes:
+        print(f"warning: {scp}: {note}", file=sys.stderr)
+    return masks
 
 
 def metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return verification_metrics(scores, labels, (0.01, 0.001))
 
 
-def trials_evaluator(test_dirs: list[str], device):
-    """A callback model -> {<dir>_eer: ..., ...} over each dir's trials (None without dirs)."""
+def trials_evaluator(test_dirs: list[str], device, vad: bool = False):
+    """A callback model -> {<dir>_eer: ..., ...} over each dir's trials (None without dirs); ``vad``:
+    embed only the voiced frames of each dir's vad.scp."""
     if not test_dirs:
         return None
     for d in test_dirs:
-        for f in ("feats.scp", "utt2num_frames", "trials"):
+        for f in ("feats.scp", "utt2num_frames", "trials") + (("vad.scp",) if vad else ()):
             if not (Path(d) / f).exists():
                 raise DataDirError(f"--test-dir {d}: no {f}")
 
@@ -49,7 +77,7 @@ def trials_evaluator(test_dirs: list[str], device):
         for d in test_dirs:
             trials = read_trials(Path(d) / "trials", set(read_dict(Path(d) / "feats.scp")))
             utts = {u for a, b, _ in trials for u in (a, b)}
-            emb = extract_embeddings(model, dir_loader(d, getattr(model, "min_frames", 1), utts=utts), device)
+            emb = extract_embeddings(model, dir_loader(d, getattr(model, "min_frames", 1), utts=utts, vad=vad), device)
             scores = cosine_scores(emb, [(a, b) for a, b, _ in trials])
             labels = np.array([lab == "target" for _, _, lab in trials])
             name = Path(d).name

@@ -56,7 +56,14 @@ def egs_inputs(egs: Path, cfg: dict) -> tuple[dict, dict[str, bytes]]:
     feat_type = meta.get("feat_type", "")
     if feat_type != cfg["data"]["feat_type"]:
         raise ConfigError(f"{egs}: egs of {feat_type!r} features but data.feat_type is {cfg['data']['feat_type']!r}")
+    egs_vad = bool(meta.get("vad", False))
+    if egs_vad != cfg["data"]["vad"]:
+        raise ConfigError(f"{egs}: egs cut {'from voiced frames only' if egs_vad else 'without VAD'} but data.vad is "
+                          f"{str(cfg['data']['vad']).lower()}; " + ("set data.vad: true" if egs_vad else
+                                                       "make VAD egs with a_prep_egs.sh --vad true"))
     copies = {"spk2label": (egs / "spk2label").read_bytes()}
+    if egs_vad and (egs / "vad.conf").exists():
+        copies["vad.conf"] = (egs / "vad.conf").read_bytes()
     conf = egs / "feats.conf"
     if conf.exists():
         copies["feats.conf"] = conf.read_bytes()
@@ -127,6 +134,22 @@ def write_inputs(exp: Path, full_cfg: dict, copies: dict[str, bytes]) -> None:
     atomic_write_text(exp / "config.yaml", yaml.safe_dump(full_cfg, sort_keys=False))
 
 
+def same_config(saved, full: dict) -> bool:
+    """Whether a checkpoint's or config.yaml's config is ``full``, counting keys added to the schema
+    since it was written at their defaults (data.vad: false)."""
+    if not isinstance(saved, dict):
+        return False
+    saved = dict(saved)
+    inputs = saved.pop("inputs", None)
+    if inputs is None and "inputs" in full:
+        return False
+    try:
+        resolved = validate(saved, "saved config")
+    except ConfigError:
+        return False
+    return ({**resolved, "inputs": inputs} if "inputs" in full else resolved) == full
+
+
 def read_exp(exp: Path) -> tuple[dict, dict]:
     """(validated hyper-parameter config, inputs) of a trained experiment dir."""
     path = exp / "config.yaml"
@@ -179,7 +202,7 @@ def load_exp_model(exp: Path, which: str = "auto", device="cpu") -> tuple[torch.
     full = {**cfg, "inputs": inputs}
     path = pick_checkpoint(exp, cfg, which)
     ck = load_checkpoint(path)
-    if ck.get("config") != full:
+    if not same_config(ck.get("config"), full):
         raise CheckpointError(f"{path} was written with another config than {exp}/config.yaml")
     model = build_model(with_prior(cfg["model"], exp_prior(exp, inputs)), cfg["data"]["feat_dim"])
     load_state_strict(model, ck["model"], str(path))

@@ -4,6 +4,8 @@
         [--set-name test] [--checkpoint auto|last|avg_N|<epoch>] [--job J --num-jobs N] [--device auto]
 
 Reads <exp>/config.yaml (and a student's <exp>/prior.npy) and a checkpoint (auto: avg_<train.average_last> if present, else last).
+With data.vad: true in the experiment, only the voiced frames of <data-dir>/vad.scp are embedded
+(Kaldi's select-voiced-frames), as the egs were cut.
 Full-length utterances are batched by length; utterances over --max-frames are cut into equal chunks
 whose embeddings are averaged. Output: <exp>/embeddings/<set>/xvector.{ark,scp} (Kaldi float
 vectors). With --job/--num-jobs (e.g. under utils/run.pl JOB=1:N) each job embeds every N-th
@@ -15,7 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
 
 from datasets.ark_io import AtomicArkWriter
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
@@ -24,7 +25,7 @@ from models.registry import ConfigError
 from steps.evaluate import dir_loader
 from steps.experiment import check_feature_conf, load_exp_model
 from training.checkpoint import CheckpointError
-from steps.runtime import pick_device, positive_int, tune_allocator
+from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
 
 
 def merge(out: Path, num_jobs: int) -> int:
@@ -39,15 +40,16 @@ def merge(out: Path, num_jobs: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp-dir", required=True)
-    p.add_argument("--data-dir", required=False)
-    p.add_argument("--set-name", default=None)
-    p.add_argument("--checkpoint", default="auto")
-    p.add_argument("--max-frames", type=positive_int, default=3000)
-    p.add_argument("--job", type=int, default=0)
-    p.add_argument("--num-jobs", type=positive_int, default=1)
-    p.add_argument("--merge", action="store_true")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--exp-dir", required=True, help="a trained experiment dir")
+    p.add_argument("--data-dir", required=False, help="data dir with feats.scp and utt2num_frames")
+    p.add_argument("--set-name", default=None, help="embedding set name under <exp>/embeddings (default: the data "
+                   "dir's name; --merge needs it or --data-dir)")
+    p.add_argument("--checkpoint", default="auto", help="auto | last | avg_N | <epoch>")
+    p.add_argument("--max-frames", type=positive_int, default=3000, help="longer utterances are cut into equal chunks")
+    p.add_argument("--job", type=int, default=0, help="this job's number, 1..--num-jobs (0: every utterance)")
+    p.add_argument("--num-jobs", type=positive_int, default=1, help="jobs the utterances are split over")
+    p.add_argument("--merge", action="store_true", help="join the jobs' xvector.JOB.scp into xvector.scp")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a = p.parse_args(argv)
     if not 0 <= a.job <= a.num_jobs:
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     name = a.set_name or (Path(a.data_dir).name if a.data_dir else "")
     out = exp / "embeddings" / name
     try:
+        if not name:
+            raise DataDirError("give --data-dir (the set is named after it) or --set-name")
         if a.merge:
             print(f"extract_embeddings: {out}/xvector.scp: {merge(out, a.num_jobs)} embeddings")
             return 0
@@ -70,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
         if a.job:
             utts = utts[a.job - 1::a.num_jobs]
-        loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts))
-        bar = (lambda it: tqdm(it, desc="embed")) if sys.stderr.isatty() else None
+        loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts), cfg["data"]["vad"])
+        bar = lambda it: progress(it, loader.num_chunks(), "embed", "chunk", size=lambda b: len(b[0]))  # noqa: E731
         emb = extract_embeddings(model, loader, device, bar)
         prefix = out / (f"xvector.{a.job}" if a.job else "xvector")
         with AtomicArkWriter(prefix) as w:

@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from losses import build_loss
 from models.registry import ConfigError
 from steps.experiment import check_feature_conf, exp_labels, load_exp_model
 from steps.insdel_report import write_report
-from steps.runtime import pick_device, positive_int, tune_allocator
+from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
 from training.checkpoint import CheckpointError, load_checkpoint
 
 
@@ -59,7 +58,7 @@ def band_arg(text: str) -> tuple[float, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True, help="the teacher experiment")
     p.add_argument("--methods", nargs="+", default=None, help="default: every method with <exp>/gradients/*/maps.scp")
     p.add_argument("--levels", nargs="+", default=list(insdel.LEVELS), choices=insdel.LEVELS)
@@ -142,7 +141,7 @@ def first_pass(maps: dict, feats: dict, utts: list[str]) -> tuple[torch.Tensor, 
 
 
 def band_bins(exp: Path, inputs: dict, n_bins: int, band) -> np.ndarray:
-    from steps.visual_gradient import feature_axes
+    from steps.plotting import feature_axes
     from models.prior_variants import band_indicator
     return band_indicator(feature_axes(exp, inputs, n_bins)[0], band).astype(bool)
 
@@ -228,15 +227,15 @@ def run(a) -> str:
     dataset_mean, vectors = first_pass(maps, feats, utts)
     band = band_bins(exp, cfg["inputs"], len(dataset_mean), a.oracle_band) if a.oracle_band else None
     grids = {"insertion": np.asarray(a.insert_grid), "deletion": np.asarray(a.delete_grid)}
-    progress = out / "progress" / f"{settings_key(a, maps, ckpt)}.jsonl"
-    done = read_progress(progress)
+    resume = out / "progress" / f"{settings_key(a, maps, ckpt)}.jsonl"
+    done = read_progress(resume)
     todo = [i for i, u in enumerate(utts) if u not in done]
     print(f"insdel: {len(utts)} utterances x {len(maps)} methods from {d}; {len(utts) - len(todo)} already done "
-          f"({progress})", file=sys.stderr)
-    progress.parent.mkdir(parents=True, exist_ok=True)
-    classify, t0 = classifier(model, head), time.time()
-    with open(progress, "a") as log:
-        for n, i in enumerate(todo):
+          f"({resume})", file=sys.stderr)
+    resume.parent.mkdir(parents=True, exist_ok=True)
+    classify = classifier(model, head)
+    with open(resume, "a") as log:
+        for i in progress(todo, len(todo), "insdel", "utt"):
             u = utts[i]
             x = torch.from_numpy(read_rows(feats[u], {})).to(device)  # (time, freq)
             rng = np.random.default_rng([a.seed, i])
@@ -250,16 +249,8 @@ def run(a) -> str:
             log.write(json.dumps(rec) + "\n")
             log.flush()
             done[u] = rec
-            report_progress(n + 1, len(todo), t0)
     summary = write_report(out, {u: done[u] for u in utts}, grids, exp.name, a)
     return f"{out}: {len(utts)} utterances, {len(maps)} methods; {summary}"
-
-
-def report_progress(n: int, total: int, t0: float) -> None:
-    """A line per ~10 % (every utterance on a terminal): done / total, rate, time left."""
-    if sys.stderr.isatty() or n == total or n % max(1, total // 10) == 0:
-        rate = n / max(time.time() - t0, 1e-9)
-        print(f"insdel: {n}/{total} utterances, {rate:.2f}/s, {(total - n) / rate:.0f} s left", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

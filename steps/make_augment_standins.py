@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 from datasets.augment_corpora import make_musan_standin, make_rirs_standin
+from steps.runtime import HelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--musan", required=True)
     p.add_argument("--rirs-parent", required=True)
     p.add_argument("--seed", type=int, default=11)

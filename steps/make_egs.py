@@ -28,7 +28,8 @@ from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, label_index, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
 from datasets.parallel import pool_map
-from steps.runtime import tune_allocator
+from datasets.vad import voiced_masks
+from steps.runtime import HelpFormatter, tune_allocator
 
 
 def run_job(job: dict) -> dict:
@@ -55,6 +56,8 @@ def run_job(job: dict) -> dict:
             for key, (utt, start) in sorted(zip(keys, plan), key=lambda kv: c_key(kv[0])):
                 if utt not in cache:
                     cache[utt] = kaldiio.load_mat(job["feats"][utt])  # (time, freq)
+                    if utt in job["vad"]:  # Kaldi select-voiced-frames: (voiced time, freq)
+                        cache[utt] = cache[utt][kaldiio.load_mat(job["vad"][utt]) != 0]
                 w[key] = cut(cache[utt], start, job["num_frames"]).astype(np.float32)
                 rows.append([key, spk, label, utt, start])
     result = {"rows": rows, "skipped": skipped}
@@ -114,7 +117,7 @@ def load_inputs(d: Path) -> tuple[dict, dict, dict]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--out-set", required=True)
@@ -128,7 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nj", type=int, default=4)
     p.add_argument("--seed", type=int, default=123456)
     p.add_argument("--short-policy", default="tile", choices=SHORT_POLICIES)
+    p.add_argument("--vad", action="store_true", help="cut egs from the voiced frames of <data-dir>/vad.scp only "
+                   "(Kaldi select-voiced-frames; train with data.vad: true)")
     return p
+
+
+def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
+    """(voiced frames per utterance, vad.scp entries of the utterances whose voiced frames are used)."""
+    scp = d / "vad.scp"
+    if not scp.exists():
+        raise DataDirError(f"{scp}: missing for --vad; make it with steps/compute_vad_decision.sh {d}")
+    table = read_dict(scp)
+    try:
+        masks, notes = voiced_masks({u: kaldiio.load_mat(table[u]) for u in lengths if u in table}, lengths)
+    except ValueError as e:
+        raise DataDirError(f"{scp}: {e}") from None
+    for note in notes:
+        print(f"make_egs: warning: {scp}: {note}", file=sys.stderr)
+    return {u: int(masks[u].sum()) if u in masks else n for u, n in lengths.items()}, {u: table[u] for u in masks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,21 +166,25 @@ def main(argv: list[str] | None = None) -> int:
         chosen = train if a.train else valid
         check_label_index(Path(a.out_dir) / "spk2label", labels)
         conf = feature_record(d, a.feat_type)
+        lengths, vad = voiced_lengths(d, lengths) if a.vad else (lengths, {})
     except (DataDirError, OSError) as e:
         print(f"make_egs: error: {e}", file=sys.stderr)
         return 1
     out.mkdir(parents=True, exist_ok=True)
     params = {k: v for k, v in vars(a).items() if k not in ("nj", "out_dir", "data_dir")}
-    fp = fingerprint([d / "feats.scp", d / "utt2spk", d / "utt2num_frames"], nj=a.nj, **params)
+    fp = fingerprint([d / "feats.scp", d / "utt2spk", d / "utt2num_frames"] + ([d / "vad.scp"] if a.vad else []),
+                     nj=a.nj, **params)
     speakers = [(s, labels[s], labels[s], chosen[s]) for s in labels if chosen.get(s)]
     jobs = [{"prefix": str(out / f"egs.{j + 1}"), "fingerprint": fp, "compress": a.out_format == "kaldi_cmp",
              "seed": a.seed, "train": a.train, "n_egs": a.input_per_spks, "num_frames": a.num_frames,
-             "short": a.short_policy, "feats": feats, "lengths": lengths, "speakers": speakers[j::a.nj]}
+             "short": a.short_policy, "feats": feats, "lengths": lengths, "vad": vad, "speakers": speakers[j::a.nj]}
             for j in range(a.nj)]
     results = pool_map(run_job, jobs, a.nj)
     n, skipped = write_tables(out, results, a.nj)
     if conf is not None:
         atomic_write_bytes(Path(a.out_dir) / "feats.conf", conf)
+    if a.vad and (d / "conf" / "vad.conf").exists():  # the VAD options, for embedding raw audio the same way
+        atomic_write_bytes(Path(a.out_dir) / "vad.conf", (d / "conf" / "vad.conf").read_bytes())
     atomic_write_text(out / "egs.json", json.dumps({**params, "data_dir": str(d.resolve()), "egs": n, "speakers": len(speakers),
                                                     "short_utterances_skipped": skipped}, indent=1) + "\n")
     print(f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "

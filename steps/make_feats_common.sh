@@ -5,16 +5,15 @@
 # -> <feat-dir>/raw_<type>_<name>.JOB.{ark,scp}, <data-dir>/{feats.scp,utt2num_frames,utt2dur,frame_shift}
 . "$(dirname "${BASH_SOURCE[0]}")/../path.sh"
 
-nj=4
-cmd=utils/run.pl
-compress=true
-write_utt2num_frames=true
-write_utt2dur=true
+nj=4                       # parallel jobs (the data dir is split per utterance)
+cmd=utils/run.pl           # job runner: utils/run.pl or utils/slurm.pl
+compress=true              # Kaldi lossy compression of the feature arks
+write_utt2num_frames=true  # write <data-dir>/utt2num_frames
+write_utt2dur=true         # write <data-dir>/utt2dur
 dither_seed=0          # dither noise is seeded per utterance from this and the utterance id
 max_fail_frac=0.01     # a job fails when more than this fraction of its utterances fail
 help_message="Usage: $0 [options] <data-dir> [<log-dir> [<${feat_type}-dir>]]
-e.g.: $0 --nj 12 --cmd utils/run.pl data/train exp/make_${feat_type}/train ${feat_type}
-Options: --nj --cmd --${feat_type}-config --compress --write-utt2num-frames --write-utt2dur --dither-seed --max-fail-frac"
+e.g.: $0 --nj 12 --cmd utils/run.pl data/train exp/make_${feat_type}/train ${feat_type}"
 . "$GFA_ROOT/utils/parse_options.sh"
 
 if [ $# -lt 1 ] || [ $# -gt 3 ]; then

@@ -14,6 +14,7 @@ import time
 from tqdm import tqdm
 
 from datasets.synthetic import PRESETS, generate_corpus
+from steps.runtime import HelpFormatter
 
 
 def parse_band(text: str) -> tuple[float, float]:
@@ -25,7 +26,7 @@ def parse_band(text: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("out_dir")
     p.add_argument("--preset", default="demo", choices=sorted(PRESETS))
     p.add_argument("--seed", type=int, default=777)

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict
 from datasets.trials import recordings, sample_trials
+from steps.runtime import HelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("num_pairs", type=int)
     p.add_argument("data_dir")
     p.add_argument("--seed", type=int, default=123456)

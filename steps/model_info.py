@@ -2,40 +2,53 @@
 
     python -m steps.model_info --config conf/rescnn64.yaml [--num-classes 1211] [--frames 300]
                                [--set model.dropout=0.1 ...] [--no-layers]
+    python -m steps.model_info --exp-dir exp/demo_rescnn      # a trained experiment: its real head
+
+With --config the head is built for --num-classes speakers (VoxCeleb1 dev: 1211); with --exp-dir the
+model, its prior and the head come from the experiment (config.yaml, prior.npy, the number of classes
+of its egs' label index).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from models.info import count_macs, count_params, layer_table
 from losses import build_loss
 from models.registry import ConfigError, build_model
 from steps.config import load_config
-from steps.experiment import resolve_prior, with_prior
+from steps.experiment import exp_prior, read_exp, resolve_prior, with_prior
+from steps.runtime import HelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True)
-    p.add_argument("--set", action="append", default=[], metavar="A.B=C")
-    p.add_argument("--num-classes", type=int, default=1211, help="speakers of the head (VoxCeleb1 dev: 1211)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", help="an experiment YAML")
+    src.add_argument("--exp-dir", help="a trained experiment dir (its config, prior and number of classes)")
+    p.add_argument("--set", action="append", default=[], metavar="A.B=C", help="--config overrides")
+    p.add_argument("--num-classes", type=int, default=1211, help="speakers of the head with --config")
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--no-layers", action="store_true")
     a = p.parse_args(argv)
     try:
-        cfg = load_config(a.config, a.set)
+        if a.exp_dir:
+            cfg, inputs = read_exp(Path(a.exp_dir))
+            prior, a.num_classes = exp_prior(Path(a.exp_dir), inputs), inputs["num_classes"]
+        else:
+            cfg = load_config(a.config, a.set)
+            att = cfg["model"].get("attention")
+            prior = resolve_prior(str(att["prior"]), cfg["data"]["feat_dim"]) if att else None
         feat_dim = cfg["data"]["feat_dim"]
-        att = cfg["model"].get("attention")
-        prior = resolve_prior(str(att["prior"]), feat_dim) if att else None
         model = build_model(with_prior(cfg["model"], prior), feat_dim)
         head = build_loss(cfg["loss"], model.emb_dim, a.num_classes)
-    except ConfigError as e:
+    except (ConfigError, OSError) as e:
         print(f"model_info: error: {e}", file=sys.stderr)
         return 1
     body, nhead = count_params(model), count_params(head)
     macs = count_macs(model, a.frames, feat_dim)
-    print(f"config: {a.config}")
+    print(f"config: {a.config}" if a.config else f"experiment: {a.exp_dir}")
     print(f"model: {cfg['model']['name']}, input (batch, time, {feat_dim}), embedding {model.emb_dim}")
     print(f"parameters: body {body:,} ({body / 1e6:.3f} M), head {nhead:,} for {a.num_classes} classes "
           f"({cfg['loss']['name']}), total {body + nhead:,}")

@@ -15,10 +15,11 @@ import sys
 
 from datasets.kaldi_files import DataDirError
 from datasets.voxceleb import prepare_vox1, prepare_vox2
+from steps.runtime import HelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("corpus", choices=["vox1", "vox2"])
     p.add_argument("--root", required=True)
     p.add_argument("--out", required=True)

@@ -27,7 +27,8 @@ from models.prior_variants import band_indicator, shuffled, smooth_alternation
 from steps.config import ConfigError, load_config, validate
 from steps.experiment import npy_bytes, read_exp, resolve_prior
 from steps.make_synthetic import parse_band
-from steps.visual_gradient import feature_axes
+from steps.plotting import feature_axes
+from steps.runtime import HelpFormatter
 
 # prior name -> (teacher method whose freq_weights it uses or None, learn_prior, meaning)
 PRIORS = {
@@ -121,7 +122,7 @@ def write(out: Path, vectors, configs, runs, meta) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--teacher-exp", required=True)
     p.add_argument("--student-config", required=True)
     p.add_argument("--out", required=True)

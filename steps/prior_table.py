@@ -28,7 +28,8 @@ from models.info import count_macs, count_params
 from steps.config import ConfigError
 from steps.evaluate import metrics
 from steps.experiment import load_exp_model, read_exp
-from steps.visual_gradient import feature_axes, save
+from steps.plotting import feature_axes, save
+from steps.runtime import HelpFormatter
 
 KEYS = ("eer", "mindcf_0.01", "mindcf_0.001")
 
@@ -246,7 +247,7 @@ def teacher_row(exp: Path, score_name: str, pairs: list, labels: np.ndarray) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--table", required=True)
     p.add_argument("--teacher-exp", required=True)
     p.add_argument("--test-dir", required=True, help="the data dir the runs were scored on (its utt2spk)")

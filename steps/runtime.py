@@ -1,5 +1,5 @@
 """Process set-up for the heavy entry points (training, embedding extraction, saliency, features):
-the allocator settings below and the ``--device`` choice.
+the allocator settings below, the ``--device`` choice and progress reports that survive job logs.
 
 glibc serves each allocation above its mmap threshold (32 MiB at most) with a fresh ``mmap`` and
 returns it to the kernel on ``free``. PyTorch's CPU allocator goes straight to malloc, so every large
@@ -16,10 +16,13 @@ Set ``GFA_MALLOC=default`` to leave glibc's settings alone. Other C libraries ar
 """
 from __future__ import annotations
 
+import argparse
+import copy
 import ctypes
 import ctypes.util
 import os
 import sys
+import time
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX = -1, -2, -4  # glibc <malloc.h>
 SETTINGS = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20))
@@ -51,9 +54,29 @@ def pick_device(kind: str, gpus: str = "", job: int = 0):
     return torch.device(f"cuda:{ids[(max(job, 1) - 1) % len(ids)]}")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help of the entry points: the docstring as written and every option's default (options
+    without a default, None, or a flag that is off show none)."""
+
+    def _format_action(self, action):
+        if action.help is None and self._shows_default(action):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" not in text and self._shows_default(action):
+            text += " (default: %(default)s)"
+        return text
+
+    @staticmethod
+    def _shows_default(action) -> bool:
+        return bool(action.option_strings) and action.default not in (None, False, argparse.SUPPRESS, [])
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (a count, a size), with a clear message otherwise."""
-    import argparse
     try:
         v = int(text)
     except ValueError:
@@ -61,3 +84,44 @@ def positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
     return v
+
+
+def progress(items, total: int | None = None, desc: str = "", unit: str = "it", size=None, every: float | None = None):
+    """Iterate ``items`` with progress: a tqdm bar on a terminal; otherwise (a job log under run.pl or
+    slurm.pl) one line every ``every`` seconds (env GFA_PROGRESS_EVERY, default 30) and one at the end:
+    ``<desc>: done/total units (pct), rate/s, ETA``. ``size(item)`` counts the units in an item (e.g.
+    the utterances of a batch); ``total`` is in those units."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        if size is None:
+            yield from tqdm(items, total=total, desc=desc, unit=unit)
+            return
+        with tqdm(total=total, desc=desc, unit=unit) as bar:
+            for item in items:
+                yield item
+                bar.update(size(item))
+        return
+    every = float(os.environ.get("GFA_PROGRESS_EVERY", "30")) if every is None else every
+    t0 = last = time.monotonic()
+    done = 0
+    for item in items:
+        yield item
+        done += size(item) if size else 1
+        now = time.monotonic()
+        if now - last >= every:
+            last = now
+            print(progress_line(desc, done, total, unit, now - t0), file=sys.stderr, flush=True)
+    print(progress_line(desc, done, total, unit, time.monotonic() - t0), file=sys.stderr, flush=True)
+
+
+def progress_line(desc: str, done: int, total: int | None, unit: str, elapsed: float) -> str:
+    """``embed: 120/480 utt (25.0 %), 3.1 utt/s, elapsed 39 s, ETA 1 min 56 s``."""
+    rate = done / max(elapsed, 1e-9)
+    of = f"/{total} {unit} ({100 * done / max(total, 1):.1f} %)" if total else f" {unit}"
+    eta = f", ETA {duration(max(total - done, 0) / rate)}" if total and rate > 0 else ""
+    return f"{desc}: {done}{of}, {rate:.3g} {unit}/s, elapsed {duration(elapsed)}{eta}"
+
+
+def duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600} h {s % 3600 // 60} min" if s >= 3600 else f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s"

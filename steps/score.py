@@ -3,13 +3,16 @@
     python -m steps.score --exp-dir exp/demo_rescnn --trials data/synth/test/trials \\
         [--embeddings test] [--cohort train --top-k 300] [--name test]
 
-Writes <exp>/scores/<name>.score (enrol test score label), <exp>/scores/<name>.det.png, and a row
+Writes <exp>/scores/<name>.score (enrol test score label), <exp>/scores/<name>.json (EER and both
+minDCFs with their thresholds and operating points: what steps.verify decides with and steps.compare
+marks), <exp>/scores/<name>.det.png, and a row
 of <exp>/results.md (one per embeddings, trials list and normalisation: rescoring replaces it). minDCF is normalised as Kaldi's compute_min_dcf.py with C_miss = C_fa = 1 at
 p_target 0.01 and 0.001. --cohort adds adaptive s-norm with that set's embeddings as cohort.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -18,11 +21,11 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
-from datasets.atomic import atomic_path
 from datasets.kaldi_files import DataDirError, atomic_write_text
-from losses.metrics import as_norm, cosine_scores, det_points
+from losses.metrics import as_norm, cosine_scores, operating_points
 from steps.evaluate import metrics, read_trials
-from steps.runtime import positive_int
+from steps.plotting import det_figure, pyplot, save
+from steps.runtime import HelpFormatter, positive_int
 
 
 def load_embeddings(d: Path) -> dict[str, np.ndarray]:
@@ -30,28 +33,6 @@ def load_embeddings(d: Path) -> dict[str, np.ndarray]:
     if not scp.exists():
         raise DataDirError(f"{scp}: missing; run steps.extract_embeddings first")
     return {k: np.asarray(v) for k, v in kaldiio.load_scp_sequential(str(scp))}
-
-
-def det_plot(path: Path, scores, labels, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy.stats import norm
-    fpr, fnr = det_points(scores, labels)
-    clip = lambda v: np.clip(v, 1e-4, 1 - 1e-4)  # noqa: E731
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(norm.ppf(clip(fpr)), norm.ppf(clip(fnr)))
-    ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5])
-    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
-    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
-    ax.set_xlabel("false alarm rate (%)")
-    ax.set_ylabel("miss rate (%)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
 
 
 def append_result(exp: Path, row: dict) -> None:
@@ -68,7 +49,7 @@ def append_result(exp: Path, row: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True)
     p.add_argument("--trials", required=True)
     p.add_argument("--embeddings", default=None, help="embedding set under <exp>/embeddings (default: trials dir name)")
@@ -99,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     out = exp / "scores"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / f"{name}.score", "".join(f"{x} {y} {s:.6f} {lab}\n" for (x, y, lab), s in zip(trials, scores)))
-    det_plot(out / f"{name}.det.png", scores, labels, f"{exp.name}: {name} (EER {100 * m['eer']:.2f}%)")
+    points = operating_points(scores, labels)
+    atomic_write_text(out / f"{name}.json", json.dumps({
+        "trials": str(trials_path), "embeddings": emb_set, "norm": "asnorm" if a.cohort else "cosine", "n": len(trials),
+        "targets": int(labels.sum()), **points}, indent=1) + "\n")
+    fig = det_figure([(f"{exp.name} {name}", scores, labels)], f"{exp.name}: {name}, {len(trials)} trials")
+    save(fig, out / f"{name}.det", ("png",))
+    pyplot().close(fig)
     append_result(exp, {"embeddings": emb_set, "trials": str(trials_path), "norm": f"AS-norm top {a.top_k}" if a.cohort else "cosine",
                         "n": len(trials), **m})
     print(f"score: {name}: {len(trials)} trials, EER {100 * m['eer']:.2f}%, minDCF(0.01) {m['mindcf_0.01']:.4f}, "

@@ -21,10 +21,11 @@ from datasets.ark_io import AtomicArkWriter
 from datasets.datadir import check_trials
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from datasets.split import subset_data_dir
+from steps.runtime import HelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--trials", default="trials")

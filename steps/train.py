@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from contextlib import nullcontext
@@ -24,7 +25,6 @@ from pathlib import Path
 import torch
 import yaml
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from datasets.kaldi_files import DataDirError
 from datasets.lock import LockedError, exclusive_lock
@@ -34,12 +34,12 @@ from losses import build_loss
 from models.registry import ConfigError, build_model
 from steps.config import load_config
 from steps.evaluate import trials_evaluator
-from steps.experiment import check_same_inputs, egs_inputs, prior_record, with_prior, write_inputs
+from steps.experiment import check_same_inputs, egs_inputs, prior_record, same_config, with_prior, write_inputs
 from training.checkpoint import (CheckpointError, average_models, epoch_checkpoints, load_checkpoint,
                                  load_state_strict, save_checkpoint)
 from training.optim import build_optimizer, build_scheduler
 from training.trainer import NaNLossError, Net, Trainer
-from steps.runtime import tune_allocator
+from steps.runtime import HelpFormatter, progress, tune_allocator
 
 
 def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
@@ -54,7 +54,7 @@ def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
     if saved.exists():
         old = yaml.safe_load(saved.read_text()) or {}
         old_inputs = old.pop("inputs", {})
-        if old != cfg:
+        if not same_config(old, cfg):
             diff = sorted(f"{s}.{k}" for s in cfg for k in set(cfg[s]) | set(old.get(s) or {})
                           if cfg[s].get(k) != (old.get(s) or {}).get(k))
             raise ConfigError(f"{saved} differs from {a.config} + --set (at {diff[:5]}); to train a new "
@@ -106,7 +106,7 @@ def resume_or_init(trainer: Trainer, cfg: dict, ckpt_dir: Path, init_from: str, 
     last = ckpt_dir / "last.pt"
     if last.exists():
         ck = load_checkpoint(last)
-        if ck.get("config") != cfg:
+        if not same_config(ck.get("config"), cfg):
             raise CheckpointError(f"{last} was written with another config; use another --exp-dir")
         load_state_strict(trainer.inner.model, ck["model"], str(last))
         load_state_strict(trainer.inner.head, ck["head"], f"{last} (head: egs label count)")
@@ -136,10 +136,12 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     optimizer = build_optimizer(cfg["optim"], net.parameters())
     scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, cfg["train"]["epochs"], len(sampler))
     margin = MarginScheduler(head, cfg["margin_warmup"]["steps"], cfg["margin_warmup"]["start"])
-    evaluate = trials_evaluator(a.test_dir, device)
+    evaluate = trials_evaluator(a.test_dir, device, cfg["data"]["vad"])
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(net)
-    bar = (lambda it: tqdm(it, desc="train", leave=False)) if rank == 0 and sys.stderr.isatty() else None
+    bar = None
+    if rank == 0:
+        bar = lambda it: progress(it, total=len(it), desc="train", unit="batch")  # noqa: E731
     log_path = exp / "log" / "train.log"
 
     def log(msg: str) -> None:
@@ -158,9 +160,10 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
 
 def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) -> None:
     log, inputs = trainer.log, cfg["inputs"]
-    log(f"command: {' '.join(sys.argv)}")
+    log(f"command: {shlex.join([sys.executable, '-m', 'steps.train', *sys.argv[1:]])}")
     resume_or_init(trainer, cfg, exp / "checkpoints", cfg["train"]["init_from"], log)
-    log(f"egs {inputs['egs_dir']} ({inputs['feat_type']}), prior {(inputs['prior'] or {}).get('source', 'none')}")
+    log(f"egs {inputs['egs_dir']} ({inputs['feat_type']}, from data dir {inputs.get('data_dir')}), "
+        f"prior {(inputs['prior'] or {}).get('source', 'none')}, test dirs {a.test_dir or 'none'}")
     log(f"{cfg['model']['name']}: {n_params:,} params, {inputs['num_classes']} classes, "
         f"{len(trainer.sampler)} batches/epoch, world {world}, device {trainer.device}")
     trainer.fit()
@@ -173,7 +176,7 @@ def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) ->
 
 def main(argv: list[str] | None = None) -> int:
     tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--config", required=True)
     p.add_argument("--egs-dir", required=True)
     p.add_argument("--exp-dir", default=None)

@@ -20,47 +20,52 @@ import kaldiio
 import numpy as np
 
 from datasets.ark_read import read_rows
-from datasets.atomic import atomic_path, atomic_write_bytes
-from datasets.feat_opts import OptionError, read_options
-from datasets.kaldi_feats import bin_axis
+from datasets.atomic import atomic_write_bytes
+from datasets.feat_opts import OptionError
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from models.frontend import PUBLISHED, read_published
 from models.registry import ConfigError
 from steps.experiment import npy_bytes, read_exp
-from steps.runtime import positive_int
+from steps.plotting import feature_axes, pyplot, save
+from steps.runtime import HelpFormatter, positive_int
 from gradients.reduce import BIN0, REDUCTIONS, frequency_weights, top_fraction_mask, utterance_profile
 
 
-def feature_axes(exp: Path, inputs: dict, n_bins: int) -> tuple[np.ndarray, str, float]:
-    """(value of each bin, axis label, frames per second) from the experiment's own feature conf."""
-    conf = exp / inputs["feat_conf"] if inputs.get("feat_conf") else None
-    if conf is None:
-        print(f"visual_gradient: warning: {exp} records no feature conf; axes assume Kaldi's "
-              f"{inputs['feat_type']} defaults", file=sys.stderr)
-    opts, _ = read_options(inputs["feat_type"], conf)
-    axis, label = bin_axis(opts)
-    if len(axis) != n_bins:
-        print(f"visual_gradient: warning: {n_bins} bins but the feature options give {len(axis)}; "
-              "plotting against the bin index", file=sys.stderr)
-        return np.arange(n_bins, dtype=np.float64), "feature bin", 1000.0 / opts.frame.frame_shift
-    return axis, label, 1000.0 / opts.frame.frame_shift
-
-
-def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples: list, axes) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    x, label, fps = axes
-    ok = np.isfinite(x)  # the log-energy column has no frequency
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.plot(x[ok], v[ok] / v.max(), color="C0", label=f"{method} weight (/max)")
+def weights_plot(title: str, method: str, v: np.ndarray, mean_spec: np.ndarray, axes, published: list[str]):
+    """The weight vector (/max) against the bins' frequencies, the mean input spectrum on a second axis,
+    and optionally the published VoxCeleb vectors; the log-energy column is not a frequency: its
+    weight is written in the corner instead of being drawn at 0 Hz."""
+    plt = pyplot()
+    x, label, _ = axes
+    ok = np.isfinite(x)  # the log-energy column (bin 0 of spectrograms) has no frequency
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.plot(x[ok], v[ok] / v.max(), color="C0", lw=1.4, label=f"{method} weight / max")
+    for i, name in enumerate(published):
+        pv = read_published(PUBLISHED[name])
+        ax.plot(x[ok], pv[ok] / pv.max(), color=f"C{i + 2}", lw=0.9, alpha=0.8, label=f"published {name} / max")
     ax.set_xlabel(label)
     ax.set_ylabel("weight / max")
+    ax.set_ylim(0, 1.05)
     ax2 = ax.twinx()
-    ax2.plot(x[ok], mean_spec[ok], color="C1", alpha=0.6, label="mean log power")
-    ax2.set_ylabel("mean input log power")
-    fig.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    save(fig, exp / "plots" / f"weights_{method}")
+    ax2.plot(x[ok], mean_spec[ok], color="C1", alpha=0.6, lw=0.9, label="mean input log power")
+    ax2.set_ylabel("mean input log power (ln, int16 scale)")
+    if not ok.all():
+        k = int(np.flatnonzero(~ok)[0])
+        ax.text(0.01, 0.02, f"bin {k} = log energy (not a frequency): weight / max {v[k] / v.max():.2f}",
+                transform=ax.transAxes, fontsize=7, color="0.3")
+    handles = [h for a in (ax, ax2) for h in a.get_legend_handles_labels()[0]]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7, frameon=False)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # room for the legend below the axes
+    return fig
+
+
+def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples: list, axes, n_utts: int,
+         published: list[str]) -> None:
+    plt = pyplot()
+    x, label, fps = axes
+    title = f"{exp.name}: {method} frequency weights, {n_utts} utterances"
+    save(weights_plot(title, method, v, mean_spec, axes, published), exp / "plots" / f"weights_{method}")
     fig, rows = plt.subplots(len(examples), 1, figsize=(7, 2.2 * len(examples)), squeeze=False)
     top = np.nanmax(x)
     for a, (utt, feats, m) in zip(rows[:, 0], examples):
@@ -70,24 +75,21 @@ def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples:
         a.set_title(f"{utt}: top 5 % of |{method}|", fontsize=8)
         a.set_ylabel(label.split(" (")[0])
     rows[-1, 0].set_xlabel("time (s)")
+    fig.suptitle(f"{exp.name}: {method} maps over the input spectrogram", fontsize=9)
     fig.tight_layout()
     save(fig, exp / "plots" / f"maps_{method}")
     plt.close("all")
 
 
-def save(fig, stem: Path) -> None:
-    for ext in ("png", "pdf"):
-        with atomic_path(stem.with_suffix(f".{ext}")) as tmp:
-            fig.savefig(tmp, dpi=110, format=ext)
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True)
     p.add_argument("--method", default="integrated_gradients")
     p.add_argument("--reduction", default="abs", choices=REDUCTIONS)
     p.add_argument("--bin0", default="keep", choices=BIN0)
-    p.add_argument("--examples", type=positive_int, default=3)
+    p.add_argument("--examples", type=positive_int, default=3, help="utterances in the example-maps plot")
+    p.add_argument("--published", default="", help="overlay the published VoxCeleb vectors on the weights plot "
+                   f"(comma-separated: {', '.join(PUBLISHED)}; 161-bin spectrograms only)")
     a = p.parse_args(argv)
     exp = Path(a.exp_dir)
     d = exp / "gradients" / a.method
@@ -106,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         v = frequency_weights(profiles, a.bin0)
         cfg, inputs = read_exp(exp)
         axes = feature_axes(exp, inputs, len(v))
+        published = [n for n in a.published.split(",") if n]
+        bad = [n for n in published if n not in PUBLISHED]
+        if bad or (published and len(v) != 161):
+            raise ValueError(f"--published {a.published}: " + (f"unknown {bad}; valid: {', '.join(PUBLISHED)}" if bad
+                             else f"the published vectors have 161 bins, these weights {len(v)}"))
     except (DataDirError, ConfigError, OptionError, ValueError, FloatingPointError, OSError, KeyError) as e:
         print(f"visual_gradient: error: {e}", file=sys.stderr)
         return 1
@@ -114,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(d / "freq_weights.json", json.dumps({**info, "reduction": a.reduction, "bin0": a.bin0,
                                                           "utterances": len(profiles), "bins": len(v)}, indent=1) + "\n")
     (exp / "plots").mkdir(parents=True, exist_ok=True)
-    plot(exp, a.method, v, np.mean(spectra, axis=0), examples, axes)
+    plot(exp, a.method, v, np.mean(spectra, axis=0), examples, axes, len(profiles), published)
     peak = int(np.argmax(v))
     print(f"visual_gradient: {d}/freq_weights.npy: {len(v)} bins from {len(profiles)} utterances; "
           f"max at bin {peak} ({axes[1]}: {axes[0][peak]:.0f}), min/max {v.min() / v.max():.3f}")

@@ -184,6 +184,13 @@ class Trainer:
                 valid_loss = stats.item()
             row = self._end_epoch(train_loss, train_acc, valid_loss, valid_acc, time.time() - t0)
             self.state.history.append(row)
-            self.log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+            self.log(" ".join(log_field(k, v) for k, v in row.items()))
             self._save(epoch_end=True)
         return self.state.history
+
+
+def log_field(key: str, value) -> str:
+    """``key value`` for train.log; an EER in percent, as the scorer prints it."""
+    if key.endswith("_eer") and isinstance(value, float):
+        return f"{key} {100 * value:.2f}%"
+    return f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"

@@ -14,18 +14,27 @@
 # (our experiment configs are YAML files read by Python). Set config= in the script to accept it.
 
 _po_print_help() {
+  # every "name=default   # meaning" line above the parse_options.sh call, in the script and in the
+  # files it sourced on the way here (steps/make_spect.sh -> steps/make_feats_common.sh)
   [ -n "${help_message:-}" ] && printf '%s\n' "$help_message"
-  echo "Options (current values):"
-  local _po_script="$0" _po_line _po_name
-  [ -f "$_po_script" ] || return 0
-  while IFS= read -r _po_line; do
-    case "$_po_line" in *parse_options.sh*) break ;; esac
-    if [[ "$_po_line" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]]; then
-      _po_name=${BASH_REMATCH[1]}
-      [ "$_po_name" = help_message ] && continue
-      printf '  --%-22s %s\n' "${_po_name//_/-}" "${!_po_name-}"
-    fi
-  done < "$_po_script"
+  echo "Options (--name value; current value, then its meaning):"
+  local _po_i _po_file _po_next _po_line _po_name _po_doc
+  for ((_po_i = ${#BASH_SOURCE[@]} - 1; _po_i >= 2; _po_i--)); do
+    _po_file=${BASH_SOURCE[$_po_i]}
+    _po_next=$(basename "${BASH_SOURCE[$((_po_i - 1))]}")
+    [ -f "$_po_file" ] || continue
+    while IFS= read -r _po_line; do
+      case "$_po_line" in \#*) ;; *parse_options.sh*|*"$_po_next"*) break ;; esac
+      if [[ "$_po_line" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]]; then
+        _po_name=${BASH_REMATCH[1]}
+        [ "$_po_name" = help_message ] && continue
+        _po_doc=""
+        [[ "$_po_line" =~ [[:space:]]#[[:space:]]*(.*)$ ]] && _po_doc=${BASH_REMATCH[1]}
+        [[ "$_po_doc" == fixed:* ]] && continue  # set by a wrapper, not an option
+        printf '  --%-22s %-28s %s\n' "${_po_name//_/-}" "${!_po_name-}" "$_po_doc"
+      fi
+    done < "$_po_file"
+  done
 }
 
 while true; do
