@@ -44,6 +44,52 @@ def tiny_egs(tiny_corpus, tmp_path_factory):
     return data
 
 
+def _build_user_exps(tiny_egs: Path, root: Path) -> None:
+    """Under root: data/ (the tiny corpus with energy VAD and VAD egs), teacher/ (plain egs) and
+    student/ (mel attention prior, data.vad: true, VAD egs) trained, embedded and scored by c_train.sh,
+    and raw/test (the test set's features without compression, embedded and scored by the teacher as
+    'raw')."""
+    import shutil
+    import yaml
+    data = root / "data"
+    shutil.copytree(tiny_egs, data, ignore=shutil.ignore_patterns("egs", ".a_prep_egs.stage5.done"))
+    run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16 --vad true", check=True)
+    teacher, student = tiny_configs(root)
+    cfg = yaml.safe_load(student.read_text())
+    cfg["data"]["vad"] = True
+    student.write_text(yaml.safe_dump(cfg))
+    for name, conf, egs in (("teacher", teacher, tiny_egs / "egs" / "spect"), ("student", student, data / "egs" / "spect_vad")):
+        run(f"./c_train.sh --data {data} --egs-dir {egs} --config {conf} --exp-dir {root}/{name} --nj 1 "
+            "--test-while-training false", check=True)
+    raw = root / "raw" / "test"
+    raw.mkdir(parents=True)
+    for f in ("wav.scp", "utt2spk", "spk2utt", "trials"):
+        shutil.copy(tiny_egs / "test" / f, raw / f)
+    run(f"steps/make_spect.sh --nj 1 --compress false {raw}", check=True)
+    t = root / "teacher"
+    run([sys.executable, "-m", "steps.extract_embeddings", "--exp-dir", str(t), "--data-dir", str(raw),
+         "--set-name", "test_raw"], check=True)
+    run([sys.executable, "-m", "steps.score", "--exp-dir", str(t), "--trials", str(raw / "trials"),
+         "--embeddings", "test_raw", "--name", "raw"], check=True)
+    (root / "done").touch()
+
+
+@pytest.fixture(scope="session")
+def user_exps(tiny_egs, tmp_path_factory):
+    """Trained experiments for the user tools (verify, embed, export, compare, VAD), built once per test
+    run: the first pytest-xdist worker to get here builds them (under a lock), the others reuse them."""
+    import fcntl
+    root = tmp_path_factory.getbasetemp().parent / "user_exps"
+    with open(str(root) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "done").exists():
+            import shutil
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            _build_user_exps(tiny_egs, root)
+    return {"data": root / "data", "raw": root / "raw" / "test", "teacher": root / "teacher", "student": root / "student"}
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode())

@@ -59,7 +59,7 @@ def test_report_and_resume(teacher, tmp_path, capsys):
     capsys.readouterr()
     assert insdel("--exp-dir", exp, "--oracle-band", "2000-3000") == 0
     err = capsys.readouterr().err
-    assert f"{len(lines) - 2} already done" in err and "2/2 utterances" in err, err
+    assert f"{len(lines) - 2} already done" in err and "insdel: 2/2 utt (100.0 %)" in err, err
     assert (out / "curves.csv").read_text() == before
 
 
@@ -103,7 +103,7 @@ def test_b_extract_stage_3_logs_progress_through_run_pl(teacher, tmp_path):
              "--insdel-methods", "gradient", "--insdel-levels", "rows", "--point-fills", "zero"])
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     log = (exp / "insdel" / "log" / "insdel.log").read_text()
-    assert "insdel: 8/8 utterances" in log and "s left" in log  # progress lines reach the job log
+    assert "insdel: 8/8 utt (100.0 %)" in log and "ETA" in log  # progress lines reach the job log
     rows = list(csv.DictReader((exp / "insdel" / "auc.csv").open()))
     assert {r["method"] for r in rows} == {"gradient", "random"} and {r["level"] for r in rows} == {"rows"}
     assert np.isfinite([float(r["deletion_auc_top5"]) for r in rows]).all()

@@ -2,41 +2,19 @@
 progress in job logs, --help, model_info of an experiment."""
 import json
 import re
-import shutil
-import subprocess
 import sys
-import wave
 
 import kaldiio
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, make_wav, run, tiny_configs
+from conftest import make_wav, run
 
 
-@pytest.fixture(scope="module")
-def tools(tiny_egs, tmp_path_factory):
-    """A tiny teacher and a tiny student (mel prior) trained, embedded and scored by c_train.sh on the tiny
-    corpus, and the test set's features again without compression, embedded and scored as 'raw'."""
-    tmp = tmp_path_factory.mktemp("tools")
-    teacher, student = tiny_configs(tmp)
-    exps = {}
-    for name, cfg in (("teacher", teacher), ("student", student)):
-        p = run(f"./c_train.sh --data {tiny_egs} --config {cfg} --exp-dir {tmp}/{name} --test-while-training false")
-        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-        exps[name] = tmp / name
-    raw = tmp / "raw" / "test"
-    raw.mkdir(parents=True)
-    for f in ("wav.scp", "utt2spk", "spk2utt", "trials"):
-        shutil.copy(tiny_egs / "test" / f, raw / f)
-    run(f"steps/make_spect.sh --nj 1 --compress false {raw}", check=True)
-    t = exps["teacher"]
-    run([sys.executable, "-m", "steps.extract_embeddings", "--exp-dir", str(t), "--data-dir", str(raw),
-         "--set-name", "test_raw"], check=True)
-    run([sys.executable, "-m", "steps.score", "--exp-dir", str(t), "--trials", str(raw / "trials"),
-         "--embeddings", "test_raw", "--name", "raw"], check=True)
-    return {"data": tiny_egs, "raw": raw, **exps}
+@pytest.fixture
+def tools(user_exps):
+    return user_exps
 
 
 def wavs_of(data, utts):
@@ -145,6 +123,8 @@ def test_train_log_has_time_command_inputs_and_eer_in_percent(tools):
     text = (tools["teacher"] / "log" / "train.log").read_text()
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d command: .*-m steps.train .*--config", text, re.M)
     assert re.search(r"egs \S+egs/spect \(spect, from data dir \S+\)", text)
+    student = (tools["student"] / "log" / "train.log").read_text()
+    assert "egs/spect_vad" in student
 
 
 def test_model_info_reports_the_experiments_head(tools):

@@ -9,24 +9,13 @@ import pytest
 import torch
 import yaml
 
-from conftest import run, tiny_configs
+from conftest import run
 
 
-@pytest.fixture(scope="module")
-def vad_exp(tiny_egs, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("vad")
-    data = tmp / "synth"
-    shutil.copytree(tiny_egs, data, ignore=shutil.ignore_patterns("egs", ".a_prep_egs.stage5.done"))
-    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16 --vad true")
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    teacher, _ = tiny_configs(tmp)
-    cfg = yaml.safe_load(teacher.read_text())
-    cfg["data"]["vad"] = True
-    teacher.write_text(yaml.safe_dump(cfg))
-    p = run(f"./c_train.sh --data {data} --egs-dir {data}/egs/spect_vad --config {teacher} --exp-dir {tmp}/exp "
-            "--stop-stage 2 --test-while-training false")
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    return data, tmp / "exp"
+@pytest.fixture
+def vad_exp(user_exps):
+    """The tiny student trained on VAD egs with data.vad: true (see conftest.user_exps)."""
+    return user_exps["data"], user_exps["student"]
 
 
 def test_vad_embeddings_drop_only_the_unvoiced_frames(vad_exp):
