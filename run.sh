@@ -14,7 +14,7 @@
 #      --table-priors (default: none = no attention, ig = the teacher's IG weights) x --table-seeds,
 #      each trained, embedded and scored; prints the table (teacher row included)
 #   6  python -m steps.compare: the teacher and the stage-5 students side by side (DET curves, weights
-#      and learned gains, table in exp/compare_<teacher>/results.md), printed at the end
+#      and learned gains, table in <teacher's parent>/compare_<teacher>/results.md), printed at the end
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh
@@ -93,7 +93,8 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       if [ -d "$table/runs/${p}_s$s/scores" ]; then systems+=("$table/runs/${p}_s$s"); fi
     done
   done
-  log "Stage 6: comparison of ${#systems[@]} systems -> exp/compare_$(basename "$teacher")"
-  python -m steps.compare "${systems[@]}" --out "exp/compare_$(basename "$teacher")"
+  compare=$(dirname "$teacher")/compare_$(basename "$teacher")
+  log "Stage 6: comparison of ${#systems[@]} systems -> $compare"
+  python -m steps.compare "${systems[@]}" --out "$compare"
 fi
 log "Done."

@@ -23,6 +23,21 @@ def run(cmd, cwd=ROOT, env=None, check=False, **kw):
     return p
 
 
+def call(module: str, args) -> subprocess.CompletedProcess:
+    """An entry point's main(args) in this process (no interpreter + torch start): its exit code and
+    what it printed, as run() returns them."""
+    import contextlib
+    import importlib
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = importlib.import_module(module).main([str(a) for a in args])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return subprocess.CompletedProcess(module, code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """The 'tiny' synthetic corpus, generated once per test session (read-only for tests)."""
@@ -67,10 +82,11 @@ def _build_user_exps(tiny_egs: Path, root: Path) -> None:
         shutil.copy(tiny_egs / "test" / f, raw / f)
     run(f"steps/make_spect.sh --nj 1 --compress false {raw}", check=True)
     t = root / "teacher"
-    run([sys.executable, "-m", "steps.extract_embeddings", "--exp-dir", str(t), "--data-dir", str(raw),
-         "--set-name", "test_raw"], check=True)
-    run([sys.executable, "-m", "steps.score", "--exp-dir", str(t), "--trials", str(raw / "trials"),
-         "--embeddings", "test_raw", "--name", "raw"], check=True)
+    for module, args in (("steps.extract_embeddings", ["--exp-dir", t, "--data-dir", raw, "--set-name", "test_raw"]),
+                         ("steps.score", ["--exp-dir", t, "--trials", raw / "trials", "--embeddings", "test_raw",
+                                          "--name", "raw"])):
+        p = call(module, args)
+        assert p.returncode == 0, p.stderr
     (root / "done").touch()
 
 

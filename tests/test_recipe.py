@@ -38,6 +38,8 @@ def test_run_sh_tiny(tmp_path):
     assert saved["model"]["attention"]["prior"] == str(tmp_path / "table" / "priors" / "ig.npy")
     assert np.array_equal(np.load(ig_run / "prior.npy"), v)
     check_prior_table(table, v, p.stdout)
+    compare = (tmp_path / "compare_exp" / "results.md").read_text()  # stage 6: teacher + 6 students, one table
+    assert "Stage 6" in p.stdout and compare.count("test_trials") == 7 and "| ig_s2 |" in p.stdout
     # b_extract.sh: a rerun with the same options is skipped; a CAM method runs on the same teacher
     p = run(["./b_extract.sh", "--data", str(data), "--teacher-exp", str(tmp_path / "exp"), "--nj", "2",
              "--stop-stage", "1"])

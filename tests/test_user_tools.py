@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_wav, run
+from conftest import call, make_wav, run
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_verify_scores_a_pair_as_the_recipe_does(tools):
     lines = (t / "scores" / "raw.score").read_text().splitlines()[:3]
     rows = [ln.split() for ln in lines]
     args = [w for r in rows for w in wavs_of(tools["data"], r[:2])]
-    p = run([sys.executable, "-m", "steps.verify", "--exp-dir", str(t), *args, "--threshold-from", "raw"])
+    p = call("steps.verify", ["--exp-dir", str(t), *args, "--threshold-from", "raw"])
     assert p.returncode == 0, p.stderr
     out = [ln.split() for ln in p.stdout.splitlines()]
     rec = json.loads((t / "scores" / "raw.json").read_text())
@@ -36,18 +36,18 @@ def test_verify_scores_a_pair_as_the_recipe_does(tools):
         assert abs(float(o[2]) - float(r[2])) <= 1e-5  # same features, same model: the recipe's score
         assert o[3] == ("target" if float(o[2]) > rec["eer"]["threshold"] else "nontarget")
     # the default list is the one named 'trials' of the recipe's own scoring; a pipe input works too
-    p = run([sys.executable, "-m", "steps.verify", "--exp-dir", str(t), f"cat {args[0]} |", args[1]])
+    p = call("steps.verify", ["--exp-dir", str(t), f"cat {args[0]} |", args[1]])
     assert p.returncode == 0 and "test_trials" in p.stderr and len(p.stdout.splitlines()) == 1
 
 
 def test_verify_refuses_bad_input(tools, tmp_path):
     t, good = tools["teacher"], wavs_of(tools["data"], ["spk0009-s01-00001"])[0]
-    p = run([sys.executable, "-m", "steps.verify", "--exp-dir", str(t), good])
+    p = call("steps.verify", ["--exp-dir", str(t), good])
     assert p.returncode == 1 and "in pairs" in p.stderr
     low = make_wav(tmp_path / "low.wav", n=8000, sr=8000)
-    p = run([sys.executable, "-m", "steps.verify", "--exp-dir", str(t), good, str(low)])
+    p = call("steps.verify", ["--exp-dir", str(t), good, str(low)])
     assert p.returncode == 1 and "low" in p.stderr and "sample rate 8000" in p.stderr
-    p = run([sys.executable, "-m", "steps.verify", "--exp-dir", str(t), good, good, "--threshold-from", "nope"])
+    p = call("steps.verify", ["--exp-dir", str(t), good, good, "--threshold-from", "nope"])
     assert p.returncode == 1 and "nope" in p.stderr and "test_trials" in p.stderr
 
 
@@ -57,7 +57,7 @@ def test_embed_list_matches_data_dir_embeddings(tools, tmp_path):
     w = wavs_of(tools["data"], utts)
     (tmp_path / "list").write_text(f"{w[0]}\n{utts[1]} {w[1]}\n{utts[2]} cat {w[2]} |\n")
     for out in ("e.npy", "e"):
-        p = run([sys.executable, "-m", "steps.embed", "--exp-dir", str(t), "--wav-list", str(tmp_path / "list"),
+        p = call("steps.embed", ["--exp-dir", str(t), "--wav-list", str(tmp_path / "list"),
                  "--out", str(tmp_path / out)])
         assert p.returncode == 0, p.stderr
     ref = {k: v for k, v in kaldiio.load_scp_sequential(str(t / "embeddings" / "test_raw" / "xvector.scp"))}
@@ -67,7 +67,7 @@ def test_embed_list_matches_data_dir_embeddings(tools, tmp_path):
     for i, u in enumerate(utts):
         assert np.abs(mat[i] - ref[u]).max() <= 1e-5 and np.array_equal(mat[i], ark[u])
     (tmp_path / "bad").write_text(f"{w[0]}\n{tmp_path}/missing.wav\n")
-    p = run([sys.executable, "-m", "steps.embed", "--exp-dir", str(t), "--wav-list", str(tmp_path / "bad"),
+    p = call("steps.embed", ["--exp-dir", str(t), "--wav-list", str(tmp_path / "bad"),
              "--out", str(tmp_path / "bad.npy")])
     assert p.returncode == 1 and "missing.wav" in p.stderr and not (tmp_path / "bad.npy").exists()
 
@@ -81,7 +81,7 @@ def test_export_equals_pytorch(tools, tmp_path, fmt):
         pytest.importorskip("onnxscript")
         ort = pytest.importorskip("onnxruntime")
     out = tmp_path / f"m.{fmt}"
-    p = run([sys.executable, "-m", "steps.export", "--exp-dir", str(s), "--format", fmt, "--out", str(out)])
+    p = call("steps.export", ["--exp-dir", str(s), "--format", fmt, "--out", str(out)])
     assert p.returncode == 0, p.stderr
     model, _, _, _ = load_exp_model(s)
     x = torch.randn(3, 251, 161) * 2 + 6  # a length and batch the export never saw
@@ -97,14 +97,14 @@ def test_export_equals_pytorch(tools, tmp_path, fmt):
 
 
 def test_compare_overlays_every_system(tools, tmp_path):
-    p = run([sys.executable, "-m", "steps.compare", str(tools["teacher"]), str(tools["student"]), "--out", str(tmp_path),
+    p = call("steps.compare", [str(tools["teacher"]), str(tools["student"]), "--out", str(tmp_path),
              "--labels", "teacher,student", "--published", "vox1_clean"])
     assert p.returncode == 0, p.stderr
     table = (tmp_path / "results.md").read_text()
     assert "| teacher |" in table and "| student |" in table and "test_trials" in table
     for f in ("det.png", "det.pdf", "weights.png", "weights.pdf"):
         assert (tmp_path / f).stat().st_size > 1000
-    p = run([sys.executable, "-m", "steps.compare", str(tools["teacher"]), "--labels", "a,b", "--out", str(tmp_path)])
+    p = call("steps.compare", [str(tools["teacher"]), "--labels", "a,b", "--out", str(tmp_path)])
     assert p.returncode == 1 and "--labels" in p.stderr
 
 
@@ -128,13 +128,13 @@ def test_train_log_has_time_command_inputs_and_eer_in_percent(tools):
 
 
 def test_model_info_reports_the_experiments_head(tools):
-    p = run([sys.executable, "-m", "steps.model_info", "--exp-dir", str(tools["student"]), "--no-layers"])
+    p = call("steps.model_info", ["--exp-dir", str(tools["student"]), "--no-layers"])
     assert p.returncode == 0, p.stderr
     assert "for 8 classes" in p.stdout  # the tiny corpus has 8 training speakers, not 1211
 
 
 def test_merge_needs_a_set_name(tools):
-    p = run([sys.executable, "-m", "steps.extract_embeddings", "--exp-dir", str(tools["teacher"]), "--merge"])
+    p = call("steps.extract_embeddings", ["--exp-dir", str(tools["teacher"]), "--merge"])
     assert p.returncode == 1 and "--set-name" in p.stderr
 
 
@@ -153,6 +153,6 @@ def test_help_lists_every_option_with_its_meaning(script):
 
 
 def test_argparse_help_shows_defaults():
-    p = run([sys.executable, "-m", "steps.extract_embeddings", "--help"])
+    p = call("steps.extract_embeddings", ["--help"])
     text = " ".join(p.stdout.split())
     assert "(default: 3000)" in text and "(default: auto)" in text

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import run
+from conftest import call, run
 
 
 @pytest.fixture
@@ -52,5 +52,5 @@ def test_vad_missing_is_an_error(vad_exp, tmp_path):
     d = tmp_path / "test"
     shutil.copytree(data / "test", d)
     (d / "vad.scp").unlink()
-    p = run([sys.executable, "-m", "steps.extract_embeddings", "--exp-dir", str(exp), "--data-dir", str(d)])
+    p = call("steps.extract_embeddings", ["--exp-dir", str(exp), "--data-dir", str(d)])
     assert p.returncode == 1 and "vad.scp: missing" in p.stderr and "compute_vad_decision.sh" in p.stderr
