@@ -30,7 +30,7 @@ from steps.experiment import read_exp
 from steps.plotting import det_figure, feature_axes, pyplot, save
 from steps.prior_table import model_facts, read_scores
 from steps.runtime import HelpFormatter
-from steps.verify import scored_lists
+from steps.score import scored_lists
 from training.checkpoint import CheckpointError
 
 

@@ -18,6 +18,7 @@ import importlib.util
 import json
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -55,7 +56,9 @@ def to_torchscript(net: Embedder, examples, path: Path) -> str:
         scripted, how = torch.jit.script(net), "torch.jit.script"
     except Exception as e:  # noqa: BLE001 (TorchScript raises many kinds; tracing is the fallback)
         print(f"export: torch.jit.script failed ({type(e).__name__}); tracing instead", file=sys.stderr)
-        scripted, how = torch.jit.trace(net, examples[0], check_trace=False), "torch.jit.trace"
+        with warnings.catch_warnings():  # the models' input-shape checks become constants: checked below
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            scripted, how = torch.jit.trace(net, examples[0], check_trace=False), "torch.jit.trace"
     with atomic_path(path) as tmp:
         scripted.save(str(tmp))
     return how

@@ -14,7 +14,6 @@ so a pair scored by the recipe gets the same score here up to feature compressio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,18 +23,9 @@ from losses.metrics import cosine_scores
 from models.registry import ConfigError
 from steps.experiment import load_exp_model
 from steps.runtime import HelpFormatter, pick_device
+from steps.score import scored_lists
 from steps.wav_embed import embed_arrays, keys_for, wav_features
 from training.checkpoint import CheckpointError
-
-
-def scored_lists(exp: Path) -> dict[str, dict]:
-    """name -> the record steps.score wrote for each cosine-scored trials list of the experiment."""
-    out = {}
-    for f in sorted((exp / "scores").glob("*.json")):
-        rec = json.loads(f.read_text())
-        if isinstance(rec, dict) and rec.get("norm") == "cosine" and "eer" in rec:
-            out[f.stem] = rec
-    return out
 
 
 def pick_threshold(exp: Path, name: str | None) -> tuple[float, str] | None:
