@@ -27,6 +27,11 @@ def warn(tool: str, msg: str) -> None:
     print(f"{tool}: warning: {msg}", file=sys.stderr)
 
 
+def safe_key(name: str) -> str:
+    """A Kaldi key from a file name: blanks and unprintable characters become '_'."""
+    return "".join(c if c.isprintable() and not c.isspace() else "_" for c in name)
+
+
 def keys_for(specs: list[str]) -> tuple[list[str], dict[str, str]]:
     """(the key of each input, key -> wav spec) for bare paths or ``cmd |`` pipes: a file's stem,
     ``pipe<N>`` for a pipe; an input given twice is one key (embedded once), and two different inputs
@@ -36,8 +41,7 @@ def keys_for(specs: list[str]) -> tuple[list[str], dict[str, str]]:
     for i, spec in enumerate(specs, 1):
         if spec in by_spec:
             continue
-        key = f"pipe{i}" if spec.rstrip().endswith("|") else Path(spec).stem or f"input{i}"
-        key = "".join(c if c.isprintable() and not c.isspace() else "_" for c in key)
+        key = safe_key(f"pipe{i}" if spec.rstrip().endswith("|") else Path(spec).stem or f"input{i}")
         base, n = key, 2
         while key in out:
             key, n = f"{base}-{n}", n + 1
@@ -54,7 +58,7 @@ def read_wav_list(path: Path) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         if Path(line).is_file() or len(line.split(None, 1)) == 1:
-            key, spec = Path(line).stem, line
+            key, spec = safe_key(Path(line).stem), line
         else:
             key, spec = line.split(None, 1)
         if key in out:

@@ -2,6 +2,7 @@
 progress in job logs, --help, model_info of an experiment."""
 import json
 import re
+import shutil
 import sys
 
 import kaldiio
@@ -66,6 +67,12 @@ def test_embed_list_matches_data_dir_embeddings(tools, tmp_path):
     mat, ark = np.load(tmp_path / "e.npy"), dict(kaldiio.load_scp_sequential(str(tmp_path / "e.scp")))
     for i, u in enumerate(utts):
         assert np.abs(mat[i] - ref[u]).max() <= 1e-5 and np.array_equal(mat[i], ark[u])
+    spaced = tmp_path / "a dir" / "my utt.wav"  # a bare path with blanks: the key may not have them
+    spaced.parent.mkdir()
+    shutil.copy(w[0], spaced)
+    (tmp_path / "spaced").write_text(f"{spaced}\n")
+    p = call("steps.embed", ["--exp-dir", t, "--wav-list", tmp_path / "spaced", "--out", tmp_path / "s"])
+    assert p.returncode == 0 and dict(kaldiio.load_scp_sequential(str(tmp_path / "s.scp"))).keys() == {"my_utt"}
     (tmp_path / "bad").write_text(f"{w[0]}\n{tmp_path}/missing.wav\n")
     p = call("steps.embed", ["--exp-dir", str(t), "--wav-list", str(tmp_path / "bad"),
              "--out", str(tmp_path / "bad.npy")])
