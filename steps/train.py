@@ -160,7 +160,7 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
 
 def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) -> None:
     log, inputs = trainer.log, cfg["inputs"]
-    log(f"command: {shlex.join([sys.executable, '-m', 'steps.train', *sys.argv[1:]])}")
+    log(f"command: {shlex.join([sys.executable, '-m', 'steps.train', *a.argv])}")
     resume_or_init(trainer, cfg, exp / "checkpoints", cfg["train"]["init_from"], log)
     log(f"egs {inputs['egs_dir']} ({inputs['feat_type']}, from data dir {inputs.get('data_dir')}), "
         f"prior {(inputs['prior'] or {}).get('source', 'none')}, test dirs {a.test_dir or 'none'}")
@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-workers", type=int, default=None)
     p.add_argument("--save-every-steps", type=int, default=0)
     a = p.parse_args(argv)
+    a.argv = [str(x) for x in (sys.argv[1:] if argv is None else argv)]  # what train.log records
     try:
         cfg, exp, model_cfg, record = prepare_exp(a)
         rank, world, device = setup_distributed(a.device)

@@ -61,7 +61,7 @@ def tiny_egs(tiny_corpus, tmp_path_factory):
 
 def _build_user_exps(tiny_egs: Path, root: Path) -> None:
     """Under root: data/ (the tiny corpus with energy VAD and VAD egs), teacher/ (plain egs) and
-    student/ (mel attention prior, data.vad: true, VAD egs) trained, embedded and scored by c_train.sh,
+    student/ (mel attention prior, data.vad: true, VAD egs) trained, embedded and scored as c_train.sh does,
     and raw/test (the test set's features without compression, embedded and scored by the teacher as
     'raw')."""
     import shutil
@@ -73,18 +73,20 @@ def _build_user_exps(tiny_egs: Path, root: Path) -> None:
     cfg = yaml.safe_load(student.read_text())
     cfg["data"]["vad"] = True
     student.write_text(yaml.safe_dump(cfg))
-    for name, conf, egs in (("teacher", teacher, tiny_egs / "egs" / "spect"), ("student", student, data / "egs" / "spect_vad")):
-        run(f"./c_train.sh --data {data} --egs-dir {egs} --config {conf} --exp-dir {root}/{name} --nj 1 "
-            "--test-while-training false", check=True)
     raw = root / "raw" / "test"
     raw.mkdir(parents=True)
     for f in ("wav.scp", "utt2spk", "spk2utt", "trials"):
         shutil.copy(tiny_egs / "test" / f, raw / f)
     run(f"steps/make_spect.sh --nj 1 --compress false {raw}", check=True)
     t = root / "teacher"
-    for module, args in (("steps.extract_embeddings", ["--exp-dir", t, "--data-dir", raw, "--set-name", "test_raw"]),
-                         ("steps.score", ["--exp-dir", t, "--trials", raw / "trials", "--embeddings", "test_raw",
-                                          "--name", "raw"])):
+    steps = []  # what c_train.sh stages 1-3 run, called in this process (no interpreter + torch start each)
+    for exp, conf, egs in ((t, teacher, tiny_egs / "egs" / "spect"), (root / "student", student, data / "egs" / "spect_vad")):
+        steps += [("steps.train", ["--config", conf, "--egs-dir", egs, "--exp-dir", exp, "--device", "cpu"]),
+                  ("steps.extract_embeddings", ["--exp-dir", exp, "--data-dir", data / "test"]),
+                  ("steps.score", ["--exp-dir", exp, "--trials", data / "test" / "trials", "--embeddings", "test"])]
+    steps += [("steps.extract_embeddings", ["--exp-dir", t, "--data-dir", raw, "--set-name", "test_raw"]),
+              ("steps.score", ["--exp-dir", t, "--trials", raw / "trials", "--embeddings", "test_raw", "--name", "raw"])]
+    for module, args in steps:
         p = call(module, args)
         assert p.returncode == 0, p.stderr
     (root / "done").touch()

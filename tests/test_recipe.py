@@ -39,7 +39,7 @@ def test_run_sh_tiny(tmp_path):
     assert np.array_equal(np.load(ig_run / "prior.npy"), v)
     check_prior_table(table, v, p.stdout)
     compare = (tmp_path / "compare_exp" / "results.md").read_text()  # stage 6: teacher + 6 students, one table
-    assert "Stage 6" in p.stdout and compare.count("test_trials") == 7 and "| ig_s2 |" in p.stdout
+    assert "Stage 6" in p.stdout and compare.count("| test_trials |") == 7 and "| ig_s2 |" in p.stdout
     # b_extract.sh: a rerun with the same options is skipped; a CAM method runs on the same teacher
     p = run(["./b_extract.sh", "--data", str(data), "--teacher-exp", str(tmp_path / "exp"), "--nj", "2",
              "--stop-stage", "1"])
@@ -48,9 +48,9 @@ def test_run_sh_tiny(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     # the prior table again: every finished run is skipped and the table is the same
     before = (table / "results.csv").read_text()
-    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "5", "--config", str(teacher), "--exp-dir",
-             str(tmp_path / "exp"), "--student-config", str(student), "--table", str(table), "--table-priors",
-             "none ig shuffled", "--table-seeds", "1 2"])
+    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "5", "--stop-stage", "5", "--config",
+             str(teacher), "--exp-dir", str(tmp_path / "exp"), "--student-config", str(student), "--table", str(table),
+             "--table-priors", "none ig shuffled", "--table-seeds", "1 2"])
     assert p.returncode == 0 and p.stdout.count("finished, skipped") == 6, p.stdout[-2000:]
     assert (table / "results.csv").read_text() == before
 
