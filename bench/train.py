@@ -1,7 +1,11 @@
 """Training throughput on CPU: ResCNN-32 fed by the real egs loader against the model alone on
 tensors already in memory (the data-pipeline overhead; goal <= 10 %).
 
-    python bench/train.py [--batch 32] [--steps 6] [--workers 0]
+    python bench/train.py [--batch 32] [--steps 6] [--workers 0] [--malloc tuned|default|both]
+
+Each run also prints the process's peak RSS (ru_maxrss). --malloc both runs the bench in two fresh
+processes, glibc's defaults and the tuned settings of our entry points, and prints both rows with the
+ratios of speed and peak memory.
 
 Both runs do the same forward + AAM loss + backward + SGD step on batch x L x 161 inputs, L drawn per
 batch in 200..400 by the same sampler (so both see identical shapes).
@@ -9,6 +13,8 @@ batch in 200..400 by the same sampler (so both see identical shapes).
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,9 +44,12 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
-                   help="tuned: the allocator settings of our entry points (steps/runtime.py); default: glibc's")
+    p.add_argument("--malloc", default="tuned", choices=["tuned", "default", "both"],
+                   help="tuned: the allocator settings of our entry points (steps/runtime.py); default: glibc's; "
+                        "both: each in a fresh process, side by side")
     a = p.parse_args()
+    if a.malloc == "both":
+        return compare_malloc(sys.argv[1:])
     if a.malloc == "tuned" and not tune_allocator():
         raise SystemExit("bench: could not apply the allocator settings (not glibc?)")
     torch.manual_seed(0)
@@ -70,6 +79,24 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, {a.malloc} malloc")
     print(f"with the egs loader: {n / with_loader:.1f} samples/s; model alone: {n / alone:.1f} samples/s; "
           f"pipeline overhead {100 * (with_loader / alone - 1):+.1f}% (goal <= 10%)")
+    print(f"RESULT {a.malloc} {n / alone:.3f} samples/s, peak RSS {peak_rss_gb():.2f} GB")
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+
+def compare_malloc(argv: list[str]) -> None:
+    """The bench in a fresh process per allocator setting; rows and the tuned/default ratios."""
+    rows = {}
+    for kind in ("default", "tuned"):
+        args = [x for x in argv if x not in ("--malloc", "both")] + ["--malloc", kind]
+        out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True).stdout
+        print(out, end="")
+        f = next(ln for ln in out.splitlines() if ln.startswith("RESULT")).split()
+        rows[kind] = (float(f[2]), float(f[6]))
+    (sd, md), (st, mt) = rows["default"], rows["tuned"]
+    print(f"tuned / default: speed {st / sd:.2f}x, peak RSS {mt / md:.2f}x ({mt:.2f} GB against {md:.2f} GB)")
 
 
 if __name__ == "__main__":
