@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import kaldiio
-
 import numpy as np
 import torch
 
@@ -41,12 +40,13 @@ def dir_loader(d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=
     return UtteranceLoader(feats, lengths, max_frames=max_frames, min_frames=min_frames, voiced=masks)
 
 
-def read_voiced(d: Path, lengths: dict[str, int], min_frames: int = 1) -> dict[str, np.ndarray]:
-    """Voiced-frame masks of the utterances in ``lengths`` from <d>/vad.scp (warnings on stderr)."""
+def read_voiced(d: Path, lengths: dict[str, int], min_frames: int = 1, why: str = "the experiment has data.vad: true"
+                ) -> dict[str, np.ndarray]:
+    """Voiced-frame masks of the utterances in ``lengths`` from <d>/vad.scp (warnings on stderr); an
+    utterance without a mask keeps all its frames (see datasets.vad.voiced_masks)."""
     scp = d / "vad.scp"
     if not scp.exists():
-        raise DataDirError(f"{scp}: missing, but the experiment has data.vad: true; make it with "
-                           f"steps/compute_vad_decision.sh {d}")
+        raise DataDirError(f"{scp}: missing, but {why}; make it with steps/compute_vad_decision.sh {d}")
     table = read_dict(scp)
     try:
         decisions = {u: kaldiio.load_mat(table[u]) for u in lengths if u in table}

@@ -28,7 +28,7 @@ from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, label_index, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
 from datasets.parallel import pool_map
-from datasets.vad import voiced_masks
+from steps.evaluate import read_voiced
 from steps.runtime import HelpFormatter, tune_allocator
 
 
@@ -137,17 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
-    """(voiced frames per utterance, vad.scp entries of the utterances whose voiced frames are used)."""
-    scp = d / "vad.scp"
-    if not scp.exists():
-        raise DataDirError(f"{scp}: missing for --vad; make it with steps/compute_vad_decision.sh {d}")
-    table = read_dict(scp)
-    try:
-        masks, notes = voiced_masks({u: kaldiio.load_mat(table[u]) for u in lengths if u in table}, lengths)
-    except ValueError as e:
-        raise DataDirError(f"{scp}: {e}") from None
-    for note in notes:
-        print(f"make_egs: warning: {scp}: {note}", file=sys.stderr)
+    """(voiced frames per utterance, vad.scp entries of the utterances whose voiced frames are used);
+    the jobs read those entries again rather than receive every mask."""
+    masks = read_voiced(d, lengths, why="--vad asks for it")
+    table = read_dict(d / "vad.scp")
     return {u: int(masks[u].sum()) if u in masks else n for u, n in lengths.items()}, {u: table[u] for u in masks}
 
 
