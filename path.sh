@@ -11,3 +11,22 @@ export PYTHONIOENCODING=UTF-8
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"
 fi
+# CPU memory allocator (steps/runtime.py, README "CPU memory allocator"): preload jemalloc, else
+# tcmalloc, when installed (apt install libjemalloc2 / conda install jemalloc), unless GFA_MALLOC
+# names a glibc mode. jemalloc keeps freed pages for reuse (no decay): no page-fault churn.
+gfa_find_allocator() {
+  local d n
+  for n in libjemalloc.so.2 libtcmalloc_minimal.so.4 libtcmalloc.so.4; do
+    for d in ${CONDA_PREFIX:+"$CONDA_PREFIX/lib"} /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+      [ -f "$d/$n" ] && { echo "$d/$n"; return 0; }
+    done
+  done
+  return 0
+}
+if [ "${GFA_MALLOC:-auto}" = auto ] && [[ "${LD_PRELOAD:-}" != *malloc* ]]; then
+  GFA_ALLOCATOR_LIB=$(gfa_find_allocator)
+  if [ -n "$GFA_ALLOCATOR_LIB" ]; then
+    export LD_PRELOAD="$GFA_ALLOCATOR_LIB${LD_PRELOAD:+:$LD_PRELOAD}"
+    export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1}"
+  fi
+fi

@@ -163,7 +163,7 @@ def run_job(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
+    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (steps/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--type", required=True, choices=["spect", "fbank", "mfcc"])
     p.add_argument("--config", required=True)

@@ -145,7 +145,7 @@ def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], di
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
+    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (steps/runtime.py)
     a = build_parser().parse_args(argv)
     if a.nj < 1 or a.input_per_spks < 1 or a.num_frames < 1 or a.num_valid < 0:
         print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0",

@@ -1,18 +1,17 @@
 """Process set-up for the heavy entry points (training, embedding extraction, saliency, features):
-the allocator settings below, the ``--device`` choice and progress reports that survive job logs.
+the CPU memory allocator, the ``--device`` choice and progress reports that survive job logs.
 
-glibc serves each allocation above its mmap threshold (32 MiB at most) with a fresh ``mmap`` and
-returns it to the kernel on ``free``. PyTorch's CPU allocator goes straight to malloc, so every large
-activation of a CPU forward/backward pass is a new mapping: the kernel zero-fills it page by page and
-the process spends much of its time in page faults (``sys`` time). ``tune_allocator`` tells glibc to
-serve large blocks from the heap and to keep freed memory for reuse (``M_MMAP_MAX = 0``, a 2 GiB trim
-threshold, 64 MiB top pad), the effect the PyTorch CPU tuning guides get by preloading jemalloc or
-tcmalloc. The process keeps its peak memory until it exits, which is what a training or extraction
-job reaches on every batch anyway. Measured on a 2-core machine (README, "CPU memory allocator"):
-ResCNN-32 training +27-30 % samples/s (bench/train.py --malloc default|tuned), spectrogram extraction
-+32 % (bench/features.py), Integrated Gradients on ResCNN-64 / ECAPA-512 1.67x (bench/saliency.py).
-
-Set ``GFA_MALLOC=default`` to leave glibc's settings alone. Other C libraries are left as they are.
+PyTorch's CPU tensors come straight from malloc. glibc maps every block above its mmap threshold
+afresh and unmaps it on free, so each large activation of a forward/backward pass is zero-filled by
+the kernel page by page; keeping every block in the heap instead (``M_MMAP_MAX = 0``, the "heap" mode
+below) removes that cost but the heap fragments when shapes change from batch to batch (a new crop
+length each batch): the demo teacher grew to 8.4 GB. Measured on a 2-core machine (README, "CPU memory
+allocator"), jemalloc or tcmalloc preloaded is both the fastest and the smallest, so ``path.sh``
+preloads one when installed; ``tune_allocator`` reports it and leaves it alone. Without one, glibc
+runs "bounded": every block of 1 MiB or more is mapped (the threshold fixed, so freed memory goes back
+at once) and PyTorch asks for transparent huge pages for it (``THP_MEM_ALLOC_ENABLE``), 512 times fewer
+page faults. ``GFA_MALLOC`` chooses: auto (default: the preloaded library, else ``prefer``),
+bounded, heap (fast, unbounded), default (glibc untouched).
 """
 from __future__ import annotations
 
@@ -24,14 +23,43 @@ import os
 import sys
 import time
 
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX = -1, -2, -4  # glibc <malloc.h>
-SETTINGS = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20))
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4  # glibc <malloc.h>
+GLIBC_MODES = {"heap": ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20)),
+               "bounded": ((M_MMAP_THRESHOLD, 1 << 20),),
+               "default": ()}
+PRELOADABLE = ("jemalloc", "tcmalloc", "mimalloc")
 
 
-def tune_allocator() -> bool:
-    """Apply SETTINGS through glibc's mallopt; False (nothing changed) where that is not possible."""
-    if os.environ.get("GFA_MALLOC", "") == "default" or not sys.platform.startswith("linux"):
-        return False
+def preloaded_allocator() -> str:
+    """The allocator library mapped into this process (jemalloc, tcmalloc, mimalloc; LD_PRELOAD by
+    path.sh) or "" for the C library's own."""
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return ""
+    return next((name for name in PRELOADABLE if f"/lib{name}" in maps), "")
+
+
+def tune_allocator(prefer: str = "bounded") -> str:
+    """Set this process's allocator as GFA_MALLOC asks (auto = a preloaded library, else ``prefer``)
+    and return what is in use: "jemalloc", "glibc bounded", "glibc heap" or "glibc default"."""
+    mode = os.environ.get("GFA_MALLOC", "") or "auto"
+    if mode not in ("auto", *GLIBC_MODES):
+        raise SystemExit(f"GFA_MALLOC={mode!r}: expected one of auto, {', '.join(GLIBC_MODES)}")
+    lib = preloaded_allocator()
+    if lib:  # glibc's malloc is not the one in use: nothing to set
+        return lib if mode == "auto" else f"{lib} (preloaded: GFA_MALLOC={mode} applies to glibc only)"
+    mode = prefer if mode == "auto" else mode
+    if mode == "default" or not sys.platform.startswith("linux") or not _mallopt(GLIBC_MODES[mode]):
+        return "glibc default"
+    if mode == "bounded":  # read by PyTorch at its first allocation (c10 alloc_cpu)
+        os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    return f"glibc {mode}"
+
+
+def _mallopt(settings) -> bool:
+    """Apply (param, value) pairs through glibc's mallopt; False (nothing changed) where impossible."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version  # noqa: B018 (a glibc-only symbol: AttributeError elsewhere)
@@ -39,7 +67,7 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all(mallopt(param, value) == 1 for param, value in SETTINGS)
+    return all(mallopt(param, value) == 1 for param, value in settings)
 
 
 def pick_device(kind: str, gpus: str = "", job: int = 0):

@@ -165,7 +165,7 @@ def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) ->
     log(f"egs {inputs['egs_dir']} ({inputs['feat_type']}, from data dir {inputs.get('data_dir')}), "
         f"prior {(inputs['prior'] or {}).get('source', 'none')}, test dirs {a.test_dir or 'none'}")
     log(f"{cfg['model']['name']}: {n_params:,} params, {inputs['num_classes']} classes, "
-        f"{len(trainer.sampler)} batches/epoch, world {world}, device {trainer.device}")
+        f"{len(trainer.sampler)} batches/epoch, world {world}, device {trainer.device}, allocator {a.allocator}")
     trainer.fit()
     n = cfg["train"]["average_last"]
     if n > 1 and trainer.rank == 0:
@@ -175,7 +175,7 @@ def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
+    allocator = tune_allocator()  # large CPU tensors without page-fault churn, bounded (steps/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--config", required=True)
     p.add_argument("--egs-dir", required=True)
@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every-steps", type=int, default=0)
     a = p.parse_args(argv)
     a.argv = [str(x) for x in (sys.argv[1:] if argv is None else argv)]  # what train.log records
+    a.allocator = allocator
     try:
         cfg, exp, model_cfg, record = prepare_exp(a)
         rank, world, device = setup_distributed(a.device)
