@@ -11,22 +11,32 @@ export PYTHONIOENCODING=UTF-8
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"
 fi
-# CPU memory allocator (steps/runtime.py, README "CPU memory allocator"): preload jemalloc, else
-# tcmalloc, when installed (apt install libjemalloc2 / conda install jemalloc), unless GFA_MALLOC
-# names a glibc mode. jemalloc keeps freed pages for reuse (no decay): no page-fault churn.
-gfa_find_allocator() {
-  local d n
-  for n in libjemalloc.so.2 libtcmalloc_minimal.so.4 libtcmalloc.so.4; do
+# CPU memory allocator (steps/runtime.py, README "CPU memory and the allocator"): preload tcmalloc,
+# else jemalloc, when installed (apt install libtcmalloc-minimal4 / libjemalloc2, conda install
+# gperftools / jemalloc), unless GFA_MALLOC names a glibc mode; GFA_MALLOC=tcmalloc|jemalloc picks one.
+# jemalloc keeps freed pages for reuse (no decay: no page-fault churn) in one arena (several grew).
+gfa_find_allocator() {  # [auto|tcmalloc|jemalloc] -> the library's path, or nothing
+  local d n names="libtcmalloc_minimal.so.4 libtcmalloc.so.4 libjemalloc.so.2"
+  case "${1:-auto}" in
+    tcmalloc) names="libtcmalloc_minimal.so.4 libtcmalloc.so.4" ;;
+    jemalloc) names="libjemalloc.so.2" ;;
+  esac
+  for n in $names; do
     for d in ${CONDA_PREFIX:+"$CONDA_PREFIX/lib"} /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
       [ -f "$d/$n" ] && { echo "$d/$n"; return 0; }
     done
   done
   return 0
 }
-if [ "${GFA_MALLOC:-auto}" = auto ] && [[ "${LD_PRELOAD:-}" != *malloc* ]]; then
-  GFA_ALLOCATOR_LIB=$(gfa_find_allocator)
-  if [ -n "$GFA_ALLOCATOR_LIB" ]; then
-    export LD_PRELOAD="$GFA_ALLOCATOR_LIB${LD_PRELOAD:+:$LD_PRELOAD}"
-    export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1}"
-  fi
-fi
+case "${GFA_MALLOC:-auto}" in
+  auto|tcmalloc|jemalloc)
+    if [[ "${LD_PRELOAD:-}" != *malloc* ]]; then
+      GFA_ALLOCATOR_LIB=$(gfa_find_allocator "${GFA_MALLOC:-auto}")
+      if [ -n "$GFA_ALLOCATOR_LIB" ]; then
+        export LD_PRELOAD="$GFA_ALLOCATOR_LIB${LD_PRELOAD:+:$LD_PRELOAD}"
+        case "$GFA_ALLOCATOR_LIB" in
+          *jemalloc*) export MALLOC_CONF="${MALLOC_CONF:-narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1}" ;;
+        esac
+      fi
+    fi ;;
+esac

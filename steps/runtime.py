@@ -5,13 +5,14 @@ PyTorch's CPU tensors come straight from malloc. glibc maps every block above it
 afresh and unmaps it on free, so each large activation of a forward/backward pass is zero-filled by
 the kernel page by page; keeping every block in the heap instead (``M_MMAP_MAX = 0``, the "heap" mode
 below) removes that cost but the heap fragments when shapes change from batch to batch (a new crop
-length each batch): the demo teacher grew to 8.4 GB. Measured on a 2-core machine (README, "CPU memory
-allocator"), jemalloc or tcmalloc preloaded is both the fastest and the smallest, so ``path.sh``
+length each batch): the demo teacher grew to 8.4 GB. Measured on a 2-core machine (README, "CPU memory and the
+allocator"), tcmalloc or jemalloc preloaded is both the fastest and the smallest, so ``path.sh``
 preloads one when installed; ``tune_allocator`` reports it and leaves it alone. Without one, glibc
 runs "bounded": every block of 1 MiB or more is mapped (the threshold fixed, so freed memory goes back
 at once) and PyTorch asks for transparent huge pages for it (``THP_MEM_ALLOC_ENABLE``), 512 times fewer
 page faults. ``GFA_MALLOC`` chooses: auto (default: the preloaded library, else ``prefer``),
-bounded, heap (fast, unbounded), default (glibc untouched).
+tcmalloc or jemalloc (path.sh preloads that one; an error when it is not preloaded), bounded, heap
+(fast, unbounded), default (glibc untouched).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4  # gl
 GLIBC_MODES = {"heap": ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20)),
                "bounded": ((M_MMAP_THRESHOLD, 1 << 20),),
                "default": ()}
-PRELOADABLE = ("jemalloc", "tcmalloc", "mimalloc")
+PRELOADABLE = ("tcmalloc", "jemalloc", "mimalloc")
+MODES = ("auto", "tcmalloc", "jemalloc", *GLIBC_MODES)  # GFA_MALLOC
 
 
 def preloaded_allocator() -> str:
@@ -43,18 +45,21 @@ def preloaded_allocator() -> str:
 
 def tune_allocator(prefer: str = "bounded") -> str:
     """Set this process's allocator as GFA_MALLOC asks (auto = a preloaded library, else ``prefer``)
-    and return what is in use: "jemalloc", "glibc bounded", "glibc heap" or "glibc default"."""
+    and return what is in use: "tcmalloc", "jemalloc", "glibc bounded", "glibc heap" or "glibc default"."""
     mode = os.environ.get("GFA_MALLOC", "") or "auto"
-    if mode not in ("auto", *GLIBC_MODES):
-        raise SystemExit(f"GFA_MALLOC={mode!r}: expected one of auto, {', '.join(GLIBC_MODES)}")
+    if mode not in MODES:
+        raise SystemExit(f"GFA_MALLOC={mode!r}: expected one of {', '.join(MODES)}")
     lib = preloaded_allocator()
+    if mode in PRELOADABLE and lib != mode:
+        raise SystemExit(f"GFA_MALLOC={mode}: lib{mode} is not preloaded (this process has {lib or 'glibc'}); "
+                         f"start it through path.sh, which finds an installed one (README, 'CPU memory')")
     if lib:  # glibc's malloc is not the one in use: nothing to set
-        return lib if mode == "auto" else f"{lib} (preloaded: GFA_MALLOC={mode} applies to glibc only)"
+        return lib if mode in ("auto", lib) else f"{lib} (preloaded: GFA_MALLOC={mode} applies to glibc only)"
     mode = prefer if mode == "auto" else mode
     if mode == "default" or not sys.platform.startswith("linux") or not _mallopt(GLIBC_MODES[mode]):
         return "glibc default"
-    if mode == "bounded":  # read by PyTorch at its first allocation (c10 alloc_cpu)
-        os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    if mode == "bounded" and not os.environ.get("THP_MEM_ALLOC_ENABLE"):  # read at PyTorch's first allocation
+        os.environ["THP_MEM_ALLOC_ENABLE"] = "1"
     return f"glibc {mode}"
 
 
