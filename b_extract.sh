@@ -31,7 +31,7 @@ train_set=train               # with --data: the dir <data>/<train-set> to attri
 reduction=abs              # map -> weight per bin: abs | relu | signed
 nj=2                       # parallel saliency jobs
 gpus=""                       # e.g. "0,1": job J runs on GPU (J-1) mod n; empty = CPU
-internal_batch_size=64        # path points per forward/backward (the memory bound)
+internal_batch_size=""        # path points per forward/backward, the memory bound (empty: 16 on the CPU, 64 on GPUs)
 seed=123456                # utterance sampling and random draws
 insdel_methods=""             # stage 3: methods to compare (empty: every method with maps)
 insdel_levels="points rows"   # stage 3: rank time-frequency points and/or whole frequency rows
@@ -54,6 +54,7 @@ opts=(--device cpu)
 [ -n "$steps" ] && opts+=(--steps "$steps")
 [ -n "$baseline" ] && opts+=(--baseline "$baseline")
 [ -n "$n_samples" ] && opts+=(--n-samples "$n_samples")
+[ -n "$internal_batch_size" ] && opts+=(--internal-batch-size "$internal_batch_size")
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   src="the data dir of the teacher's egs"
@@ -62,7 +63,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   mkdir -p "$out/log"
   $train_cmd JOB=1:"$nj" "$out/log/cam_extract.JOB.log" python gradients/cam_extract.py --exp-dir "$teacher_exp" \
     --method "$method" --target "$target" --utts-per-spk "$utts_per_spk" --seed "$seed" \
-    --internal-batch-size "$internal_batch_size" "${opts[@]}" --job JOB --num-jobs "$nj"
+    "${opts[@]}" --job JOB --num-jobs "$nj"
   python gradients/cam_extract.py --exp-dir "$teacher_exp" --method "$method" --merge --num-jobs "$nj"
 fi
 

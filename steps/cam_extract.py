@@ -3,7 +3,7 @@
     python gradients/cam_extract.py --exp-dir exp/demo_rescnn [--data-dir data/synth/train]
         [--method integrated_gradients] [--target cosine] [--utts-per-spk 1] [--seed 123456]
         [method options: --steps 50 --baseline zero ...; --list-methods shows each method's]
-        [--chunk-frames 1200] [--internal-batch-size 64] [--device auto|cpu|cuda] [--gpus 0,1]
+        [--chunk-frames 1200] [--internal-batch-size 16|64] [--device auto|cpu|cuda] [--gpus 0,1]
         [--job J --num-jobs N | --merge --num-jobs N]
 
 Samples --utts-per-spk utterances per training speaker (stratified, seeded), cuts utterances longer
@@ -39,6 +39,10 @@ from models.embed import extract_embeddings
 from steps.evaluate import dir_loader
 from steps.experiment import check_feature_conf, exp_labels, load_exp_model
 from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
+
+# default --internal-batch-size on (CPU, GPU). On the CPU the peak is about 0.45 GB + 0.18 GB per row
+# of 1,200 frames for ResCNN-64 and 8 rows ran faster than 32 (README, "CPU memory and the allocator")
+INTERNAL_BATCH = (16, 64)
 
 
 def speaker_means(model, d: Path, u2s: dict, spks: set, seed: int, per_spk: int = 10) -> dict[str, torch.Tensor]:
@@ -120,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                        nargs="+" if kind is list else None,
                        help="method option of " + ", ".join(f"{m} (default {d})" for m, d in used.items()))
     p.add_argument("--chunk-frames", type=positive_int, default=1200)
-    p.add_argument("--internal-batch-size", type=positive_int, default=64)
+    p.add_argument("--internal-batch-size", type=positive_int, default=None,
+                   help="path points per forward/backward, the memory bound (default: %s on the CPU, where "
+                   "larger is no faster, %s on GPUs); the maps do not depend on it" % INTERNAL_BATCH)
     p.add_argument("--checkpoint", default="auto")
     p.add_argument("--compile", action="store_true", help="run the teacher through torch.compile (faster "
                    "path methods after a one-off compile; attributions differ at the 1e-3 level)")
@@ -157,6 +163,9 @@ def run(a) -> str:
         return f"{out}/maps.scp: {n} maps"
     torch.manual_seed(a.seed)
     device = pick_device(a.device, a.gpus, a.job)
+    if a.internal_batch_size is None:
+        a.internal_batch_size = INTERNAL_BATCH[device.type != "cpu"]
+        print(f"cam_extract: --internal-batch-size {a.internal_batch_size} (the {device.type} default)", file=sys.stderr)
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = a.tf32
     model, cfg, ckpt, head_state = load_exp_model(exp, a.checkpoint, device)
     if a.compile:

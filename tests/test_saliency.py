@@ -172,3 +172,19 @@ def test_model_randomisation_changes_the_maps(planted):
                             weights(planted, method, planted["untrained"])[1:])[0]
         print(f"{method}: Spearman trained vs re-initialised: maps {rho:.3f}, per-bin profile {profile:.3f}")
         assert rho < bound
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "expected_gradients", "smoothgrad"])
+def test_internal_batch_size_bounds_memory_not_the_maps(method):
+    """cam_extract's default internal batch differs on CPU and GPU: the maps must not depend on it."""
+    model, head = small_model("ResCNN")
+    x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
+    fn = make_target("cosine", model, head, y)
+    opts = {"integrated_gradients": {"steps": 8}, "smoothgrad": {"n_samples": 5},
+            "expected_gradients": {"references": [torch.randn(50, 161) for _ in range(3)], "n_samples": 6}}[method]
+    maps = []
+    for rows in (3, 16, None):  # None: every path point of both utterances in one batch
+        gen = {"generator": torch.Generator().manual_seed(5)} if method != "integrated_gradients" else {}
+        maps.append(saliency_maps(method, model, x, fn, {**opts, **gen, "internal_batch_size": rows}))
+    scale = maps[-1].abs().max()
+    assert all((m - maps[-1]).abs().max() <= 1e-6 * scale for m in maps[:2]), method
