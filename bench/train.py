@@ -1,14 +1,14 @@
 """Training speed and memory on CPU, three benches (each compares with a baseline in the same run).
 
-    python bench/train.py [--batch 32] [--steps 6] [--workers 0] [--malloc auto|bounded|heap|default|all]
+    python bench/train.py [--batch 32] [--steps 6] [--workers 0] [--malloc auto|tcmalloc|jemalloc|bounded|heap|default|all]
     python bench/train.py --demo [--epochs 8] [--mallocs heap,auto,bounded] [--data data/synth]
-    python bench/train.py --compile [--steps 50] [--batch 32]
+    python bench/train.py --compile [--steps 50] [--speed-steps 24] [--batch 64]
 
 Default: ResCNN-32 fed by the real egs loader against the model alone on tensors already in memory
 (the data-pipeline overhead; goal <= 10 %), forward + AAM loss + backward + SGD on batch x L x 161
 inputs, L drawn per batch in 200..400 by the same sampler for both. --malloc all runs it once per
-allocator setting (GFA_MALLOC, steps/runtime.py), each in a fresh process started as the recipe
-starts it (path.sh: jemalloc/tcmalloc preloaded when installed, for "auto").
+allocator setting (GFA_MALLOC, steps/runtime.py; tcmalloc/jemalloc where installed), each in a fresh
+process started as the recipe starts it (path.sh: tcmalloc/jemalloc preloaded when installed, for "auto").
 
 --demo: the demo teacher as ./run.sh trains it (conf/demo_rescnn.yaml, 8 epochs, validation and the
 test-trials evaluations every 4 epochs) once per allocator setting in fresh processes, side by side:
@@ -17,8 +17,8 @@ and the process tree's peak PSS). "heap" is the setting the entry points used be
 Needs the demo egs: ./run.sh --stop-stage 2 (run here when missing).
 
 --compile: eager against torch.compile and channels_last training (train.compile, train.channels_last)
-on the same batches from the same initial weights: samples/s after a warm-up, the ratio, and the largest
-difference of the per-step loss over the steps.
+from the same initial weights on the same batches: samples/s after each shape's first (compiling)
+step, the ratio to eager, and the largest per-step loss difference over --steps steps (bench/train_compile.py).
 """
 from __future__ import annotations
 
@@ -37,14 +37,12 @@ from torch.utils.data import DataLoader
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.loader import write_egs  # noqa: E402
-from bench.memory import run_peak  # noqa: E402
+from bench.memory import installed, recipe_env, run_peak  # noqa: E402
 from datasets.loader import CropBatchSampler, EgsDataset, collate  # noqa: E402
 from losses import build_loss  # noqa: E402
 from models.registry import build_model  # noqa: E402
 from training.trainer import Net  # noqa: E402
-from steps.runtime import GLIBC_MODES, tune_allocator  # noqa: E402
-
-MALLOCS = ("auto", *GLIBC_MODES)
+from steps.runtime import MODES as MALLOCS, tune_allocator  # noqa: E402
 
 
 def step(net, opt, x, y) -> float:
@@ -90,22 +88,15 @@ def micro(a) -> None:
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB, allocator {allocator}")
 
 
-def recipe_env(mode: str) -> tuple[str, dict]:
-    """(shell prefix, environment) that start a command as the recipe does with GFA_MALLOC=mode."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "MALLOC_CONF", "THP_MEM_ALLOC_ENABLE")}
-    env["GFA_MALLOC"] = mode
-    return f"cd {shlex.quote(str(ROOT))} && . ./path.sh && exec ", env
-
-
 def compare_micro(a) -> None:
     """The default bench in a fresh process per allocator setting; rows and ratios to "heap"."""
     rows = {}
-    for mode in MALLOCS:
+    for mode in [m for m in MALLOCS if installed(m)]:
         prefix, env = recipe_env(mode)
         argv = " ".join(shlex.quote(x) for x in [sys.executable, __file__, "--batch", str(a.batch), "--steps",
                                                  str(a.steps), "--workers", str(a.workers), "--malloc", mode])
         with tempfile.TemporaryFile("w+") as out:
-            r = run_peak(prefix + argv, env=env, stdout=out)
+            r = run_peak(prefix + "exec " + argv, env=env, stdout=out)
             out.seek(0)
             text = out.read()
         if r["rc"]:
@@ -120,7 +111,7 @@ def compare_micro(a) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=None, help="default 32 (64 with --compile, the demo's)")
     p.add_argument("--steps", type=int, default=None, help="default 6 (50 with --compile)")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--malloc", default="auto", choices=[*MALLOCS, "all"],
@@ -130,14 +121,16 @@ def main() -> None:
     p.add_argument("--mallocs", default="heap,auto,bounded", help="--demo: GFA_MALLOC settings, in run order")
     p.add_argument("--data", default="data/synth", help="--demo: data root with the demo egs")
     p.add_argument("--compile", action="store_true", help="eager vs torch.compile vs channels_last training")
+    p.add_argument("--speed-steps", type=int, default=24, help="--compile: steps of the speed run")
     a = p.parse_args()
     if a.demo:
         from bench.train_demo import demo
         return demo(a)
     if a.compile:
+        a.batch = a.batch or 64
         from bench.train_compile import compare_compiled
-        return compare_compiled(a, rescnn32)
-    a.steps = a.steps or 6
+        return compare_compiled(a)
+    a.steps, a.batch = a.steps or 6, a.batch or 32
     if a.malloc == "all":
         return compare_micro(a)
     os.environ["GFA_MALLOC"] = a.malloc

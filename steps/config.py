@@ -29,7 +29,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
               "crop_max": Spec(400, int, **POS), "valid_frames": Spec(300, int, **POS), "seed": Spec(123456, int, lo=0),
               "test_every": Spec(4, int, **POS), "num_workers": Spec(2, int, lo=0), "keep_last": Spec(5, int, lo=0),
               "average_last": Spec(0, int, lo=0), "amp": Spec("none", str, choices=("none", "bf16", "fp16")),
-              "channels_last": Spec(False, bool), "init_from": Spec("", str)},
+              "channels_last": Spec(False, bool), "compile": Spec(False, bool), "init_from": Spec("", str)},
 }
 NAMED = {"optim": (OPTIMIZERS, "SGD"), "scheduler": (SCHEDULERS, "ReduceLROnPlateau")}
 SECTIONS = ("data", "model", "loss", "margin_warmup", "optim", "scheduler", "train")

@@ -131,6 +131,8 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     net = Net(model, head).to(device)
     if cfg["train"]["channels_last"]:
         net = net.to(memory_format=torch.channels_last)
+    if cfg["train"]["compile"]:
+        model.compile()  # torch.compile in place: the state_dict keeps its names (bench/train.py --compile)
     workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
     sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers)
     optimizer = build_optimizer(cfg["optim"], net.parameters())

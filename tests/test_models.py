@@ -263,6 +263,7 @@ def test_keys_are_checked_per_optimiser_and_scheduler(tmp_path):
     ("train.epochs=-1", "train.epochs: -1 is out of range"),
     ("train.batch_size=0", "train.batch_size: 0 is out of range"),
     ("train.channels_last=maybe", "train.channels_last: expected true or false, got 'maybe'"),
+    ("train.compile=1", "train.compile: expected true or false, got 1"),
     ("train.amp=fp8", "train.amp: 'fp8'; valid: none, bf16, fp16"),
     ("model.dropout=high", "model.dropout: expected a number, got 'high'"),
     ("loss.margin=[1]", r"loss.margin: expected a number, got \[1\]"),

@@ -1,5 +1,6 @@
 """Training: exact resume after SIGKILL, DDP on CPU (gloo), bad inputs, embeddings, scoring, c_train.sh."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, run, tiny_configs
+from conftest import ROOT, call, run, tiny_configs
 from training.checkpoint import load_checkpoint
 
 SMALL = ["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
@@ -179,3 +180,27 @@ def test_average_of_last_checkpoints(recipe, tmp_path):
     assert torch.allclose(avg[k], (one[k] + two[k]) / 2)
     p = run(["python", "-m", "steps.extract_embeddings", "--exp-dir", str(exp), "--data-dir", str(recipe / "test")])
     assert p.returncode == 0 and "avg_2.pt" in p.stdout
+
+
+def test_train_compile_compiles_the_model_in_place(recipe, tmp_path, monkeypatch):
+    """train.compile: the model goes through torch.compile, checkpoints keep eager's parameter names
+    and the training is eager's. Dynamo's eager backend stands in for the inductor here (whose C++
+    build takes minutes on CPU; bench/train.py --compile measures the real one)."""
+    compiled, original = [], torch.nn.Module.compile
+
+    def eager_backend(self, *args, **kwargs):
+        compiled.append(type(self).__name__)
+        return original(self, backend="eager")
+
+    monkeypatch.setattr(torch.nn.Module, "compile", eager_backend)
+    monkeypatch.setenv("GFA_MALLOC", "default")  # in this process: leave the test runner's malloc alone
+    for name, extra in (("eager", ()), ("compiled", ("train.compile=true",))):
+        p = call("steps.train", train_cmd(recipe, tmp_path / name, "train.epochs=1", "train.crop_min=100", *extra)[3:])
+        assert p.returncode == 0, p.stderr
+    torch._dynamo.reset()
+    assert compiled == ["ResCNN"]
+    eager, comp = weights(tmp_path / "eager"), weights(tmp_path / "compiled")
+    assert eager.keys() == comp.keys()
+    loss = {n: float(re.search(r"train_loss ([\d.]+)", (tmp_path / n / "log" / "train.log").read_text()).group(1))
+            for n in ("eager", "compiled")}
+    assert abs(loss["eager"] - loss["compiled"]) < 1e-4, loss
