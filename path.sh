@@ -11,16 +11,13 @@ export PYTHONIOENCODING=UTF-8
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"
 fi
-# CPU memory allocator (steps/runtime.py, README "CPU memory and the allocator"): preload tcmalloc,
-# else jemalloc, when installed (apt install libtcmalloc-minimal4 / libjemalloc2, conda install
-# gperftools / jemalloc), unless GFA_MALLOC names a glibc mode; GFA_MALLOC=tcmalloc|jemalloc picks one.
-# jemalloc keeps freed pages for reuse (no decay: no page-fault churn) in one arena (several grew).
+# CPU memory allocator (steps/runtime.py, README "CPU memory and the allocator"): preload tcmalloc
+# when installed (apt install libtcmalloc-minimal4, conda install gperftools) unless GFA_MALLOC names
+# another setting. GFA_MALLOC=jemalloc preloads jemalloc (faster than glibc, but it grew to 3.3 GB
+# in the demo training where tcmalloc stayed at 1.2 GB), keeping freed pages (no decay), one arena.
 gfa_find_allocator() {  # [auto|tcmalloc|jemalloc] -> the library's path, or nothing
-  local d n names="libtcmalloc_minimal.so.4 libtcmalloc.so.4 libjemalloc.so.2"
-  case "${1:-auto}" in
-    tcmalloc) names="libtcmalloc_minimal.so.4 libtcmalloc.so.4" ;;
-    jemalloc) names="libjemalloc.so.2" ;;
-  esac
+  local d n names="libtcmalloc_minimal.so.4 libtcmalloc.so.4"
+  if [ "${1:-auto}" = jemalloc ]; then names=libjemalloc.so.2; fi
   for n in $names; do
     for d in ${CONDA_PREFIX:+"$CONDA_PREFIX/lib"} /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
       [ -f "$d/$n" ] && { echo "$d/$n"; return 0; }

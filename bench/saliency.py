@@ -2,13 +2,13 @@
 implementation against Captum's IntegratedGradients in the same run, with the max difference.
 
     python bench/saliency.py [--device cpu|cuda] [--utts 2] [--internal-batch 50]
-                             [--models rescnn64,ecapa512] [--no-compile]
+                             [--models rescnn64,ecapa512] [--no-compile] [--malloc auto]
 
 Both get the same eval-mode model, inputs, zero baseline, target (true-class cosine) and internal
 batch size, in float32, after a one-utterance warm-up each. On the CPU every configuration runs twice, in
 two fresh worker processes: one with glibc's default malloc settings (how a script calling Captum
-runs) and one with steps/runtime.py's allocator settings (how our entry points, cam_extract
-included, run). Ratios are printed against Captum in the default process ("as each is run") and
+runs) and one with the allocator our entry points run with (steps/runtime.py: tcmalloc/jemalloc
+preloaded by path.sh when installed, else glibc "bounded"). Ratios are printed against Captum in the default process ("as each is run") and
 against Captum in the same process ("like for like"), so the source of any speed-up is visible. The
 opt-in torch.compile mode (cam_extract --compile) is timed after its one-off compile.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shlex
 import subprocess
 import sys
 import time
@@ -80,18 +80,20 @@ def measure(name: str, a) -> dict:
 
 
 def worker(a) -> None:
-    if a.worker == "tuned":
-        from steps.runtime import tune_allocator
-        if not tune_allocator():
-            raise SystemExit("bench: could not apply the allocator settings (not glibc?)")
-    print(json.dumps({name: measure(name, a) for name in a.models.split(",")}))
+    from steps.runtime import tune_allocator
+    allocator = tune_allocator()  # GFA_MALLOC=default for "default": glibc untouched
+    print(json.dumps({"allocator": allocator, **{name: measure(name, a) for name in a.models.split(",")}}))
 
 
 def spawn(kind: str, a) -> dict:
-    env = {**os.environ, "GFA_MALLOC": "default"} if kind == "default" else dict(os.environ)
+    """The bench in a fresh process started as the recipe starts one (path.sh), with glibc's default
+    malloc ("default") or our entry points' allocator ("tuned": GFA_MALLOC=--malloc, default auto)."""
+    from bench.memory import recipe_env
+    prefix, env = recipe_env("default" if kind == "default" else a.malloc)
     cmd = [sys.executable, __file__, "--worker", kind, "--device", a.device, "--utts", str(a.utts),
            "--internal-batch", str(a.internal_batch), "--models", a.models] + ([] if a.compile else ["--no-compile"])
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    p = subprocess.run(prefix + "exec " + shlex.join(cmd), shell=True, executable="/bin/bash", env=env,
+                       capture_output=True, text=True)
     if p.returncode:
         raise SystemExit(f"bench worker ({kind}) failed:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -102,7 +104,7 @@ def report(name: str, runs: dict, a) -> None:
     print(f"\n{name}: {'':48s} {'utt/s':>7s} {'vs Captum as run':>17s} {'like for like':>14s} {'max|diff|':>10s}")
     for kind, r in runs.items():
         m = r[name]
-        where = {"default": "default malloc", "tuned": "tuned malloc", "same": a.device}[kind]
+        where = {"default": "default malloc", "tuned": r.get("allocator", ""), "same": a.device}[kind]
         rows = [("Captum", m["captum"], None), ("ours", m["ours"], m["diff_ours"])]
         if "compiled" in m:
             rows.append((f"ours + compile (1st run {m['compile_once']:.0f} s)", m["compiled"], m["diff_compiled"]))
@@ -118,6 +120,7 @@ def main() -> None:
     p.add_argument("--internal-batch", type=int, default=50)
     p.add_argument("--models", default="rescnn64,ecapa512")
     p.add_argument("--no-compile", dest="compile", action="store_false")
+    p.add_argument("--malloc", default="auto", help="GFA_MALLOC of the second process (steps/runtime.py)")
     p.add_argument("--worker", choices=["default", "tuned"], help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -132,7 +135,7 @@ def main() -> None:
     for name in a.models.split(","):
         report(name, runs, a)
     if a.device == "cpu":
-        print("\n'tuned malloc' is how steps/*.py run (steps/runtime.py); 'as run' compares with Captum called "
+        print("\nThe second allocator is how steps/*.py run (steps/runtime.py); 'as run' compares with Captum called "
               "from a plain script, 'like for like' with Captum in the same process.")
 
 

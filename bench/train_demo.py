@@ -11,8 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.memory import run_peak
-from bench.train import ROOT, recipe_env
+from bench.memory import ROOT, check_modes, recipe_env, run_peak
 
 
 def demo_egs(data: Path) -> Path:
@@ -30,7 +29,7 @@ def train_once(mode: str, exp: Path, egs: Path, data: Path, epochs: int) -> dict
             "--exp-dir", str(exp), "--set", f"train.epochs={epochs}", "--test-dir", str(data / "train" / "trials_dir"),
             "--test-dir", str(data / "test"), "--device", "cpu", "--num-workers", "0"]
     with open(exp.parent / f"{exp.name}.out", "w+") as out:
-        r = run_peak(prefix + shlex.join(args), env=env, stdout=out)
+        r = run_peak(prefix + "exec " + shlex.join(args), env=env, stdout=out)
         out.seek(0)
         if r["rc"]:
             raise SystemExit(f"bench: training with GFA_MALLOC={mode} failed:\n{out.read()[-3000:]}")
@@ -45,11 +44,12 @@ def train_once(mode: str, exp: Path, egs: Path, data: Path, epochs: int) -> dict
 
 
 def demo(a) -> None:
+    modes = check_modes(a.mallocs.split(","))
     data = (ROOT / a.data).resolve()
     egs = demo_egs(data)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in a.mallocs.split(","):
+        for mode in modes:
             print(f"bench: training the demo teacher, {a.epochs} epochs, GFA_MALLOC={mode} ...", flush=True)
             rows[mode] = train_once(mode, Path(tmp) / f"demo_{mode}", egs, data, a.epochs)
             r = rows[mode]
@@ -58,8 +58,8 @@ def demo(a) -> None:
     base = next(iter(rows.values()))
     print(f"\ndemo teacher (conf/demo_rescnn.yaml), {a.epochs} epochs with its test evaluations; ratios to the "
           f"first row")
-    print(f"| GFA_MALLOC | allocator | samples/s | speed | wall s | peak RSS GB | memory | tree PSS GB "
-          f"| final train loss | test EER |")
+    print("| GFA_MALLOC | allocator | samples/s | speed | wall s | peak RSS GB | memory | tree PSS GB "
+          "| final train loss | test EER |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for mode, r in rows.items():
         print(f"| {mode} | {r['allocator']} | {r['samples_s']:.1f} | {r['samples_s'] / base['samples_s']:.3f}x "

@@ -6,8 +6,9 @@ afresh and unmaps it on free, so each large activation of a forward/backward pas
 the kernel page by page; keeping every block in the heap instead (``M_MMAP_MAX = 0``, the "heap" mode
 below) removes that cost but the heap fragments when shapes change from batch to batch (a new crop
 length each batch): the demo teacher grew to 8.4 GB. Measured on a 2-core machine (README, "CPU memory and the
-allocator"), tcmalloc or jemalloc preloaded is both the fastest and the smallest, so ``path.sh``
-preloads one when installed; ``tune_allocator`` reports it and leaves it alone. Without one, glibc
+allocator"), tcmalloc preloaded is both the fastest and the smallest, so ``path.sh`` preloads it
+when installed (jemalloc on request: as fast, but it grew); ``tune_allocator`` reports the preloaded
+library and leaves it alone. Without one, glibc
 runs "bounded": every block of 1 MiB or more is mapped (the threshold fixed, so freed memory goes back
 at once) and PyTorch asks for transparent huge pages for it (``THP_MEM_ALLOC_ENABLE``), 512 times fewer
 page faults. ``GFA_MALLOC`` chooses: auto (default: the preloaded library, else ``prefer``),
