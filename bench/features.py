@@ -74,7 +74,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
                    help="tuned: the allocator of our feature entry points (steps/runtime.py: a preloaded "
-                        "tcmalloc/jemalloc, else glibc heap); default: glibc's")
+                        "tcmalloc, else glibc heap); default: glibc's")
     a = p.parse_args()
     if a.malloc == "tuned" and tune_allocator("heap") == "glibc default":
         raise SystemExit("bench: could not apply the allocator settings (not glibc?)")

@@ -7,7 +7,7 @@ it, path.sh included) into its own fresh data root and exp dirs under a temporar
 --keep DIR). Per stage: wall seconds, the largest resident set of any one process (wait4's
 ru_maxrss) and the peak of the summed proportional set size of all the stage's processes at once
 (sampled every 0.25 s; parallel jobs add up). "heap" is the setting the entry points used before
-bounded memory; "auto" is today's default (tcmalloc/jemalloc preloaded by path.sh when installed, else
+bounded memory; "auto" is today's default (tcmalloc preloaded by path.sh when installed, else
 glibc bounded).
 """
 from __future__ import annotations

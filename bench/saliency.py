@@ -7,7 +7,7 @@ implementation against Captum's IntegratedGradients in the same run, with the ma
 Both get the same eval-mode model, inputs, zero baseline, target (true-class cosine) and internal
 batch size, in float32, after a one-utterance warm-up each. On the CPU every configuration runs twice, in
 two fresh worker processes: one with glibc's default malloc settings (how a script calling Captum
-runs) and one with the allocator our entry points run with (steps/runtime.py: tcmalloc/jemalloc
+runs) and one with the allocator our entry points run with (steps/runtime.py: tcmalloc
 preloaded by path.sh when installed, else glibc "bounded"). Ratios are printed against Captum in the default process ("as each is run") and
 against Captum in the same process ("like for like"), so the source of any speed-up is visible. The
 opt-in torch.compile mode (cam_extract --compile) is timed after its one-off compile.

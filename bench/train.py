@@ -8,7 +8,7 @@ Default: ResCNN-32 fed by the real egs loader against the model alone on tensors
 (the data-pipeline overhead; goal <= 10 %), forward + AAM loss + backward + SGD on batch x L x 161
 inputs, L drawn per batch in 200..400 by the same sampler for both. --malloc all runs it once per
 allocator setting (GFA_MALLOC, steps/runtime.py; tcmalloc/jemalloc where installed), each in a fresh
-process started as the recipe starts it (path.sh: tcmalloc/jemalloc preloaded when installed, for "auto").
+process started as the recipe starts it (path.sh: tcmalloc preloaded when installed, for "auto").
 
 --demo: the demo teacher as ./run.sh trains it (conf/demo_rescnn.yaml, 8 epochs, validation and the
 test-trials evaluations every 4 epochs) once per allocator setting in fresh processes, side by side:
