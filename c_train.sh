@@ -96,7 +96,7 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
       python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set" --cohort "$train_set"
     fi
   done
-  tail -n +5 "$exp/results.md"
+  grep -v "^# " "$exp/results.md"
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then

@@ -10,6 +10,7 @@ any work starts or anything is written.
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import yaml
@@ -21,11 +22,23 @@ from training.optim import OPTIMIZERS, SCHEDULERS
 
 FEAT_TYPES = ("spect", "fbank", "mfcc")
 POS = {"lo": 1}
+FRACTION = Spec(0.0, float, lo=0.0, hi=1.0)
+# (section, keys, keys a --set of one of them removes from the YAML): one budget, one margin schedule
+EXCLUSIVE = [("train", {"steps"}, {"epochs", "passes"}), ("train", {"epochs"}, {"steps", "passes"}),
+             ("train", {"passes"}, {"steps", "epochs"}),
+             ("margin_warmup", {"steps", "start"}, {"fraction", "start_fraction"}),
+             ("margin_warmup", {"fraction", "start_fraction"}, {"steps", "start"})]
 SCHEMA: dict[str, dict[str, Spec]] = {
     "data": {"feat_type": Spec("spect", str, choices=FEAT_TYPES), "feat_dim": Spec(161, int, **POS),
              "vad": Spec(False, bool)},
-    "margin_warmup": {"steps": Spec(0, int, lo=0), "start": Spec(0, int, lo=0)},
-    "train": {"epochs": Spec(50, int, **POS), "batch_size": Spec(128, int, **POS), "crop_min": Spec(200, int, **POS),
+    # margin 0 -> loss.margin: over ``steps`` after ``start`` steps, or over ``fraction`` of the budget
+    # after ``start_fraction`` of it (one or the other)
+    "margin_warmup": {"steps": Spec(0, int, lo=0), "start": Spec(0, int, lo=0), "fraction": FRACTION,
+                      "start_fraction": FRACTION},
+    # budget: steps, else epochs, else passes over the egs (training/budget.py)
+    "train": {"epochs": Spec(0, int, lo=0), "steps": Spec(0, int, lo=0), "passes": Spec(20.0, float, lo=0.0, lo_open=True),
+              "grad_clip": Spec(0.0, float, lo=0.0), "converge_tol": Spec(0.03, float, lo=0.0, lo_open=True),
+              "batch_size": Spec(128, int, **POS), "crop_min": Spec(200, int, **POS),
               "crop_max": Spec(400, int, **POS), "valid_frames": Spec(300, int, **POS), "seed": Spec(123456, int, lo=0),
               "test_every": Spec(4, int, **POS), "num_workers": Spec(2, int, lo=0), "keep_last": Spec(5, int, lo=0),
               "average_last": Spec(0, int, lo=0), "amp": Spec("none", str, choices=("none", "bf16", "fp16")),
@@ -87,6 +100,14 @@ def validate(cfg: dict, where: str = "config") -> dict:
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
     t = cfg["train"]
+    if t["epochs"] and t["steps"]:
+        raise ConfigError(f"{where}: give train.steps or train.epochs, not both ({t['steps']}, {t['epochs']})")
+    m = cfg["margin_warmup"]
+    if (m["steps"] or m["start"]) and (m["fraction"] or m["start_fraction"]):
+        raise ConfigError(f"{where}: margin_warmup takes steps/start or fraction/start_fraction, not both")
+    if m["fraction"] + m["start_fraction"] > 1.0:
+        raise ConfigError(f"{where}: margin_warmup.start_fraction + fraction must be <= 1, got "
+                          f"{m['start_fraction']} + {m['fraction']}")
     if t["crop_min"] > t["crop_max"]:
         raise ConfigError(f"{where}: need train.crop_min <= train.crop_max, got {t['crop_min']}, {t['crop_max']}")
     return cfg
@@ -117,6 +138,18 @@ def _allowed(node, where: str) -> list[str]:
     return list(SECTIONS) if where == "config" else []
 
 
+def drop_foreign_keys(node: dict, section: str, text: str) -> None:
+    """After ``--set optim.name=X``: the YAML's keys that X does not take go, with a note on stderr."""
+    registry = NAMED[section][0]
+    if node.get("name") not in registry:
+        return  # _resolve names the valid choices
+    foreign = [k for k in node if k != "name" and k not in registry[node["name"]].keys]
+    for k in foreign:
+        del node[k]
+    if foreign:
+        print(f"config: --set {text}: dropped {', '.join(foreign)} (not a key of {node['name']})", file=sys.stderr)
+
+
 def apply_override(raw: dict, text: str, where: str) -> None:
     """Set ``a.b=value`` in the YAML dict ``raw``; the key must be one the resolved config can hold."""
     path, value = parse_override(text)
@@ -127,6 +160,12 @@ def apply_override(raw: dict, text: str, where: str) -> None:
             raise ConfigError(f"--set {text}: unknown key {k!r} in {here}; valid: {', '.join(allowed) or '(none)'}")
         if i == len(path) - 1:
             node[k] = value
+            if here in ("config.optim", "config.scheduler") and k == "name":
+                drop_foreign_keys(node, here.partition(".")[2], text)
+            for section, keys, others in EXCLUSIVE:  # the command line's budget replaces the YAML's
+                if path[:1] == [section] and k in keys:
+                    for other in others:
+                        node.pop(other, None)
             return
         if not isinstance(node.get(k), dict):
             node[k] = {}

@@ -49,7 +49,9 @@ def append_result(exp: Path, row: dict) -> None:
     """One row per (embeddings, trials, norm) in <exp>/results.md: a rescoring replaces its old row."""
     path = exp / "results.md"
     header = "| date | embeddings | trials | norm | trials n | EER (%) | minDCF p=0.01 | minDCF p=0.001 |\n|---|---|---|---|---|---|---|---|\n"
-    old = path.read_text() if path.exists() else f"# Results of {exp.name}\n\n" + header
+    old = path.read_text() if path.exists() else f"# Results of {exp.name}\n\n"
+    if header not in old:  # steps.train's "Training:" line may have come first
+        old = old.rstrip("\n") + "\n\n" + header
     key = [row["embeddings"], row["trials"], row["norm"]]
     kept = [ln for ln in old.splitlines(keepends=True)
             if not (ln.startswith("| 2") and [c.strip() for c in ln.split("|")[2:5]] == key)]

@@ -37,9 +37,13 @@ from steps.evaluate import trials_evaluator
 from steps.experiment import check_same_inputs, egs_inputs, prior_record, same_config, with_prior, write_inputs
 from training.checkpoint import (CheckpointError, average_models, epoch_checkpoints, load_checkpoint,
                                  load_state_strict, save_checkpoint)
+from training.budget import converged, fraction_steps, resolve_budget
 from training.optim import build_optimizer, build_scheduler
 from training.trainer import NaNLossError, Net, Trainer
 from steps.runtime import HelpFormatter, progress, tune_allocator
+from steps.training_report import report
+
+WINDOW = 0.25  # the convergence verdict compares the validation loss over the last quarter of the budget
 
 
 def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
@@ -82,7 +86,11 @@ def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, worke
     train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                               generator=gen, persistent_workers=False)
     valid_loader = None
-    if (egs / "valid" / "feats.scp").exists() and rank == 0:
+    vscp = egs / "valid" / "feats.scp"
+    if rank == 0 and (not vscp.exists() or not vscp.read_text().strip()):
+        print(f"train: warning: {egs}/valid holds no egs: no validation loss; the convergence verdict uses the "
+              "training loss", file=sys.stderr)
+    elif rank == 0:
         valid = EgsDataset(egs / "valid", num_classes)
         crop = min(t["valid_frames"], eg_frames)
         vs = CropBatchSampler(len(valid), t["batch_size"], crop, crop, t["seed"], shuffle=False, drop_last=False)
@@ -135,9 +143,11 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
         model.compile()  # torch.compile in place: the state_dict keeps its names (bench/train.py --compile)
     workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
     sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers)
+    budget = resolve_budget(cfg["train"], sampler.n, len(sampler), world)
     optimizer = build_optimizer(cfg["optim"], net.parameters())
-    scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, cfg["train"]["epochs"], len(sampler))
-    margin = MarginScheduler(head, cfg["margin_warmup"]["steps"], cfg["margin_warmup"]["start"])
+    scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, budget.steps, len(sampler))
+    margin = margin_schedule(head, cfg["margin_warmup"], budget.steps)
+    warmup = max(margin.start + margin.warmup, fraction_steps(cfg["scheduler"].get("warmup", 0.0), budget.steps))
     evaluate = trials_evaluator(a.test_dir, device, cfg["data"]["vad"])
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(net)
@@ -156,8 +166,18 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     trainer = Trainer(net=net, optimizer=optimizer, scheduler=scheduler, sched_step=sched_step, margin=margin,
                       sampler=sampler, train_loader=train_loader, valid_loader=valid_loader, cfg=cfg,
                       ckpt_dir=exp / "checkpoints", log=log, device=device, rank=rank, evaluate=evaluate,
-                      save_every_steps=a.save_every_steps, progress=bar)
+                      save_every_steps=a.save_every_steps, progress=bar, total_steps=budget.steps,
+                      warmup_steps=warmup, num_classes=num_classes)
+    trainer.budget = budget
     return trainer, sum(x.numel() for x in model.parameters())
+
+
+def margin_schedule(head, m: dict, total_steps: int) -> MarginScheduler:
+    """margin_warmup in steps, or in fractions of the budget."""
+    if m["fraction"] or m["start_fraction"]:
+        return MarginScheduler(head, fraction_steps(m["fraction"], total_steps),
+                               fraction_steps(m["start_fraction"], total_steps))
+    return MarginScheduler(head, m["steps"], m["start"])
 
 
 def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) -> None:
@@ -168,7 +188,13 @@ def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) ->
         f"prior {(inputs['prior'] or {}).get('source', 'none')}, test dirs {a.test_dir or 'none'}")
     log(f"{cfg['model']['name']}: {n_params:,} params, {inputs['num_classes']} classes, "
         f"{len(trainer.sampler)} batches/epoch, world {world}, device {trainer.device}, allocator {a.allocator}")
+    log(f"budget: {trainer.budget.how}")
     trainer.fit()
+    if trainer.rank == 0:
+        valid_egs = len(trainer.valid_loader.dataset) if trainer.valid_loader is not None else 0
+        verdict = converged(trainer.state.history, trainer.budget.steps, WINDOW, cfg["train"]["converge_tol"], valid_egs)
+        log(verdict.text)
+        report(exp, trainer.state.history, trainer.budget, verdict, WINDOW)
     n = cfg["train"]["average_last"]
     if n > 1 and trainer.rank == 0:
         paths = [p for _, p in epoch_checkpoints(exp / "checkpoints")][-n:]

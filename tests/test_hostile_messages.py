@@ -163,7 +163,7 @@ def test_case7_resumed_epoch_metrics_count_the_batches_before_the_resume():
         net = Net(model, build_loss({"name": "AAMSoftmax"}, model.emb_dim, 3))
         opt = torch.optim.SGD(net.parameters(), lr=0.01)
         sampler = Sampler()
-        cfg = {"train": {"amp": "none", "epochs": 1, "test_every": 1, "keep_last": 0}}
+        cfg = {"train": {"amp": "none", "epochs": 1, "test_every": 1, "keep_last": 0, "grad_clip": 0.0}}
         return Trainer(net=net, optimizer=opt, scheduler=torch.optim.lr_scheduler.StepLR(opt, 1), sched_step="epoch",
                        margin=MarginScheduler(net.head, 0, 0), sampler=sampler, train_loader=Loader(sampler, stop),
                        valid_loader=None, cfg=cfg, ckpt_dir=ckpt_dir, log=lambda m: None,

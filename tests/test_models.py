@@ -243,8 +243,9 @@ def test_config_errors_and_overrides(tmp_path):
 def test_keys_are_checked_per_optimiser_and_scheduler(tmp_path):
     base = ROOT / "conf" / "demo_rescnn.yaml"  # Adam + CosineAnnealingLR
     cfg = load_config(base)
-    assert set(cfg["optim"]) == {"name", "lr", "betas", "weight_decay"} and set(cfg["scheduler"]) == {"name", "min_lr"}
-    for override, msg in (("scheduler.patience=2", "unknown key 'patience' in config.scheduler; valid: name, min_lr"),
+    assert set(cfg["optim"]) == {"name", "lr", "betas", "weight_decay", "decay_norm_bias"}
+    assert set(cfg["scheduler"]) == {"name", "min_lr", "warmup"}
+    for override, msg in (("scheduler.patience=2", "unknown key 'patience' in config.scheduler; valid: name, min_lr, warmup"),
                           ("optim.momentum=0.9", "unknown key 'momentum' in config.optim; valid: name, lr, betas")):
         with pytest.raises(ConfigError, match=msg):
             load_config(base, [override])

@@ -201,3 +201,26 @@ def test_train_compile_compiles_the_model_in_place(recipe, tmp_path, monkeypatch
     keys = list(weights(tmp_path / "c"))
     assert keys and not any("_orig_mod" in k for k in keys), keys[:3]
     assert "train_loss" in (tmp_path / "c" / "log" / "train.log").read_text()
+
+
+def test_budget_curves_and_convergence_verdict(recipe, tmp_path):
+    """A run stopped too early says 'not converged' with its figures; the same run given its budget
+    says 'converged'. Both write the curves (CSV, plot), training.json and the results.md line."""
+    import json
+    verdicts = {}
+    for name, budget in (("short", "train.steps=50"), ("long", "train.passes=20")):
+        exp = tmp_path / name
+        p = run(train_cmd(recipe, exp, budget, "margin_warmup.fraction=0.1", "scheduler.warmup=0.05",
+                          "train.test_every=100"))
+        assert p.returncode == 0, p.stderr[-2000:]
+        rec = json.loads((exp / "training.json").read_text())
+        verdicts[name] = rec["converged"]
+        assert rec["verdict"] in p.stdout and rec["verdict"] in (exp / "log" / "train.log").read_text()
+        assert f"Training: {rec['budget']}; {rec['verdict']}" in (exp / "results.md").read_text()
+        rows = (exp / "log" / "training.csv").read_text().splitlines()
+        assert rows[0].startswith("epoch,step,train_loss,valid_loss") and int(rows[-1].split(",")[1]) == rec["steps"]
+        assert (exp / "plots" / "training.png").stat().st_size > 10_000
+    assert "50 steps (train.steps) = 2.5 passes over 320 egs" in (tmp_path / "short" / "log" / "train.log").read_text()
+    assert "400 steps = 20 passes (train.passes)" in (tmp_path / "long" / "log" / "train.log").read_text()
+    assert verdicts == {"short": False, "long": True}
+    assert "not converged: raise train.steps" in (tmp_path / "short" / "results.md").read_text()

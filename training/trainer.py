@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from losses.margin import MarginScheduler
+from training.budget import chance_warning
 from training.checkpoint import keep_last, save_checkpoint
 
 
@@ -64,12 +65,18 @@ class Trainer:
     evaluate: callable = None       # model -> {name: value}, on test epochs (rank 0)
     save_every_steps: int = 0
     progress: callable = None       # wraps the batch iterator (tqdm)
+    total_steps: int = 0            # the budget (training/budget.py); 0: train.epochs whole epochs
+    warmup_steps: int = 0           # LR and margin warm-up: no chance-accuracy warning before it ends
+    num_classes: int = 0
     state: Progress = field(default_factory=Progress)
 
     def __post_init__(self):
         self.amp = self.cfg["train"]["amp"]
         # one scaler for the whole run, saved in checkpoints (fp16 on CUDA only; a no-op otherwise)
         self.scaler = torch.amp.GradScaler(enabled=self.amp == "fp16" and self.device.type == "cuda")
+        if not self.total_steps:
+            self.total_steps = self.cfg["train"]["epochs"] * len(self.sampler)
+        self.epochs = math.ceil(self.total_steps / max(len(self.sampler), 1))
 
     @property
     def inner(self) -> Net:
@@ -117,15 +124,21 @@ class Trainer:
         sums = self.state.sums  # a resumed epoch's metrics count the batches before the resume too
         batches = self.progress(self.train_loader) if self.progress else self.train_loader
         for x, y in batches:
+            if self.state.step >= self.total_steps:  # the budget ends inside this epoch
+                break
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with self._autocast():
                 loss, logits = self.net(x, y)
             if not torch.isfinite(loss):
                 raise NaNLossError(f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {self.state.step + 1} "
-                                   f"(batch {self.state.batch_in_epoch + 1} of the epoch); the last good checkpoint "
-                                   f"is kept in {self.ckpt_dir}")
+                                   f"(batch {self.state.batch_in_epoch + 1} of the epoch) at learning rate "
+                                   f"{self.optimizer.param_groups[0]['lr']:.3g}: it diverged (lower optim.lr, or set "
+                                   f"train.grad_clip); the last good checkpoint is kept in {self.ckpt_dir}")
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
+            if self.cfg["train"]["grad_clip"]:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg["train"]["grad_clip"])
             self.scaler.step(self.optimizer)
             self.scaler.update()
             if self.sched_step == "batch":
@@ -167,14 +180,13 @@ class Trainer:
                "train_acc": round(train_acc, 5), "valid_loss": round(valid_loss, 5), "valid_acc": round(valid_acc, 5),
                "lr": self.optimizer.param_groups[0]["lr"], "margin": round(self.inner.head.margin, 4),
                "seconds": round(seconds, 1)}
-        epochs, every = self.cfg["train"]["epochs"], self.cfg["train"]["test_every"]
-        if self.evaluate is not None and self.rank == 0 and (self.state.epoch % every == 0 or self.state.epoch == epochs):
+        every, last = self.cfg["train"]["test_every"], self.state.step >= self.total_steps
+        if self.evaluate is not None and self.rank == 0 and (self.state.epoch % every == 0 or last):
             row.update(self.evaluate(self.inner.model))
         return row
 
     def fit(self) -> list[dict]:
-        epochs = self.cfg["train"]["epochs"]
-        while self.state.epoch < epochs:
+        while self.state.step < self.total_steps or self.state.batch_in_epoch:  # a resumed last epoch ends too
             t0 = time.time()
             train_loss, train_acc = self.train_epoch()
             valid_loss, valid_acc = self.validate() if self.rank == 0 else (math.nan, math.nan)
@@ -185,6 +197,10 @@ class Trainer:
             row = self._end_epoch(train_loss, train_acc, valid_loss, valid_acc, time.time() - t0)
             self.state.history.append(row)
             self.log(" ".join(log_field(k, v) for k, v in row.items()))
+            last = self.state.step >= self.total_steps
+            if (row["step"] > self.warmup_steps and self.rank == 0
+                    and (warn := chance_warning(row, self.num_classes, last))):
+                self.log(warn)
             self._save(epoch_end=True)
         return self.state.history
 
