@@ -8,7 +8,8 @@
 #      stand-ins generated under <data>/standin when those are empty)
 #   2  utils/fix_data_dir.sh (drops utterances that failed) and utils/validate_data_dir.sh; with
 #      --aug true, <train>_comb = clean + all augmented copies (utils/combine_data.sh)
-#   3  in-domain trials from the training speakers: <train>/trials_2w (datasets/make_trials.py)
+#   3  in-domain trials from the training speakers: <train>/trials_2w (datasets/make_trials.py); a test
+#      dir without any trials list gets <test>/trials drawn the same way (with a warning)
 #   4  compact trials dir: <train>/trials_dir (datasets/split_trials_dir.py)
 #   5  egs: <data>/egs/<feat-type>[_aug][_vad]/{train,valid} + spk2label (datasets/make_egs.py), from
 #      <train> or, with --aug true, from <train>_comb; with --vad true, energy VAD first
@@ -34,7 +35,7 @@ nj=2                       # parallel jobs
 num_pairs=4000             # in-domain trials (paper: 20000)
 input_per_spks=64          # egs per speaker (paper: 1024 VoxCeleb1, 768 VoxCeleb2)
 num_frames=400             # eg length in frames (paper: 600); training crops must not exceed it
-num_valid=2                # utterances per speaker held out for validation
+num_valid=auto             # utterances per speaker held out for validation; auto: 1-2 per speaker of >= 3, at most 10 % (datasets/egs.py)
 out_format=kaldi_cmp       # kaldi_cmp (Kaldi lossy compression, as the paper) | kaldi
 seed=123456                # trials, validation split and egs sampling
 aug=false                  # true: also augmented copies (Kaldi voxceleb/v2 style), egs from clean + aug
@@ -102,6 +103,11 @@ if run_stage 3; then
   log "Stage 3: $num_pairs in-domain trials from $train_set"
   python datasets/make_trials.py "$num_pairs" "$data/$train_set" --seed "$seed" --avoid-same-recording \
     --out "$data/$train_set/trials_2w"
+  if ! ls "$data/$test_set"/trials "$data/$test_set"/trials_* >/dev/null 2>&1; then
+    log "warning: $data/$test_set has no trials list (trials, trials_*): drawing $num_pairs trials into $data/$test_set/trials"
+    python datasets/make_trials.py "$num_pairs" "$data/$test_set" --seed "$seed" --avoid-same-recording \
+      --out "$data/$test_set/trials"
+  fi
   touch "$(done_marker 3)"
 fi
 

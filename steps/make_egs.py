@@ -1,12 +1,13 @@
 """Fixed-length training/validation egs from a feature data dir (GFA ``make_egs.py``, corrected).
 
     python datasets/make_egs.py --data-dir data/synth/train --out-dir data/synth/egs/spect \\
-        --feat-type spect [--train] --input-per-spks 1024 --num-frames 600 --num-valid 2 \\
+        --feat-type spect [--train] --input-per-spks 1024 --num-frames 600 --num-valid auto \\
         --feat-format kaldi --out-format kaldi|kaldi_cmp --out-set train --nj 4 [--seed 123456]
         [--short-policy tile|skip]
 
 With --train: --input-per-spks chunks per speaker from its training utterances; without: one chunk
-per held-out validation utterance (--num-valid per speaker, the same seeded split either way).
+per held-out validation utterance (--num-valid per speaker, or auto: sized from the corpus, see
+datasets/egs.py valid_counts; the same seeded split either way; the split is logged and in egs.json).
 Writes <out-dir>/<out-set>/{feats.scp,utt2label,utt2spk,spk2utt,egs2src,egs.json} and the label
 index <out-dir>/spk2label (written once; a later set must agree with it), and <out-dir>/feats.conf,
 the feature options the data dir recorded (conf/feats.conf); egs.json names the source data dir. Jobs (--nj, by speaker)
@@ -25,7 +26,7 @@ import numpy as np
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.atomic import atomic_write_bytes
 from datasets.datadir import utt2spk_to_spk2utt
-from datasets.egs import SHORT_POLICIES, cut, label_index, plan_speaker_egs, split_valid
+from datasets.egs import SHORT_POLICIES, cut, describe_split, label_index, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
 from datasets.parallel import pool_map
 from steps.evaluate import read_voiced
@@ -125,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", action="store_true")
     p.add_argument("--input-per-spks", type=int, default=1024)
     p.add_argument("--num-frames", type=int, default=600)
-    p.add_argument("--num-valid", type=int, default=2)
+    p.add_argument("--num-valid", type=num_valid_arg, default=None, metavar="N|auto",
+                   help="utterances held out per speaker for validation; auto (default) sizes it from the corpus")
     p.add_argument("--feat-format", default="kaldi", choices=["kaldi"])
     p.add_argument("--out-format", default="kaldi_cmp", choices=["kaldi", "kaldi_cmp"])
     p.add_argument("--nj", type=int, default=4)
@@ -134,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vad", action="store_true", help="cut egs from the voiced frames of <data-dir>/vad.scp only "
                    "(Kaldi select-voiced-frames; train with data.vad: true)")
     return p
+
+
+def num_valid_arg(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or auto, got {text!r}") from None
 
 
 def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
@@ -147,7 +158,7 @@ def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], di
 def main(argv: list[str] | None = None) -> int:
     tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (steps/runtime.py)
     a = build_parser().parse_args(argv)
-    if a.nj < 1 or a.input_per_spks < 1 or a.num_frames < 1 or a.num_valid < 0:
+    if a.nj < 1 or a.input_per_spks < 1 or a.num_frames < 1 or (a.num_valid is not None and a.num_valid < 0):
         print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0",
               file=sys.stderr)
         return 1
@@ -157,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = label_index(u2s.values())
         train, valid = split_valid(utt2spk_to_spk2utt(u2s), a.num_valid, a.seed)
         chosen = train if a.train else valid
+        split_line = describe_split(valid, lengths, a.num_valid)
         check_label_index(Path(a.out_dir) / "spk2label", labels)
         conf = feature_record(d, a.feat_type)
         lengths, vad = voiced_lengths(d, lengths) if a.vad else (lengths, {})
@@ -179,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.vad and (d / "conf" / "vad.conf").exists():  # the VAD options, for embedding raw audio the same way
         atomic_write_bytes(Path(a.out_dir) / "vad.conf", (d / "conf" / "vad.conf").read_bytes())
     atomic_write_text(out / "egs.json", json.dumps({**params, "data_dir": str(d.resolve()), "egs": n, "speakers": len(speakers),
-                                                    "short_utterances_skipped": skipped}, indent=1) + "\n")
+                                                    "short_utterances_skipped": skipped, "split": split_line}, indent=1) + "\n")
+    print(f"make_egs: {split_line}")
     print(f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "
           f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped")
     return 0

@@ -6,8 +6,9 @@
 Writes <data-dir>/trials (or --out): half target, half nontarget, no self-pairs or duplicates,
 seeded. Target pairs are spread over all of a speaker's utterances; --avoid-same-recording keeps
 target pairs off one recording, known from <data-dir>/segments or, without it, from ids shaped
-<spk>-<recording>-<n> (VoxCeleb); other ids: a warning, and no constraint. Fewer trials than asked
-is a warning naming both numbers; none (or no target) is an error.
+<spk>-<recording>-<n> (VoxCeleb); other ids: a warning, and no constraint. Where no target pair of
+two recordings exists (one recording per speaker), a warning, and target pairs within recordings.
+Fewer trials than asked is a warning naming both numbers; none (or no target) is an error.
 """
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"make_trials: warning: --avoid-same-recording: {how} and {d} has no segments; "
                   "drawing target pairs without the recording constraint", file=sys.stderr)
         trials = sample_trials(u2s, a.num_pairs, a.seed, rec_of)
+        if rec_of is not None and not any(t[2] == "target" for t in trials):
+            print(f"make_trials: warning: --avoid-same-recording: no speaker of {d} has two utterances of different "
+                  "recordings (one recording per speaker?); drawing target pairs within recordings instead, so "
+                  "target trials share channel and session and the EER on them is optimistic", file=sys.stderr)
+            rec_of = None
+            trials = sample_trials(u2s, a.num_pairs, a.seed, None)
         if not trials or not any(t[2] == "target" for t in trials):
             raise DataDirError(f"{d}: no target trial could be drawn (need a speaker with two utterances"
                                f"{' of different recordings' if rec_of else ''}); nothing written")

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from conftest import run
 from datasets.datadir import validate_data_dir
-from datasets.egs import cut, plan_speaker_egs, split_valid
+from datasets.egs import cut, describe_split, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, read_dict, read_table
 from datasets.loader import CropBatchSampler, EgsDataset, UtteranceLoader, chunk_plan, collate, length_batches
 from datasets.trials import recordings, sample_trials
@@ -109,8 +109,9 @@ def test_egs_label_index_mismatch_and_bad_input(feat_data, tmp_path):
     assert not (out / "train").exists()
     d = tmp_path / "few"
     shutil.copytree(feat_data / "train", d)
-    p = make_egs(d, tmp_path / "e2", "--num-valid", "5")
-    assert p.returncode == 1 and "has 5 utterance(s); --num-valid 5 needs at least 6" in p.stderr
+    p = make_egs(d, tmp_path / "e2", "--num-valid", "5")  # every speaker has 5: all train without a hold-out
+    assert p.returncode == 0 and "held out from 0 of" in p.stdout, p.stderr
+    assert make_egs(d, tmp_path / "e4", "--num-valid", "two").returncode == 2
     (d / "feats.scp").write_text("")
     p = make_egs(d, tmp_path / "e3")
     assert p.returncode == 1 and "feats.scp" in p.stderr
@@ -126,8 +127,8 @@ def test_plan_and_cut_units():
     assert skipped == 1
     m = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)  # (time, freq)
     assert cut(m, 0, 120).shape == (120, 3) and np.array_equal(cut(m, 0, 120)[50], m[0])
-    with pytest.raises(DataDirError, match="speaker b has 1 utterance"):
-        split_valid({"a": ["a1", "a2", "a3"], "b": ["b1"]}, 1, 0)
+    train, valid = split_valid({"a": ["a1", "a2", "a3"], "b": ["b1"]}, 1, 0)  # b is too small to hold out
+    assert len(valid["a"]) == 1 and valid["b"] == [] and train["b"] == ["b1"]
 
 
 def test_loader_crops_within_bounds_per_batch(feat_data, tmp_path):
@@ -215,3 +216,20 @@ def test_fast_row_reader_equals_kaldiio(tmp_path, compression):
         assert num_rows(spec, fds) == len(ref)
         assert np.abs(read_rows(spec, fds) - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
         assert np.array_equal(read_rows(spec, fds, 7, 30), read_rows(spec, fds)[7:30])
+
+
+def test_auto_validation_split_is_sized_from_the_corpus():
+    def utts(spk, n):
+        return [f"{spk}-u{i:02d}" for i in range(n)]
+    big = {f"s{k}": utts(f"s{k}", 24) for k in range(40)}  # the demo shape: 2 each, 8.3 %
+    _, valid = split_valid(big, None, 0)
+    assert all(len(v) == 2 for v in valid.values())
+    small = {f"s{k}": utts(f"s{k}", 1 + k % 5) for k in range(100)}  # 1-5 segments per speaker
+    train, valid = split_valid(small, None, 0)
+    held = sum(len(v) for v in valid.values())
+    assert 0 < held <= 0.10 * 300 and all(len(v) <= 1 for v in valid.values())
+    assert all(not valid[s] for s in small if len(small[s]) < 3)  # too few: trains on all of them
+    assert all(len(train[s]) >= 2 for s in small if valid[s])
+    lengths = {u: 100 for us in small.values() for u in us}
+    line = describe_split(valid, lengths, None)
+    assert f"{held} utterances ({100 * held / 300:.1f} % of the audio)" in line and "train without a hold-out" in line

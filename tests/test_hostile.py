@@ -152,7 +152,11 @@ def test_case4_too_few_trials_is_a_warning_and_none_an_error(tmp_path):
     p = run(["python", "datasets/make_trials.py", "20000", str(d)])
     assert p.returncode == 0 and "warning: 12 trials written, 20000 asked for" in p.stderr
     p = run(["python", "datasets/make_trials.py", "100", str(d), "--avoid-same-recording", "--out", str(d / "t2")])
-    assert p.returncode == 1 and "no target trial could be drawn" in p.stderr and not (d / "t2").exists()
+    assert p.returncode == 0 and "drawing target pairs within recordings instead" in p.stderr  # one recording each
+    assert sum(ln.endswith(" target") for ln in (d / "t2").read_text().splitlines()) == 6
+    single = _ids_dir(tmp_path / "single", [f"spk{s}-r1-0" for s in range(3)])  # one utterance per speaker
+    p = run(["python", "datasets/make_trials.py", "100", str(single), "--avoid-same-recording"])
+    assert p.returncode == 1 and "no speaker has two utterances" in p.stderr and not (single / "trials").exists()
 
 
 def test_case4_split_trials_dir_bare_name_is_the_data_dirs_file(tiny_egs, tmp_path):
