@@ -42,6 +42,7 @@ def plot(path: Path, history: list[dict], budget: Budget, verdict: Verdict, wind
         ax.set_xlim(0, budget.steps * 1.02)
         ax.grid(alpha=0.3)
     ax_acc.set_ylim(0, 1)
+    ax_loss.set_yscale("log")  # the tail of an AAM loss near 0 is where convergence is read
     ax_loss.legend(fontsize=8)
     fig.suptitle(f"{name}: {verdict.text.split(':')[0]} ({budget.steps:,} steps)", fontsize=10)
     fig.tight_layout()
