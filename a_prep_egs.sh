@@ -103,7 +103,11 @@ if run_stage 3; then
   log "Stage 3: $num_pairs in-domain trials from $train_set"
   python datasets/make_trials.py "$num_pairs" "$data/$train_set" --seed "$seed" --avoid-same-recording \
     --out "$data/$train_set/trials_2w"
-  if ! ls "$data/$test_set"/trials "$data/$test_set"/trials_* >/dev/null 2>&1; then
+  has_trials=false
+  for t in "$data/$test_set"/trials "$data/$test_set"/trials_*; do
+    [ -f "$t" ] && has_trials=true
+  done
+  if [ "$has_trials" = false ]; then
     log "warning: $data/$test_set has no trials list (trials, trials_*): drawing $num_pairs trials into $data/$test_set/trials"
     python datasets/make_trials.py "$num_pairs" "$data/$test_set" --seed "$seed" --avoid-same-recording \
       --out "$data/$test_set/trials"

@@ -56,8 +56,8 @@ def one_seed(a, seed: int, env: dict) -> dict:
             "--embeddings", "test", "--name", "trials"], log, env)
     rec, train = json.loads(scores.read_text()), json.loads((exp / "training.json").read_text())
     print(f"seeds: {exp} done", flush=True)
-    return {"system": "recipe", "seed": seed, "eer": rec["eer"], "mindcf_0.01": rec["mindcf_0.01"],
-            "mindcf_0.001": rec["mindcf_0.001"], "steps": train["steps"], "converged": train["converged"],
+    return {"system": "recipe", "seed": seed, "eer": rec["eer"]["value"], "mindcf_0.01": rec["mindcf_0.01"]["value"],
+            "mindcf_0.001": rec["mindcf_0.001"]["value"], "steps": train["steps"], "converged": train["converged"],
             "train_seconds": float((exp / "train_seconds").read_text())}
 
 

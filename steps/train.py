@@ -153,7 +153,7 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
         net = torch.nn.parallel.DistributedDataParallel(net)
     bar = None
     if rank == 0:
-        bar = lambda it: progress(it, total=len(it), desc="train", unit="batch")  # noqa: E731
+        bar = lambda it, left: progress(it, total=left, desc="train", unit="batch")  # noqa: E731
     log_path = exp / "log" / "train.log"
 
     def log(msg: str) -> None:

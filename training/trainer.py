@@ -64,7 +64,7 @@ class Trainer:
     rank: int = 0
     evaluate: callable = None       # model -> {name: value}, on test epochs (rank 0)
     save_every_steps: int = 0
-    progress: callable = None       # wraps the batch iterator (tqdm)
+    progress: callable = None       # (batch iterator, batches this epoch) -> wrapped iterator (tqdm)
     total_steps: int = 0            # the budget (training/budget.py); 0: train.epochs whole epochs
     warmup_steps: int = 0           # LR and margin warm-up: no chance-accuracy warning before it ends
     num_classes: int = 0
@@ -122,7 +122,8 @@ class Trainer:
         epoch = self.state.epoch
         self.sampler.set_epoch(epoch, self.state.batch_in_epoch)
         sums = self.state.sums  # a resumed epoch's metrics count the batches before the resume too
-        batches = self.progress(self.train_loader) if self.progress else self.train_loader
+        left = min(len(self.sampler) - self.state.batch_in_epoch, self.total_steps - self.state.step)
+        batches = self.progress(self.train_loader, left) if self.progress else self.train_loader
         for x, y in batches:
             if self.state.step >= self.total_steps:  # the budget ends inside this epoch
                 break
@@ -151,6 +152,8 @@ class Trainer:
             sums[2] += len(y)
             if self.save_every_steps and self.state.step % self.save_every_steps == 0:
                 self._save(epoch_end=False)
+            if self.state.step >= self.total_steps:  # no batch is read past the budget
+                break
         self.state.sums = [0.0, 0, 0]
         return sums[0] / max(sums[2], 1), sums[1] / max(sums[2], 1)
 
