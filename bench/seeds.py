@@ -105,12 +105,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="default exp/seeds_<config stem>")
     p.add_argument("--set", action="append", default=[], metavar="A.B=C", help="passed to steps.train")
     p.add_argument("--parallel", type=int, default=1, help="runs side by side, each with cores/parallel threads")
+    p.add_argument("--threads", type=int, default=0, help="threads per run (default: cores / --parallel)")
     p.add_argument("--ref-seeds", type=int, nargs="*", default=[1])
     p.add_argument("--no-reference", action="store_true")
     a = p.parse_args(argv)
     a.out = a.out or f"exp/seeds_{Path(a.config).stem}"
     Path(a.out).mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // a.parallel)
+    threads = a.threads or max(1, (os.cpu_count() or 1) // a.parallel)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with ThreadPoolExecutor(a.parallel) as pool:
         rows = list(pool.map(lambda s: one_seed(a, s, env), a.seeds))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from datasets.augment_dirs import KINDS as AUG_KINDS
-from datasets.kaldi_files import DataDirError, c_key
+from datasets.kaldi_files import c_key
 
 SHORT_POLICIES = ("tile", "skip")
 
