@@ -11,7 +11,7 @@
 #   3  ./c_train.sh stages 1-3: train the teacher (conf/demo_rescnn.yaml), embed, score the test trials
 #   4  ./b_extract.sh: the teacher's Integrated-Gradients frequency weights + plots
 #   5  local/prior_table.sh: half-width students (conf/prior_student.yaml) with each prior of
-#      --table-priors (default: none = no attention, ig = the teacher's IG weights) x --table-seeds,
+#      --table-priors (default: ig = the teacher's IG weights; none = no attention) x --table-seeds,
 #      each trained, embedded and scored; prints the table (teacher row included)
 #   6  python -m steps.compare: the teacher and the stage-5 students side by side (DET curves, weights
 #      and learned gains, table in <teacher's parent>/compare_<teacher>/results.md), printed at the end
@@ -29,7 +29,8 @@ config=conf/demo_rescnn.yaml   # the teacher experiment
 exp_dir=""                     # default exp/<config stem>
 method=integrated_gradients    # saliency method of the weights (stage 4)
 student_config=conf/prior_student.yaml   # stage 5: the student experiment every prior is trained with
-table_priors="none ig"         # stage 5: priors (steps/prior_runs.py lists them all)
+table_priors="ig"              # stage 5: priors (steps/prior_runs.py lists them all); one converged student
+                               # fits the 15-minute demo; none vs ig needs seeds: --full-table true
 table_seeds=1                  # stage 5: student seeds
 full_table=false               # true: every prior x seeds 1 2 3 (finished runs are reused)
 table=""                       # default exp/prior_table_<teacher exp name>
@@ -68,7 +69,8 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   log "Stage 3: c_train.sh (teacher: train, embeddings, scoring)"
-  ./c_train.sh --data "$data" --config "$config" --exp-dir "$exp_dir" --stage 1 --stop-stage 3
+  ./c_train.sh --data "$data" --config "$config" --exp-dir "$exp_dir" --stage 1 --stop-stage 3 \
+    --test-while-training false  # c_train.sh stage 3 scores the test trials; no second scoring inside training
 fi
 teacher=${exp_dir:-exp/$(basename "$config" .yaml)}
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
