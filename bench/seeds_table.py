@@ -14,7 +14,9 @@ from pathlib import Path
 
 
 def stats(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+    if len(values) == 1:
+        return f"{values[0]:.2f} (one run)"
+    sd = statistics.stdev(values)
     return f"{statistics.mean(values):.2f} ± {sd:.2f} [{min(values):.2f}, {max(values):.2f}]"
 
 
