@@ -87,7 +87,7 @@ def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, worke
                               generator=gen, persistent_workers=False)
     valid_loader = None
     vscp = egs / "valid" / "feats.scp"
-    if rank == 0 and (not vscp.exists() or not vscp.read_text().strip()):
+    if rank == 0 and (not vscp.exists() or vscp.stat().st_size == 0):
         print(f"train: warning: {egs}/valid holds no egs: no validation loss; the convergence verdict uses the "
               "training loss", file=sys.stderr)
     elif rank == 0:
@@ -167,8 +167,7 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
                       sampler=sampler, train_loader=train_loader, valid_loader=valid_loader, cfg=cfg,
                       ckpt_dir=exp / "checkpoints", log=log, device=device, rank=rank, evaluate=evaluate,
                       save_every_steps=a.save_every_steps, progress=bar, total_steps=budget.steps,
-                      warmup_steps=warmup, num_classes=num_classes)
-    trainer.budget = budget
+                      warmup_steps=warmup, num_classes=num_classes, budget=budget)
     return trainer, sum(x.numel() for x in model.parameters())
 
 

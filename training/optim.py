@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 
 from models.registry import Spec
+from training.budget import fraction_steps
 
 LR = Spec(0.1, float, lo=0.0, lo_open=True)
 DECAY = Spec(0.0, float, lo=0.0)
@@ -68,7 +69,7 @@ def _multistep(opt, c, *_):
 
 def _cosine(opt, c, total_steps, steps_per_epoch):
     """Cosine decay to ``min_lr`` at the end of the budget, after a linear warm-up over ``warmup`` of it."""
-    warm = int(round(c["warmup"] * total_steps))
+    warm = fraction_steps(c["warmup"], total_steps)
     if warm == 0:
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps), eta_min=c["min_lr"])
     floor = [c["min_lr"] / g["lr"] for g in opt.param_groups]

@@ -66,6 +66,7 @@ class Trainer:
     save_every_steps: int = 0
     progress: callable = None       # (batch iterator, batches this epoch) -> wrapped iterator (tqdm)
     total_steps: int = 0            # the budget (training/budget.py); 0: train.epochs whole epochs
+    budget: object = None           # training/budget.Budget it came from (for the report), if any
     warmup_steps: int = 0           # LR and margin warm-up: no chance-accuracy warning before it ends
     num_classes: int = 0
     state: Progress = field(default_factory=Progress)
@@ -76,7 +77,6 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(enabled=self.amp == "fp16" and self.device.type == "cuda")
         if not self.total_steps:
             self.total_steps = self.cfg["train"]["epochs"] * len(self.sampler)
-        self.epochs = math.ceil(self.total_steps / max(len(self.sampler), 1))
 
     @property
     def inner(self) -> Net:
