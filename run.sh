@@ -22,7 +22,7 @@ set -euo pipefail
 stage=0                    # first stage to run (see the header)
 stop_stage=100             # last stage to run
 data=data/synth        # data root: holds train/ and test/ data dirs
-preset=demo            # synthetic corpus size: tiny | demo
+preset=demo            # synthetic corpus size: tiny | demo | experiment (demo + 200 test speakers)
 seed=777                   # synthetic corpus seed
 nj=2                       # parallel jobs of every stage
 config=conf/demo_rescnn.yaml   # the teacher experiment
@@ -47,8 +47,8 @@ if [ -n "$planted_band" ]; then
   log "planted band $planted_band Hz: corpus $data, teacher $exp_dir"
 fi
 if [ "$full_table" = true ]; then
-  table_priors="none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled uniform"
-  [ -n "$planted_band" ] && table_priors="none ig shuffled oracle uniform"
+  table_priors="none gradient ig shuffled mel eg ig_smooth ig_learn vox1_clean"
+  [ -n "$planted_band" ] && table_priors="none gradient ig shuffled oracle"
   table_seeds="1 2 3"
 fi
 

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Does the teacher's prior help? Students with each prior x several seeds, one experiment dir per run.
 #   local/prior_table.sh [--teacher-exp exp/demo_rescnn] [--student-config conf/prior_student.yaml]
-#       [--priors "none ig shuffled"] [--seeds "1 2 3"] [--table exp/prior_table] [--oracle-band 2000-3000]
+#       [--priors "none gradient ig shuffled"] [--seeds "1 2 3" | auto] [--table exp/prior_table] [--oracle-band 2000-3000]
+#       [--primaries "gradient:none ig:none gradient:shuffled"] [--detect 0.4] [--pilot-seeds "1 2 3"] [--max-seeds 20]
 # Stages:
 #   1  the teacher's frequency weights each prior needs (./b_extract.sh, skipped where they exist)
 #   2  priors and one student YAML per (prior, seed): python -m steps.prior_runs -> <table>/{priors,conf,runs.tsv}
 #   3  every run: ./c_train.sh stages 1-3 into <table>/runs/<prior>_s<seed>; a run with its test scores
 #      (scores/<test-set>_trials.score) is skipped, a killed one resumes from its last checkpoint, so the table can be built
 #      across several sittings
-#   4  the table: python -m steps.prior_table -> <table>/results.{md,csv}, <table>/plots/
-# Priors: none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled oracle uniform (steps/prior_runs.py).
+#   4  the table: python -m steps.prior_table -> <table>/results.{md,csv}, comparisons.csv, runs.csv, plots/;
+#      it prints, per primary, the seeds needed to detect --detect points of EER at 80 % power
+# --seeds auto: stages 2-4 with --pilot-seeds first (the pilot), then again with seeds 1..N, N the seeds
+# the pilot's paired sd asks for (at most --max-seeds; the finished pilot runs are reused).
+# The primaries are declared in stage 2, before any run, and a table refuses other primaries later.
+# Priors: none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled ig_shuffled oracle (steps/prior_runs.py).
 set -euo pipefail
 . ./path.sh
 . ./cmd.sh
@@ -19,7 +24,11 @@ stop_stage=4               # last stage to run
 teacher_exp=exp/demo_rescnn  # the teacher whose weights are the priors
 student_config=conf/prior_student.yaml  # the student experiment YAML every prior is trained with
 priors="none ig shuffled"  # priors to train (steps/prior_runs.py lists them)
-seeds="1 2 3"              # student seeds (train.seed)
+seeds="1 2 3"              # student seeds (train.seed), or auto (pilot, then as many as the power asks)
+primaries="gradient:none ig:none gradient:shuffled"  # pre-declared comparisons (Holm over these)
+detect=0.4                 # EER points the seeds are planned to detect at 80 % power
+pilot_seeds="1 2 3"        # --seeds auto: the pilot
+max_seeds=20               # --seeds auto: at most this many seeds
 table=""                   # default exp/prior_table_<teacher exp name>
 oracle_band=""             # LO-HI Hz of a planted band (the 'oracle' prior)
 data=data/synth            # data root holding the test data dir
@@ -36,44 +45,56 @@ band_opt=()
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: teacher weights for priors: $priors"
-  for p in $priors; do
-    case $p in
-      ig|ig_smooth|ig_learn|shuffled) m=integrated_gradients ;;
-      eg) m=expected_gradients ;;
-      gradient) m=gradient ;;
-      *) continue ;;
-    esac
+  methods=$(python -m steps.prior_runs --methods-for "$priors")  # the prior -> method map is Python's
+  for m in $methods; do
     [ -f "$teacher_exp/gradients/$m/freq_weights.npy" ] && continue
     ./b_extract.sh --teacher-exp "$teacher_exp" --method "$m" --nj "$nj"
   done
 fi
 
-if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  log "Stage 2: priors and student configs -> $table"
-  python -m steps.prior_runs --teacher-exp "$teacher_exp" --student-config "$student_config" --out "$table" \
-    --priors "$priors" --seeds "$seeds" ${band_opt[@]+"${band_opt[@]}"}
-fi
+run_table() {  # stages 2-4 for one seed list
+  local seeds=$1
+  if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+    log "Stage 2: priors, student configs and the declared comparisons -> $table (seeds $seeds)"
+    python -m steps.prior_runs --teacher-exp "$teacher_exp" --student-config "$student_config" --out "$table" \
+      --priors "$priors" --seeds "$seeds" --primaries "$primaries" --detect "$detect" ${band_opt[@]+"${band_opt[@]}"}
+  fi
+  if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+    [ -f "$table/runs.tsv" ] || { echo "$0: $table/runs.tsv missing; run stage 2 first" >&2; exit 1; }
+    local n i=0 run prior seed exp
+    n=$(grep -c . "$table/runs.tsv")
+    while IFS=$'\t' read -r run prior seed; do
+      i=$((i + 1))
+      exp=$table/runs/$run
+      if [ -f "$exp/scores/${test_set}_trials.score" ]; then
+        log "Stage 3: run $i/$n $run: finished, skipped"
+        continue
+      fi
+      log "Stage 3: run $i/$n $run (prior $prior, seed $seed; $((n - i)) runs left after it)"
+      ./c_train.sh --data "$data" --test-set "$test_set" --config "$table/conf/$run.yaml" --exp-dir "$exp" \
+        --nj "$nj" --test-while-training false --stage 1 --stop-stage 3 < /dev/null
+    done < "$table/runs.tsv"
+  fi
+  if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+    log "Stage 4: the table -> $table/results.md"
+    python -m steps.prior_table --table "$table" --teacher-exp "$teacher_exp" --test-dir "$data/$test_set" \
+      --n-boot "$n_boot"
+    cat "$table/results.md"
+  fi
+}
 
-if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  [ -f "$table/runs.tsv" ] || { echo "$0: $table/runs.tsv missing; run stage 2 first" >&2; exit 1; }
-  n=$(grep -c . "$table/runs.tsv")
-  i=0
-  while IFS=$'\t' read -r run prior seed; do
-    i=$((i + 1))
-    exp=$table/runs/$run
-    if [ -f "$exp/scores/${test_set}_trials.score" ]; then
-      log "Stage 3: run $i/$n $run: finished, skipped"
-      continue
-    fi
-    log "Stage 3: run $i/$n $run (prior $prior, seed $seed)"
-    ./c_train.sh --data "$data" --test-set "$test_set" --config "$table/conf/$run.yaml" --exp-dir "$exp" \
-      --nj "$nj" --test-while-training false --stage 1 --stop-stage 3 < /dev/null
-  done < "$table/runs.tsv"
-fi
-
-if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  log "Stage 4: the table -> $table/results.md"
-  python -m steps.prior_table --table "$table" --teacher-exp "$teacher_exp" --test-dir "$data/$test_set" \
-    --n-boot "$n_boot"
-  cat "$table/results.md"
+if [ "$seeds" != auto ]; then
+  run_table "$seeds"
+else
+  log "Pilot: seeds $pilot_seeds"
+  run_table "$pilot_seeds"
+  need=$(cat "$table/seeds_needed")
+  n=$(( need > max_seeds ? max_seeds : need ))
+  if [ "$need" -gt "$max_seeds" ]; then
+    log "the pilot asks for $need seeds; running --max-seeds $max_seeds (the table prints the MDE they reach)"
+  fi
+  if [ "$n" -gt "$(wc -w <<< "$pilot_seeds")" ]; then
+    log "Seeds 1..$n (the pilot's runs are reused)"
+    run_table "$(seq -s ' ' 1 "$n")"
+  fi
 fi

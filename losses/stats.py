@@ -57,3 +57,80 @@ def quantile_interval(x, level: float = 0.95) -> tuple[float, float]:
     x = np.asarray(x, dtype=np.float64)
     lo, hi = np.quantile(x[np.isfinite(x)], [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
+
+
+def two_level_differences(a: np.ndarray, b: np.ndarray, n_boot: int | None = None, seed: int = 0) -> np.ndarray:
+    """(resamples,) two-level bootstrap of the mean paired difference a - b.
+
+    ``a`` and ``b`` are (seeds, resamples) metrics of two systems, row i of both trained with seed i
+    and column j of both measured under the same test-speaker resample j (``bootstrap_metrics`` with
+    one ``speaker_weights``). Replicate j draws len(seeds) seeds with replacement and averages their
+    differences under speaker resample j, so training noise (seeds) and the test population (speakers)
+    both vary. NaN resamples (no target or no nontarget trial) stay NaN."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"want two (seeds, resamples) arrays of one shape, got {a.shape} and {b.shape}")
+    d = a - b  # (seeds, resamples)
+    n_seeds, n_res = d.shape
+    n_boot = n_res if n_boot is None else n_boot
+    rng = np.random.default_rng(seed)
+    seeds = rng.integers(0, n_seeds, size=(n_boot, n_seeds))  # (replicates, seeds drawn)
+    cols = np.arange(n_boot) % n_res  # replicate j uses speaker resample j (cycled if more replicates)
+    return d[seeds, cols[:, None]].mean(axis=1)  # (replicates,)
+
+
+def bootstrap_p(diff) -> float:
+    """Two-sided bootstrap p-value of 'no difference': twice the smaller tail share at 0, with the
+    (count + 1) / (n + 1) correction so that it is never 0."""
+    x = np.asarray(diff, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return float("nan")
+    tail = min((x <= 0).sum(), (x >= 0).sum())
+    return float(min(1.0, 2 * (tail + 1) / (len(x) + 1)))
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjusted p-values (same order as given): the i-th smallest p times (m - i + 1),
+    made non-decreasing, capped at 1."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adj = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def holm_levels(pvalues, level: float = 0.95) -> np.ndarray:
+    """Interval level of each hypothesis under Holm: the i-th smallest p gets 1 - alpha / (m - i + 1),
+    so an interval excludes 0 exactly where Holm's step rejects at that step's level."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    alpha, m = 1 - level, len(p)
+    out = np.empty(m)
+    out[np.argsort(p, kind="stable")] = 1 - alpha / (m - np.arange(m))
+    return out
+
+
+def min_detectable(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true paired difference that a two-sided t test on ``n`` paired seeds at ``alpha``
+    detects with ``power``: (t(1 - alpha/2, n - 1) + t(power, n - 1)) * sd / sqrt(n); inf below 2 seeds."""
+    if n < 2 or not np.isfinite(sd):
+        return float("inf")
+    df = n - 1
+    return float((student_t.ppf(1 - alpha / 2, df) + student_t.ppf(power, df)) * sd / np.sqrt(n))
+
+
+def seeds_needed(sd: float, delta: float, alpha: float = 0.05, power: float = 0.8, most: int = 1000) -> int:
+    """The fewest paired seeds whose ``min_detectable`` is at most ``delta`` (``most`` + 1 if none is)."""
+    for n in range(2, most + 1):
+        if min_detectable(sd, n, alpha, power) <= delta:
+            return n
+    return most + 1
+
+
+def dcf_supported(n_nontarget: int, p_target: float, false_alarms: float = 10.0) -> bool:
+    """Whether a minDCF at ``p_target`` rests on enough nontarget trials: its operating point sits near
+    a false-alarm rate of about p_target, so ``false_alarms`` / p_target nontargets give that many
+    false alarms to estimate it from."""
+    return n_nontarget >= false_alarms / p_target

@@ -18,10 +18,13 @@ def smooth_alternation(v: np.ndarray, first: int = 1) -> np.ndarray:
     return out
 
 
-def shuffled(v: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The same values in a seeded random order of the bins."""
+def shuffled(v: np.ndarray, seed: int | tuple[int, ...] = 0, first: int = 1) -> np.ndarray:
+    """The same values in a seeded random order of bins ``first``.. ; bins before ``first`` (the
+    log-energy bin, which is not a frequency) keep their place. ``seed`` may be a tuple, e.g.
+    (shuffle seed, student seed), to draw one permutation per student."""
     v = np.asarray(v, dtype=np.float64)
-    return v[np.random.default_rng(seed).permutation(len(v))]
+    order = np.r_[np.arange(first), first + np.random.default_rng(seed).permutation(len(v) - first)]  # (freq,)
+    return v[order]
 
 
 def band_indicator(hz: np.ndarray, band: tuple[float, float]) -> np.ndarray:

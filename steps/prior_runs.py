@@ -3,8 +3,10 @@
     python -m steps.prior_runs --teacher-exp exp/demo_rescnn --student-config conf/prior_student.yaml \\
         --out exp/prior_table_demo --priors "none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled" \\
         --seeds "1 2 3" [--oracle-band 2000-3000] [--shuffle-seed 0]
+    python -m steps.prior_runs --methods-for "ig shuffled"    # the teacher methods those priors need
 
-Writes <out>/priors/<prior>.npy (and priors.json: where each came from), <out>/conf/<prior>_s<seed>.yaml
+Writes <out>/priors/<prior>.npy (<prior>_s<seed>.npy for the shuffled controls, whose bin order is
+drawn anew for every student seed; priors.json says where each came from), <out>/conf/<prior>_s<seed>.yaml
 (the student config with model.attention and train.seed set: one YAML per experiment) and
 <out>/runs.tsv (run, prior, seed). The teacher and its weights stay fixed; the seed changes the
 student's initialisation and the egs order (train.seed). Everything is checked before anything is
@@ -23,6 +25,7 @@ import yaml
 
 from datasets.atomic import atomic_write_bytes, atomic_write_text
 from datasets.kaldi_files import DataDirError
+from losses.comparisons import parse_pairs
 from models.prior_variants import band_indicator, shuffled, smooth_alternation
 from steps.config import ConfigError, load_config, validate
 from steps.experiment import npy_bytes, read_exp, resolve_prior
@@ -36,13 +39,21 @@ PRIORS = {
     "mel": (None, False, "mel-scale density of the bins (the paper's hand-made prior)"),
     "ig": ("integrated_gradients", False, "teacher's Integrated Gradients weights"),
     "eg": ("expected_gradients", False, "teacher's Expected Gradients weights"),
-    "gradient": ("gradient", False, "teacher's plain-gradient weights"),
+    "gradient": ("gradient", False, "teacher's plain-gradient weights (the paper's GFA prior)"),
     "ig_smooth": ("integrated_gradients", False, "IG weights smoothed by [1/4, 1/2, 1/4] (no even/odd zig-zag)"),
     "ig_learn": ("integrated_gradients", True, "learnable per-bin prior initialised from IG"),
     "vox1_clean": (None, False, "published VoxCeleb1 clean-teacher vector (161-bin spectrograms only)"),
-    "shuffled": ("integrated_gradients", False, "IG values in a seeded random bin order"),
+    "shuffled": ("gradient", False, "the gradient prior's values in a random bin order, a new order per seed "
+                                    "(bin 0, log energy, kept in place): the teacher's shape against a random one"),
+    "ig_shuffled": ("integrated_gradients", False, "the IG prior's values in a random bin order per seed (bin 0 kept)"),
     "oracle": (None, False, "the planted band itself (needs --oracle-band)"),
-    "uniform": (None, False, "the same value in every bin: the layer's w, b without any frequency shape"),
+}
+SHUFFLED = ("shuffled", "ig_shuffled")  # one permutation per (shuffle seed, student seed)
+# priors that were offered once and are not any more: the reason is the error message
+REMOVED = {
+    "uniform": "prior 'uniform' was removed: a gain that is the same in every bin is undone by the BatchNorm after "
+               "the student's first convolution, so it could only equal 'none' and tested nothing (the issue-26 "
+               "experiment's controls are 'none' and 'shuffled')",
 }
 
 
@@ -50,14 +61,13 @@ def weights_path(teacher: Path, method: str) -> Path:
     return teacher / "gradients" / method / "freq_weights.npy"
 
 
-def prior_vector(name: str, teacher: Path, feat_dim: int, band, hz, shuffle_seed: int) -> np.ndarray | None:
+def prior_vector(name: str, teacher: Path, feat_dim: int, band, hz, perm_seed=0) -> np.ndarray | None:
+    """The prior ``name`` as a (freq,) vector (None for 'none'); ``perm_seed`` draws the shuffled order."""
     method = PRIORS[name][0]
     if name == "none":
         return None
     if name in ("mel", "vox1_clean"):
         return resolve_prior(name, feat_dim)
-    if name == "uniform":
-        return np.ones(feat_dim)
     if name == "oracle":
         if band is None:
             raise ConfigError("prior 'oracle' needs --oracle-band LO-HI (the planted band, Hz)")
@@ -66,7 +76,7 @@ def prior_vector(name: str, teacher: Path, feat_dim: int, band, hz, shuffle_seed
     if not path.is_file():
         raise ConfigError(f"prior {name!r}: {path} missing; run ./b_extract.sh --teacher-exp {teacher} --method {method}")
     v = resolve_prior(str(path), feat_dim)
-    return smooth_alternation(v) if name == "ig_smooth" else shuffled(v, shuffle_seed) if name == "shuffled" else v
+    return smooth_alternation(v) if name == "ig_smooth" else shuffled(v, perm_seed) if name in SHUFFLED else v
 
 
 def run_config(base: dict, name: str, prior_file: Path, seed: int) -> dict:
@@ -84,11 +94,23 @@ def parse_list(text: str, what: str) -> list[str]:
     return items
 
 
-def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[str, str, int]], dict]:
-    priors = parse_list(a.priors, "priors")
+def check_priors(priors: list[str]) -> None:
+    for p in priors:
+        if p in REMOVED:
+            raise ConfigError(REMOVED[p])
     unknown = [p for p in priors if p not in PRIORS]
     if unknown:
         raise ConfigError(f"--priors: unknown {unknown}; valid: {', '.join(PRIORS)}")
+
+
+def prior_file(name: str, seed: int) -> str:
+    """The file stem under <out>/priors of a run's prior: one per seed for the shuffled controls."""
+    return f"{name}_s{seed}" if name in SHUFFLED else name
+
+
+def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[str, str, int]], dict]:
+    priors = parse_list(a.priors, "priors")
+    check_priors(priors)
     seeds = [int(s) for s in parse_list(a.seeds, "seeds")]
     teacher = Path(a.teacher_exp)
     tcfg, tinputs = read_exp(teacher)
@@ -98,17 +120,45 @@ def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[s
         raise ConfigError(f"{a.student_config}: features {base['data']['feat_type']}/{feat_dim} differ from the teacher's "
                           f"{tcfg['data']['feat_type']}/{tcfg['data']['feat_dim']} ({teacher})")
     hz = feature_axes(teacher, tinputs, feat_dim)[0]
-    vectors = {p: prior_vector(p, teacher, feat_dim, a.oracle_band, hz, a.shuffle_seed) for p in priors}
+    vectors = {prior_file(p, s): prior_vector(p, teacher, feat_dim, a.oracle_band, hz, (a.shuffle_seed, s))
+               for p in priors for s in seeds}
     out = Path(a.out)
     configs, runs = {}, []
     for s in seeds:  # seed-major: a partial table has every prior at its first seeds
         for p in priors:
             run = f"{p}_s{s}"
-            configs[run] = run_config(base, p, out / "priors" / f"{p}.npy", s)
+            configs[run] = run_config(base, p, out / "priors" / f"{prior_file(p, s)}.npy", s)
             runs.append((run, p, s))
     meta = {p: {"meaning": PRIORS[p][2], "teacher": str(teacher) if PRIORS[p][0] else None, "method": PRIORS[p][0],
                 "learn_prior": PRIORS[p][1]} for p in priors}
+    for p in set(priors) & set(SHUFFLED):
+        meta[p]["permutation_seed"] = {f"s{s}": [a.shuffle_seed, s] for s in seeds}
     return vectors, configs, runs, meta
+
+
+def declare(a, priors: list[str], out: Path) -> dict:
+    """The table's pre-declared comparisons (<out>/plan.json), fixed before its first run: a primary is
+    kept where both its priors are trained, the other priors are compared with 'none' as exploratory."""
+    if not (a.detect > 0 and 0 < a.power < 1):
+        raise ConfigError(f"--detect {a.detect} / --power {a.power}: want a difference > 0 and a power in (0, 1)")
+    wanted = parse_pairs(a.primaries)
+    check_priors([x for pr in wanted for x in pr])
+    primaries = [pr for pr in wanted if set(pr) <= set(priors)]
+    for pr in wanted:
+        if pr not in primaries:
+            print(f"prior_runs: primary {pr[0]} vs {pr[1]} left out: --priors does not train both", file=sys.stderr)
+    prim_priors = {x for pr in primaries for x in pr}
+    exploratory = [(p, "none") for p in priors if p != "none" and "none" in priors and (p, "none") not in primaries
+                   and not (p in prim_priors and p in SHUFFLED)]
+    plan = {"primaries": [list(x) for x in primaries], "exploratory": [list(x) for x in exploratory],
+            "correction": "holm", "level": 0.95, "power": a.power, "detect_eer_points": a.detect}
+    old = out / "plan.json"
+    if old.exists() and (out / "runs").is_dir() and any((out / "runs").iterdir()):
+        before = json.loads(old.read_text())
+        if before.get("primaries") != plan["primaries"]:
+            raise ConfigError(f"{old}: the primaries {before.get('primaries')} were declared before the runs started; "
+                              f"declaring {plan['primaries']} now is not allowed (use a new --table)")
+    return plan
 
 
 def write(out: Path, vectors, configs, runs, meta) -> None:
@@ -121,23 +171,46 @@ def write(out: Path, vectors, configs, runs, meta) -> None:
     atomic_write_text(out / "runs.tsv", "".join(f"{r}\t{p}\t{s}\n" for r, p, s in runs))
 
 
+def print_methods(text: str) -> int:
+    priors = parse_list(text, "methods-for")
+    check_priors(priors)
+    for m in dict.fromkeys(PRIORS[p][0] for p in priors if PRIORS[p][0]):
+        print(m)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--teacher-exp", required=True)
-    p.add_argument("--student-config", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--teacher-exp")
+    p.add_argument("--student-config")
+    p.add_argument("--out")
     p.add_argument("--priors", default="none ig shuffled", help=f"any of: {' '.join(PRIORS)} (default: %(default)s)")
     p.add_argument("--seeds", default="1 2 3", help="student seeds (default: %(default)s)")
     p.add_argument("--oracle-band", type=parse_band, default=None, help="LO-HI Hz: the band of the 'oracle' prior")
-    p.add_argument("--shuffle-seed", type=int, default=0, help="bin order of the 'shuffled' prior (default: %(default)s)")
+    p.add_argument("--shuffle-seed", type=int, default=0,
+                   help="with each student seed, draws the bin order of the shuffled priors (default: %(default)s)")
+    p.add_argument("--primaries", default="gradient:none ig:none gradient:shuffled",
+                   help="pre-declared PRIOR:BASELINE comparisons, Holm-corrected (default: %(default)s)")
+    p.add_argument("--detect", type=float, default=0.4, help="EER difference (points) the seeds are planned to "
+                   "detect (default: %(default)s)")
+    p.add_argument("--power", type=float, default=0.8, help="power of that plan (default: %(default)s)")
+    p.add_argument("--methods-for", metavar="PRIORS", default=None,
+                   help="only print the teacher saliency methods these priors need, one per line, and exit")
     a = p.parse_args(argv)
     try:
+        if a.methods_for is not None:
+            return print_methods(a.methods_for)
+        if not (a.teacher_exp and a.student_config and a.out):
+            p.error("--teacher-exp, --student-config and --out are required (except with --methods-for)")
         vectors, configs, runs, meta = plan(a)
+        declared = declare(a, list(dict.fromkeys(p for _, p, _ in runs)), Path(a.out))
         write(Path(a.out), vectors, configs, runs, meta)
+        atomic_write_text(Path(a.out) / "plan.json", json.dumps(declared, indent=1) + "\n")
     except (ConfigError, DataDirError, ValueError, OSError) as e:
         print(f"prior_runs: error: {e}", file=sys.stderr)
         return 1
-    print(f"prior_runs: {len(runs)} runs ({len(vectors)} priors x {len(runs) // max(len(vectors), 1)} seeds) in {a.out}/runs.tsv")
+    n_priors = len({prior for _, prior, _ in runs})
+    print(f"prior_runs: {len(runs)} runs ({n_priors} priors x {len(runs) // n_priors} seeds) in {a.out}/runs.tsv")
     return 0
 
 

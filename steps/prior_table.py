@@ -3,19 +3,22 @@
     python -m steps.prior_table --table exp/prior_table_demo_rescnn --teacher-exp exp/demo_rescnn \\
         --test-dir data/synth/test [--n-boot 1000] [--seed 0]
 
-Reads <table>/runs.tsv and each run's <table>/runs/<run>/scores/<test>_trials.score (runs without it
-are listed as unfinished and left out, with a warning). Per prior: EER and both minDCFs as mean ± sd
-over seeds; the paired difference to the prior 'none' with a 95 % interval over seeds (Student's t on
-the per-seed differences, same seed = same egs order) and over test speakers (paired bootstrap of the
-seed-averaged difference, losses/stats.py); parameters and MACs (300 frames); the learned w, b and
-per-bin gains of the attention students. Writes <table>/results.md, results.csv, gains.csv and
-plots/{eer,gains}.{png,pdf}.
+Reads <table>/runs.tsv, <table>/plan.json (the comparisons declared before the runs, steps/prior_runs.py)
+and each run's <table>/runs/<run>/scores/<test>_trials.score (runs without it are listed as
+unfinished and left out, with a warning). Per prior: EER and both minDCFs as mean ± sd over seeds
+(minDCF at p=0.001 only where at least 10/0.001 nontarget trials back it), parameters and MACs (300
+frames), the learned w, b. Per comparison (losses/comparisons.py): the mean paired difference over
+seeds, its two-level bootstrap interval (seeds x test speakers), p-value (Holm-adjusted over the
+primaries), the paired sd and the minimum detectable difference at the seeds run. Writes
+<table>/results.md, results.csv (per prior), comparisons.csv, runs.csv (per run: prior, seed,
+permutation, metrics, steps, converged, training seconds), gains.csv and plots/{eer,gains}.{png,pdf}.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -23,7 +26,8 @@ import numpy as np
 
 from datasets.atomic import atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
-from losses.stats import bootstrap_metrics, quantile_interval, speaker_weights, t_interval
+from losses.comparisons import compare, seeds_to_run
+from losses.stats import bootstrap_metrics, dcf_supported, speaker_weights, t_interval
 from models.info import count_macs, count_params
 from steps.config import ConfigError
 from steps.evaluate import metrics
@@ -57,6 +61,20 @@ def model_facts(exp: Path) -> dict:
     return facts
 
 
+def training_facts(exp: Path) -> dict:
+    """Steps, the convergence verdict and the training seconds (sum of the epochs) of a run."""
+    tj, tc = exp / "training.json", exp / "log" / "training.csv"
+    facts = {"steps": "", "converged": "", "train_seconds": ""}
+    if tj.exists():
+        t = json.loads(tj.read_text())
+        verdict = t.get("converged")
+        facts.update(steps=t.get("steps", ""), converged="unknown (too few epochs)" if verdict is None else verdict)
+    if tc.exists():
+        rows = list(csv.DictReader(io.StringIO(tc.read_text())))
+        facts["train_seconds"] = round(sum(float(r["seconds"]) for r in rows), 1)
+    return facts
+
+
 def load_runs(table: Path, score_name: str) -> tuple[list[dict], list[str]]:
     """Finished runs (run, prior, seed, scores, labels, pairs, facts) and the names of unfinished ones."""
     runs, missing = [], []
@@ -71,7 +89,7 @@ def load_runs(table: Path, score_name: str) -> tuple[list[dict], list[str]]:
             continue
         pairs, scores, labels = read_scores(path)
         runs.append({"run": f[0], "prior": f[1], "seed": int(f[2]), "pairs": pairs, "scores": scores,
-                     "labels": labels, "m": metrics(scores, labels), **model_facts(exp)})
+                     "labels": labels, "m": metrics(scores, labels), **model_facts(exp), **training_facts(exp)})
     return runs, missing
 
 
@@ -81,31 +99,32 @@ def check_same_trials(runs: list[dict], where: str) -> None:
             raise DataDirError(f"{where}: run {r['run']} was scored on other trials than {runs[0]['run']}")
 
 
-def summarise(runs: list[dict], boot: np.ndarray) -> list[dict]:
-    """One row per prior (in runs.tsv order): means, sds, paired differences to 'none'."""
-    priors = list(dict.fromkeys(r["prior"] for r in runs))
-    base = {r["seed"]: i for i, r in enumerate(runs) if r["prior"] == "none"}
+def summarise(runs: list[dict]) -> list[dict]:
+    """One row per prior (in runs.tsv order): mean and sd over seeds of each metric."""
     rows = []
-    for p in priors:
-        idx = [i for i, r in enumerate(runs) if r["prior"] == p]
-        m = np.array([[runs[i]["m"][k] for k in KEYS] for i in idx])  # (seeds, keys)
-        row = {"prior": p, "seeds": len(idx), "params": runs[idx[0]]["params"], "macs": runs[idx[0]]["macs"]}
+    for p in dict.fromkeys(r["prior"] for r in runs):
+        mine = [r for r in runs if r["prior"] == p]
+        m = np.array([[r["m"][k] for k in KEYS] for r in mine])  # (seeds, keys)
+        row = {"prior": p, "seeds": len(mine), "params": mine[0]["params"], "macs": mine[0]["macs"]}
         for j, k in enumerate(KEYS):
-            row[f"{k}_mean"], row[f"{k}_sd"] = float(m[:, j].mean()), float(m[:, j].std(ddof=1)) if len(idx) > 1 else float("nan")
-        paired = [(i, base[runs[i]["seed"]]) for i in idx if runs[i]["seed"] in base]
-        if p != "none" and paired:
-            for j, k in enumerate(KEYS):
-                d = [runs[a]["m"][k] - runs[b]["m"][k] for a, b in paired]
-                row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = t_interval(d)
-                a_idx, b_idx = [a for a, _ in paired], [b for _, b in paired]
-                diff = boot[a_idx, :, j].mean(axis=0) - boot[b_idx, :, j].mean(axis=0)  # (resamples,)
-                row[f"d_{k}_boot_lo"], row[f"d_{k}_boot_hi"] = quantile_interval(diff)
-            row["paired_seeds"] = len(paired)
-        if "w" in runs[idx[0]]:
-            row["w_mean"] = float(np.mean([runs[i]["w"] for i in idx]))
-            row["b_mean"] = float(np.mean([runs[i]["b"] for i in idx]))
+            row[f"{k}_mean"] = float(m[:, j].mean())
+            row[f"{k}_sd"] = float(m[:, j].std(ddof=1)) if len(mine) > 1 else float("nan")
+        if "w" in mine[0]:
+            row["w_mean"], row["b_mean"] = float(np.mean([r["w"] for r in mine])), float(np.mean([r["b"] for r in mine]))
         rows.append(row)
     return rows
+
+
+def read_plan(table: Path, priors: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(primaries, exploratory) of <table>/plan.json; a table without one (made before plans existed)
+    has no primaries and compares every prior with 'none' as exploratory."""
+    path = table / "plan.json"
+    if path.exists():
+        plan = json.loads(path.read_text())
+        return [tuple(x) for x in plan["primaries"]], [tuple(x) for x in plan["exploratory"]]
+    print(f"prior_table: warning: {path} missing: no pre-declared primaries, every comparison is exploratory",
+          file=sys.stderr)
+    return [], [(p, "none") for p in priors if p != "none"]
 
 
 def pct(x: float) -> str:
@@ -116,32 +135,44 @@ def dcf(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.4f}"
 
 
-def interval(row: dict, key: str, scale: float = 100.0, fmt: str = "{:+.2f}") -> str:
-    if f"d_{key}" not in row:
-        return "–"
-    d, lo, hi = (row[f"d_{key}{s}"] * scale for s in ("", "_lo", "_hi"))
-    blo, bhi = row[f"d_{key}_boot_lo"] * scale, row[f"d_{key}_boot_hi"] * scale
-    seeds = f"[{fmt.format(lo)}, {fmt.format(hi)}]" if np.isfinite(lo) else "[n/a: 1 seed]"
-    return f"{fmt.format(d)} {seeds} [{fmt.format(blo)}, {fmt.format(bhi)}]"
+def fmt_comparison(c: dict) -> str:
+    scale, f = (100.0, "{:+.2f}") if c["metric"] == "eer" else (1.0, "{:+.4f}")
+    p = f"{c['p']:.3f}" + (f" / {c['p_holm']:.3f}" if c["kind"] == "primary" else "")
+    mde = "–" if not np.isfinite(c["mde"]) else f.format(c["mde"] * scale).lstrip("+")
+    sd = "–" if not np.isfinite(c["paired_sd"]) else f.format(c["paired_sd"] * scale).lstrip("+")
+    return (f"| {c['a']} vs {c['b']} | {c['kind']} | {c['metric']} | {c['seeds']} | {f.format(c['diff'] * scale)} | "
+            f"[{f.format(c['lo'] * scale)}, {f.format(c['hi'] * scale)}] ({100 * c['level']:.1f} %) | {p} | {sd} | {mde} |")
 
 
-def markdown(table: Path, rows: list[dict], teacher: dict | None, missing: list[str], n_boot: int) -> str:
+def dcf_cell(row: dict, key: str, n_non: int) -> str:
+    if key == "mindcf_0.001" and not dcf_supported(n_non, 0.001):
+        return f"too few nontargets ({n_non:,} < 10,000)"
+    return f"{dcf(row[f'{key}_mean'])} ± {dcf(row[f'{key}_sd'])}"
+
+
+def markdown(table: Path, rows: list[dict], comps: list[dict], teacher: dict | None, missing: list[str],
+             n_boot: int, n_non: int) -> str:
     out = [f"# Prior experiment {table.name}\n",
-           "EER and minDCF: mean ± sd over seeds. Δ to none: mean paired difference (same seed), then its 95 % "
-           f"interval over seeds (Student's t) and over test speakers (paired bootstrap, {n_boot} resamples); "
-           "negative is better. MACs at 300 frames.\n",
-           "| prior | seeds | EER (%) | minDCF 0.01 | minDCF 0.001 | Δ EER (points) [seeds] [speakers] | "
-           "Δ minDCF 0.01 [seeds] [speakers] | learned w, b | params | MACs |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "Per prior: mean ± sd over seeds; MACs at 300 frames. minDCF at p=0.001 is shown only where at least "
+           "10/0.001 nontarget trials back it.\n",
+           "| prior | seeds | EER (%) | minDCF 0.01 | minDCF 0.001 | learned w, b | params | MACs |",
+           "|---|---|---|---|---|---|---|---|"]
     if teacher:
-        out.append(f"| teacher ({teacher['name']}) | 1 | {pct(teacher['eer'])} | {teacher['mindcf_0.01']:.4f} | "
-                   f"{teacher['mindcf_0.001']:.4f} | – | – | – | {teacher['params']:,} | {teacher['macs'] / 1e9:.3f} G |")
+        d3 = f"{teacher['mindcf_0.001']:.4f}" if dcf_supported(n_non, 0.001) else "too few nontargets"
+        out.append(f"| teacher ({teacher['name']}) | 1 | {pct(teacher['eer'])} | {teacher['mindcf_0.01']:.4f} | {d3} | "
+                   f"– | {teacher['params']:,} | {teacher['macs'] / 1e9:.3f} G |")
     for r in rows:
         wb = f"{r['w_mean']:.2f}, {r['b_mean']:.2f}" if "w_mean" in r else "–"
         out.append(f"| {r['prior']} | {r['seeds']} | {pct(r['eer_mean'])} ± {pct(r['eer_sd'])} | "
-                   f"{dcf(r['mindcf_0.01_mean'])} ± {dcf(r['mindcf_0.01_sd'])} | {dcf(r['mindcf_0.001_mean'])} ± "
-                   f"{dcf(r['mindcf_0.001_sd'])} | {interval(r, 'eer')} | {interval(r, 'mindcf_0.01', 1.0, '{:+.4f}')} | "
-                   f"{wb} | {r['params']:,} | {r['macs'] / 1e9:.3f} G |")
+                   f"{dcf_cell(r, 'mindcf_0.01', n_non)} | {dcf_cell(r, 'mindcf_0.001', n_non)} | {wb} | "
+                   f"{r['params']:,} | {r['macs'] / 1e9:.3f} G |")
+    out += ["\nComparisons A vs B: mean over paired seeds (same seed = same initialisation and egs order) of "
+            "A - B, negative is better (EER in points). Interval: two-level bootstrap (seeds x test speakers, "
+            f"{n_boot} replicates); a primary's level is Holm's for its rank. p: two-level bootstrap, then Holm over "
+            "the primaries (p / p Holm). MDE: the smallest true difference the seeds run detect with 80 % power "
+            "(primaries at alpha / number of primaries). Exploratory rows are not corrected: read them as leads.\n",
+            "| comparison | kind | metric | seeds | Δ | interval | p | paired sd | MDE |", "|---|---|---|---|---|---|---|---|---|"]
+    out += [fmt_comparison(c) for c in comps] or ["| (no comparison has a paired seed) | | | | | | | | |"]
     if missing:
         out.append(f"\nUnfinished runs, left out: {', '.join(missing)}")
     return "\n".join(out) + "\n"
@@ -154,6 +185,15 @@ def csv_text(rows: list[dict]) -> str:
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
+
+
+def runs_csv(runs: list[dict], meta: dict) -> str:
+    """The per-run figures every table of the experiment is computed from."""
+    rows = [{"run": r["run"], "prior": r["prior"], "seed": r["seed"],
+             "permutation": ":".join(map(str, meta.get(r["prior"], {}).get("permutation_seed", {}).get(f"s{r['seed']}", []))),
+             **{k: f"{r['m'][k]:.6f}" for k in KEYS}, "steps": r["steps"], "converged": r["converged"],
+             "train_seconds": r["train_seconds"]} for r in runs]
+    return csv_text(rows)
 
 
 def gains_csv(runs: list[dict]) -> str:
@@ -246,12 +286,31 @@ def teacher_row(exp: Path, score_name: str, pairs: list, labels: np.ndarray) -> 
     return {"name": exp.name, **metrics(scores, tl), "params": facts["params"], "macs": facts["macs"]}
 
 
+def power_report(table: Path, comps: list[dict]) -> None:
+    """Print and write <table>/power.json: the paired seeds each EER primary needs to detect the
+    plan's difference, from the paired sd of the seeds run so far (the pilot)."""
+    path = table / "plan.json"
+    if not path.exists():
+        return
+    plan = json.loads(path.read_text())
+    need = seeds_to_run(comps, plan["detect_eer_points"] / 100, 1 - plan["level"], plan["power"], most=500)
+    seeds = max((c["seeds"] for c in comps if c["kind"] == "primary"), default=0)
+    for name, n in need.items():
+        c = next(c for c in comps if f"{c['a']} vs {c['b']}" == name and c["metric"] == "eer")
+        print(f"prior_table: power: {name}: paired sd {100 * c['paired_sd']:.2f} points over {c['seeds']} seeds -> "
+              f"{n} seeds detect {plan['detect_eer_points']} points at {100 * plan['power']:.0f} % power "
+              f"(MDE now {100 * c['mde']:.2f})")
+    atomic_write_text(table / "power.json", json.dumps({"seeds_run": seeds, "seeds_needed": max(need.values(), default=0),
+                                                        "per_primary": need}, indent=1) + "\n")
+    atomic_write_text(table / "seeds_needed", f"{max(need.values(), default=0)}\n")  # read by local/prior_table.sh
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--table", required=True)
     p.add_argument("--teacher-exp", required=True)
     p.add_argument("--test-dir", required=True, help="the data dir the runs were scored on (its utt2spk)")
-    p.add_argument("--n-boot", type=int, default=1000, help="speaker-bootstrap resamples (default: %(default)s)")
+    p.add_argument("--n-boot", type=int, default=1000, help="two-level bootstrap replicates (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     a = p.parse_args(argv)
     table, test = Path(a.table), Path(a.test_dir)
@@ -271,17 +330,24 @@ def main(argv: list[str] | None = None) -> int:
         w = speaker_weights(np.array([utt2spk[e] for e, _ in pairs]), np.array([utt2spk[t] for _, t in pairs]),
                             a.n_boot, a.seed)
         boot = bootstrap_metrics([r["scores"] for r in runs], runs[0]["labels"], w, KEYS)  # (runs, resamples, keys)
-        rows = summarise(runs, boot)
+        rows = summarise(runs)
+        primaries, exploratory = read_plan(table, [r["prior"] for r in rows])
+        comps = compare(runs, boot, KEYS[:2], primaries, exploratory, seed=a.seed)
+        meta = json.loads((table / "priors.json").read_text()) if (table / "priors.json").exists() else {}
+        n_non = int((~runs[0]["labels"]).sum())
         teacher = teacher_row(Path(a.teacher_exp), score_name, pairs, runs[0]["labels"])
         hz = axis_hz(table, runs)
     except (ConfigError, DataDirError, ValueError, OSError) as e:
         print(f"prior_table: error: {e}", file=sys.stderr)
         return 1
-    atomic_write_text(table / "results.md", markdown(table, rows, teacher, missing, a.n_boot))
+    atomic_write_text(table / "results.md", markdown(table, rows, comps, teacher, missing, a.n_boot, n_non))
     atomic_write_text(table / "results.csv", csv_text(rows))
+    atomic_write_text(table / "comparisons.csv", csv_text(comps))
+    atomic_write_text(table / "runs.csv", runs_csv(runs, meta))
     if hz is not None:
         atomic_write_text(table / "gains.csv", gains_csv(runs))
     plots(table, rows, runs, hz if hz is not None else np.array([]), teacher)
+    power_report(table, comps)
     print(f"prior_table: {len(runs)} runs, {len(rows)} priors -> {table}/results.md")
     return 0
 

@@ -1,4 +1,7 @@
 """run.sh end to end on the tiny preset (the README's command (1) runs the same script on 'demo')."""
+import csv
+import json
+
 import numpy as np
 import yaml
 
@@ -56,17 +59,28 @@ def test_run_sh_tiny(tmp_path):
 
 
 def check_prior_table(table, ig, stdout):
-    sh = np.load(table / "priors" / "shuffled.npy")
-    assert np.array_equal(np.sort(sh), np.sort(ig)) and (sh != ig).mean() > 0.9  # IG's values, other places
+    grad = np.load(table.parent / "exp" / "gradients" / "gradient" / "freq_weights.npy")  # stage 1 made it for shuffled
+    sh1, sh2 = (np.load(table / "priors" / f"shuffled_s{s}.npy") for s in (1, 2))
+    for sh in (sh1, sh2):  # the gradient prior's values in other places, bin 0 (log energy) kept
+        assert np.array_equal(np.sort(sh), np.sort(grad)) and sh[0] == grad[0] and (sh != grad).mean() > 0.9
+    assert (sh1 != sh2).mean() > 0.9  # a new permutation per seed
     for name in ("none_s1", "none_s2", "ig_s2", "shuffled_s1", "shuffled_s2"):
         cfg = yaml.safe_load((table / "runs" / name / "config.yaml").read_text())
         assert cfg["train"]["seed"] == int(name[-1]) and (cfg["model"]["attention"] is None) == name.startswith("none")
-    assert np.array_equal(np.load(table / "runs" / "shuffled_s1" / "prior.npy"), sh)
-    for row in ("| teacher (exp) | 1 |", "| none | 2 |", "| ig | 2 |", "| shuffled | 2 |"):
+    assert np.array_equal(np.load(table / "runs" / "shuffled_s2" / "prior.npy"), sh2)
+    for row in ("| teacher (exp) | 1 |", "| none | 2 |", "| ig | 2 |", "| shuffled | 2 |", "| ig vs none | primary | eer | 2 |",
+                "| shuffled vs none | exploratory | eer | 2 |", "too few nontargets"):
         assert row in stdout
+    assert json.loads((table / "plan.json").read_text())["primaries"] == [["ig", "none"]]  # gradient is not trained here
     lines = (table / "results.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in lines[1:]] == ["none", "ig", "shuffled"]
-    assert {"d_eer", "d_eer_lo", "d_eer_hi", "d_eer_boot_lo", "d_eer_boot_hi", "w_mean"} <= set(lines[0].split(","))
+    assert {"eer_mean", "eer_sd", "mindcf_0.001_mean", "w_mean"} <= set(lines[0].split(","))
+    comps = list(csv.DictReader((table / "comparisons.csv").open()))
+    assert {(c["a"], c["kind"]) for c in comps} == {("ig", "primary"), ("shuffled", "exploratory")}
+    assert all(float(c["lo"]) <= float(c["diff"]) <= float(c["hi"]) for c in comps)
+    per_run = list(csv.DictReader((table / "runs.csv").open()))
+    assert len(per_run) == 6 and {r["permutation"] for r in per_run if r["prior"] == "shuffled"} == {"0:1", "0:2"}
+    assert all(r["converged"] in ("True", "False", "unknown (too few epochs)") and float(r["train_seconds"]) > 0 for r in per_run)
     gains = (table / "gains.csv").read_text().splitlines()
     assert len(gains) == 5 and len(gains[1].split(",")) == 5 + 161  # run, prior, seed, w, b, 161 gains
     for f in ("eer.png", "eer.pdf", "gains.png", "gains.pdf"):
