@@ -69,6 +69,23 @@ def bootstrap_auc(hits: np.ndarray, grid, n_boot: int = 1000, seed: int = 0) -> 
     return float(lo), float(hi)
 
 
+def paired_auc_difference(hits_a: np.ndarray, hits_b: np.ndarray, grid, n_boot: int = 1000,
+                          seed: int = 0) -> tuple[float, float, float]:
+    """(AUC(a) - AUC(b), 95 % low, high) of two methods' mean curves on the same utterances: both are
+    resampled with the same utterance draws, so the interval is for their difference. ``hits_*`` are
+    (utterances, proportions) of 0/1, row i of both from utterance i."""
+    a, b = np.asarray(hits_a, dtype=np.float64), np.asarray(hits_b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired AUC: {a.shape} and {b.shape} hits are not the same utterances x proportions")
+    g = check_grid(grid)
+    d = a - b  # (utterances, proportions): the AUC is linear in the curve
+    idx = np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))  # (boot, utterances)
+    curves = d[idx].mean(axis=1)  # (boot, proportions)
+    diffs = np.sum(np.diff(g) * (curves[:, 1:] + curves[:, :-1]) / 2, axis=1)
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return auc(g, d.mean(axis=0)), float(lo), float(hi)
+
+
 def unit_counts(grid: np.ndarray, n: int) -> np.ndarray:
     """round-down(p * n) per proportion, robust to binary fractions (0.29 * 100 is 29, not 28)."""
     return np.floor(np.asarray(grid) * n + 1e-6).astype(np.int64)

@@ -81,12 +81,13 @@ def meaningful_mask(fn, x: torch.Tensor, iterations: int = 150, lr: float = 0.1,
 
 
 def _integrated_direction(score: _Perturbed, m: torch.Tensor, steps: int) -> torch.Tensor:
-    """Mean over a = k/steps (k = 1..steps) of dS/dm' at m' = a m: I-GOS's data-term direction."""
+    """I-GOS's data-term direction: the gradient w.r.t. m of the mean of S(a_k m) over a_k = k/steps
+    (k = 1..steps), i.e. the mean of a_k * dS/dm' at m' = a_k m (the chain rule's a_k factor)."""
     acc = torch.zeros_like(m)
     for k in range(1, steps + 1):
         p = (m * (k / steps)).detach().requires_grad_(True)
         (g,) = torch.autograd.grad(score(p).sum(), p)
-        acc += g / steps
+        acc += (k / steps) * g / steps
     return acc
 
 
@@ -97,8 +98,19 @@ def igos(fn, x: torch.Tensor, iterations: int = 15, steps: int = 20, l1: float =
     """I-GOS: descend along the integrated gradient of S w.r.t. the mask (path a m, a in (0, 1]) plus the
     regulariser's gradient, with an Armijo backtracking line search per utterance. The direction is
     scaled so its largest entry is 1: ``step0`` is the largest change of one mask entry tried first,
-    shrunk by ``armijo_beta`` until L(m - t d) <= L(m) - armijo_c * t * <g, d> (at most ``max_tries``;
-    the smallest step is taken when none passes)."""
+    shrunk by ``armijo_beta`` until L(m - t d) <= L(m) - armijo_c * t * <g, d>. After ``max_tries``
+    failed tries the utterance takes one more shrink, step0 * armijo_beta ** max_tries, untested (as the
+    original code keeps its last shrunk step): a small move, never none.
+
+    Departures from the paper and its code (zhongangqi/IGOS), kept on purpose and listed here:
+    - initial step: the paper's 200 on a raw gradient; here 1 on the max-scaled direction (a mask entry
+      moves by at most ``step0``), which does not depend on the target's scale;
+    - integration points: the paper adds noise (sigma 0.2) to each; here ``noise`` defaults to 0 (set
+      it to follow the paper);
+    - regulariser weights: the paper's l1 0.01 * 300 and tv 0.2 * 300 (tv 20 times l1) for a 112 x 112
+      image mask and a softmax target; here l1 1.0 and tv 0.2 for a cosine target in [-1, 1] on a
+      (time/down x freq/down) mask, chosen so that deleting everything costs about the whole target;
+    - no l1 annealing: the paper divides l1 by 10 or 5 mid-run when the score stalls; here l1 is fixed."""
     _check(iterations, down, l1, tv)
     if steps < 1 or step0 <= 0 or not 0 < armijo_beta < 1 or max_tries < 1:
         raise ValueError("igos needs steps >= 1, step0 > 0, 0 < armijo_beta < 1, max_tries >= 1")

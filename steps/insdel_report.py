@@ -16,25 +16,26 @@ import numpy as np
 
 from datasets.atomic import atomic_path, atomic_write_bytes
 from datasets.kaldi_files import atomic_write_text
-from gradients.insdel import PUBLISHED, auc, bootstrap_auc
+from gradients.insdel import PUBLISHED, auc, bootstrap_auc, paired_auc_difference
 
 
 def aggregate(records: dict, grids: dict) -> dict:
     """(name, level, fill, mode) -> {"top1": mean curve, "top5": mean curve, "n": utterances, "hits1":
     (utterances, proportions) top-1 of each utterance}."""
-    per: dict[tuple, tuple[list, list]] = {}
-    for rec in records.values():
+    per: dict[tuple, tuple[list, list, list]] = {}
+    for utt, rec in records.items():
         for key, (t1, t5) in rec["curves"].items():
             k = tuple(key.split("|"))
-            one, five = per.setdefault(k, ([], []))
+            one, five, utts = per.setdefault(k, ([], [], []))
             one.append(np.frombuffer(t1.encode(), np.uint8) - 48)  # "0101" -> [0, 1, 0, 1]
             five.append(np.frombuffer(t5.encode(), np.uint8) - 48)
+            utts.append(utt)
     out = {}
-    for k, (one, five) in per.items():
+    for k, (one, five, utts) in per.items():
         if len(one[0]) != len(grids[k[3]]):
             raise ValueError(f"progress records of {k} have {len(one[0])} points for a {len(grids[k[3]])}-point grid")
         h1, h5 = np.stack(one), np.stack(five)  # (utterances, proportions)
-        out[k] = {"top1": h1.mean(0), "top5": h5.mean(0), "n": len(h1), "hits1": h1}
+        out[k] = {"top1": h1.mean(0), "top5": h5.mean(0), "n": len(h1), "hits1": h1, "utts": utts}
     return out
 
 
@@ -49,6 +50,38 @@ def auc_rows(curves: dict, grids: dict) -> list[dict]:
         lo, hi = bootstrap_auc(c["hits1"], grids[mode])
         r[f"{mode}_auc_top1_lo"], r[f"{mode}_auc_top1_hi"] = round(lo, 4), round(hi, 4)
     return sorted(rows.values(), key=lambda r: (r["level"], r["fill"], -r.get("insertion_auc_top1", 0)))
+
+
+def paired_rows(curves: dict, rows: list[dict], grids: dict) -> list[dict]:
+    """Paired top-1 AUC differences with a 95 % bootstrap over the shared utterances, per (level, fill,
+    mode): each method against the next one in that mode's ranking (is the order resolved?) and
+    against 'random' where it was run."""
+    out = []
+    for level, fill in sorted({(r["level"], r["fill"]) for r in rows}):
+        part = [r for r in rows if (r["level"], r["fill"]) == (level, fill)]
+        for mode in grids:
+            ranked = sorted(part, key=lambda r: r[f"{mode}_auc_top1"], reverse=mode == "insertion")
+            names = [r["method"] for r in ranked]
+            pairs = list(zip(names, names[1:])) + [(m, "random") for m in names if "random" in names and m != "random"]
+            for a, b in dict.fromkeys(pairs):
+                ca, cb = curves[(a, level, fill, mode)], curves[(b, level, fill, mode)]
+                common = sorted(set(ca["utts"]) & set(cb["utts"]))
+                ia, ib = ({u: i for i, u in enumerate(c["utts"])} for c in (ca, cb))
+                d, lo, hi = paired_auc_difference(ca["hits1"][[ia[u] for u in common]],
+                                                  cb["hits1"][[ib[u] for u in common]], grids[mode])
+                out.append({"level": level, "fill": fill, "mode": mode, "a": a, "b": b, "utterances": len(common),
+                            "auc_diff": round(d, 4), "lo": round(lo, 4), "hi": round(hi, 4)})
+    return out
+
+
+def paired_markdown(pairs: list[dict]) -> list[str]:
+    lines = ["## Paired differences", "", "Top-1 AUC of A minus B on the same utterances, [95 % paired bootstrap over "
+             "utterances]; insertion: positive favours A, deletion: negative favours A. An interval that holds 0 "
+             "means the two methods' order is not resolved by these utterances.", "",
+             "| level | fill | mode | A | B | utterances | Δ AUC | interval |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {p['level']} | {p['fill']} | {p['mode']} | {p['a']} | {p['b']} | {p['utterances']} | "
+              f"{p['auc_diff']:+.4f} | [{p['lo']:+.4f}, {p['hi']:+.4f}] |" for p in pairs]
+    return lines + [""]
 
 
 def _csv(rows: list[dict]) -> str:
@@ -130,7 +163,9 @@ def write_report(out: Path, records: dict, grids: dict, name: str, a) -> str:
     atomic_write_text(out / "curves.json", json.dumps({"grids": {m: list(map(float, g)) for m, g in grids.items()},
                                                        "auc": rows, "settings": {k: v for k, v in vars(a).items()}},
                                                       indent=1, default=str) + "\n")
-    atomic_write_text(out / "results.md", markdown(rows, name, a) + "\n")
+    pairs = paired_rows(curves, rows, grids)
+    atomic_write_text(out / "pairs.csv", _csv(pairs) if pairs else "")
+    atomic_write_text(out / "results.md", markdown(rows, name, a) + "\n" + "\n".join(paired_markdown(pairs)) + "\n")
     for level, fill in sorted({(r["level"], r["fill"]) for r in rows}):
         for mode in grids:
             plot(out / "plots", curves, grids, rows, level, fill, mode, name)

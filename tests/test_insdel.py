@@ -146,3 +146,18 @@ def test_smoothing_is_a_box_average_and_off_by_default():
     s = insdel.smooth(m, 3)
     assert s.shape == m.shape and np.allclose(s[3:6, 2:5], 1.0) and s.sum() == pytest.approx(9.0)  # 9 neighbours get 9 / 9 each
     assert np.allclose(insdel.smooth(np.full((5, 4), 2.0), 3), 2.0)  # edges average the points present
+
+
+def test_paired_auc_difference_known_answers():
+    from gradients.insdel import auc, paired_auc_difference
+    grid = np.array([0.0, 0.5, 1.0])
+    rng = np.random.default_rng(0)
+    a = (rng.random((40, 3)) < 0.6).astype(float)
+    assert paired_auc_difference(a, a, grid) == (0.0, 0.0, 0.0)  # a method against itself: exactly no difference
+    d, lo, hi = paired_auc_difference(np.ones((30, 3)), np.zeros((30, 3)), grid)
+    assert (d, lo, hi) == (1.0, 1.0, 1.0)
+    b = (rng.random((40, 3)) < 0.3).astype(float)
+    d, lo, hi = paired_auc_difference(a, b, grid)
+    assert d == pytest.approx(auc(grid, a.mean(0)) - auc(grid, b.mean(0))) and lo < d < hi and lo > 0
+    with pytest.raises(ValueError, match="same utterances"):
+        paired_auc_difference(a, b[:10], grid)

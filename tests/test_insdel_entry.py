@@ -49,6 +49,10 @@ def test_report_and_resume(teacher, tmp_path, capsys):
     assert all(0 <= float(r["insertion_auc_top1"]) <= 1 for r in rows)
     table = (out / "results.md").read_text()
     assert "| gradient |" in table and "0.4528" in table  # the paper's figure beside ours
+    pairs = list(csv.DictReader((out / "pairs.csv").open()))  # paired differences: next in rank, and vs random
+    assert "## Paired differences" in table and {"insertion", "deletion"} == {r["mode"] for r in pairs}
+    assert {r["a"] for r in pairs if r["b"] == "random"} >= {"gradient", "grad_cam", "oracle"}
+    assert all(float(r["lo"]) <= float(r["auc_diff"]) <= float(r["hi"]) for r in pairs)
     for f in ("insert.png", "delete.png", "insert_rows_dataset_mean.png", "delete_points_zero.pdf"):
         assert (out / "plots" / f).stat().st_size > 0, f
     before = (out / "curves.csv").read_text()
