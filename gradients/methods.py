@@ -59,6 +59,12 @@ METHODS = {
         "baseline": Option("zero", str, "IG baseline", path.BASELINES),
         "rule": Option("gausslegendre", str, "integration rule", path.RULES)}, runtime=BATCHED,
         help="(x - x') * path integral of dS/dx (the paper's default)"),
+    "integrated_gradients_time_mean": Method(path.integrated_gradients, options={
+        "steps": Option(50, int, "integration points"),
+        "baseline": Option("time_mean", str, "IG baseline", path.BASELINES),
+        "rule": Option("gausslegendre", str, "integration rule", path.RULES)}, runtime=BATCHED,
+        help="IG from each bin's time mean (the neutral input after mean normalisation) instead of zero, "
+             "so the map does not carry the input's level"),
     "expected_gradients": Method(path.expected_gradients, options={"n_samples": Option(50, int, SAMPLES)},
                                  runtime=DRAWN, help="IG averaged over references drawn from data"),
     "gradient_shap": Method(path.gradient_shap, options={"n_samples": Option(5, int, SAMPLES),

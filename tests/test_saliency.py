@@ -68,10 +68,13 @@ def test_every_method_runs_and_bad_options_fail():
     refs = [torch.randn(50, 161) for _ in range(3)]
     extra = {"expected_gradients": {"references": refs, "n_samples": 4}, "gradient_shap": {"references": refs},
              "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 8}, "mask": {"iterations": 3},
+             "integrated_gradients_time_mean": {"steps": 8},
              "igos": {"iterations": 2, "steps": 2}}
     for m in METHODS:
         out = saliency_maps(m, model, x, fn, extra.get(m))
         assert out.shape == x.shape and torch.isfinite(out).all(), m
+    mean_ig = saliency_maps("integrated_gradients", model, x, fn, {"steps": 8, "baseline": "time_mean"})
+    assert torch.equal(saliency_maps("integrated_gradients_time_mean", model, x, fn, {"steps": 8}), mean_ig)
     again = saliency_maps("expected_gradients", model, x, fn, extra["expected_gradients"])
     assert torch.equal(again, saliency_maps("expected_gradients", model, x, fn, extra["expected_gradients"]))
     with pytest.raises(ValueError, match="unknown option"):
