@@ -1,6 +1,6 @@
 """Generate the synthetic speaker corpus as Kaldi data dirs.
 
-    python -m steps.make_synthetic [--preset tiny|demo] [--seed N] [--nj N] [--planted-band LO-HI] <out-dir>
+    python -m steps.make_synthetic [--preset tiny|demo|experiment] [--seed N] [--nj N] [--planted-band LO-HI] <out-dir>
 
 Writes <out-dir>/{train,test} data dirs (test has trials) and <out-dir>/corpus.json. A rerun with
 the same settings keeps the existing corpus; other settings over an existing corpus are an error.

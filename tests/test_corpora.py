@@ -169,3 +169,11 @@ def test_normal_voices_differ_across_the_band_not_in_one_bin():
     ratio = _speaker_f_ratio(None)[1:]
     assert (ratio > 0.5).sum() > 40  # many bins carry speaker information
     assert ratio.max() / ratio.sum() < 0.1  # no single bin holds most of it
+
+
+def test_experiment_preset_is_the_demo_with_200_test_speakers():
+    demo_train, demo_test = plan_corpus(PRESETS["demo"], 777)
+    exp_train, exp_test = plan_corpus(PRESETS["experiment"], 777)
+    assert exp_train == demo_train  # the same training corpus: a demo teacher serves both
+    assert len({u.spk for u in exp_test}) == 200 and set(demo_test) <= set(exp_test)
+    assert np.array_equal(render(exp_test[0], 777, None), render(exp_test[0], 777, None))
