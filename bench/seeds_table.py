@@ -1,6 +1,10 @@
 """The README's training table, computed from the committed per-run figures of bench/seeds.py.
 
     python -m bench.seeds_table bench/results/seeds_*.csv
+    python -m bench.seeds_table --readme README.md bench/results/seeds_*.csv   # rewrite README's table
+
+With --readme, the table between the README's ``<!-- seeds_table -->`` and ``<!-- /seeds_table -->``
+lines is replaced by the one computed here (tests/test_readme.py checks that they agree).
 
 One row per (file, system): runs, EER mean ± sd [min, max], minDCF(0.01) mean ± sd, converged runs,
 training minutes per run; and, where a file holds reference runs, the recipe / reference EER ratio.
@@ -40,16 +44,40 @@ def rows_of(path: Path) -> list[str]:
     return out
 
 
+MARK, END = "<!-- seeds_table -->", "<!-- /seeds_table -->"
+
+
+def table(paths: list[Path]) -> str:
+    head = ["| runs of | system | seeds | EER % mean ± sd [min, max] | minDCF(0.01) mean ± sd [min, max] | "
+            "converged | training min/run |", "|---|---|---|---|---|---|---|"]
+    return "\n".join(head + [row for p in paths for row in rows_of(p)]) + "\n"
+
+
+def readme_block(text: str, where: str) -> tuple[int, int]:
+    """(start, end) character offsets of the block between the markers of a README text."""
+    a, b = text.find(MARK), text.find(END)
+    if a < 0 or b < a:
+        raise SystemExit(f"seeds_table: {where} has no '{MARK}' ... '{END}' block")
+    return a + len(MARK) + 1, b
+
+
 def main(argv=None) -> int:
-    paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
+    args = list(argv if argv is not None else sys.argv[1:])
+    readme = None
+    if args[:1] == ["--readme"] and len(args) > 1:
+        readme, args = Path(args[1]), args[2:]
+    paths = [Path(p) for p in args]
     if not paths:
-        print("usage: python -m bench.seeds_table FILE.csv ...", file=sys.stderr)
+        print("usage: python -m bench.seeds_table [--readme README.md] FILE.csv ...", file=sys.stderr)
         return 2
-    print("| runs of | system | seeds | EER % mean ± sd [min, max] | minDCF(0.01) mean ± sd [min, max] | "
-          "converged | training min/run |")
-    print("|---|---|---|---|---|---|---|")
-    for p in paths:
-        print("\n".join(rows_of(p)))
+    out = table(paths)
+    if readme is None:
+        print(out, end="")
+        return 0
+    text = readme.read_text()
+    a, b = readme_block(text, str(readme))
+    readme.write_text(text[:a] + out + text[b:])
+    print(f"seeds_table: {readme}: table of {len(paths)} file(s) written")
     return 0
 
 

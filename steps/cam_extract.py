@@ -41,7 +41,7 @@ from steps.experiment import check_feature_conf, exp_labels, load_exp_model
 from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
 
 # default --internal-batch-size on (CPU, GPU). On the CPU the peak is about 0.45 GB + 0.18 GB per row
-# of 1,200 frames for ResCNN-64 and 8 rows ran faster than 32 (README, "CPU memory and the allocator")
+# of 1,200 frames for ResCNN-64 and 8 rows ran faster than 32 (docs/performance.md)
 INTERNAL_BATCH = (16, 64)
 
 

@@ -5,7 +5,7 @@ PyTorch's CPU tensors come straight from malloc. glibc maps every block above it
 afresh and unmaps it on free, so each large activation of a forward/backward pass is zero-filled by
 the kernel page by page; keeping every block in the heap instead (``M_MMAP_MAX = 0``, the "heap" mode
 below) removes that cost but the heap fragments when shapes change from batch to batch (a new crop
-length each batch): the demo teacher grew to 8.4 GB. Measured on a 2-core machine (README, "CPU memory and the
+length each batch): the demo teacher grew to 8.4 GB. Measured on a 2-core machine (docs/performance.md, "CPU memory and the
 allocator"), tcmalloc preloaded is both the fastest and the smallest, so ``path.sh`` preloads it
 when installed (jemalloc on request: as fast, but it grew); ``tune_allocator`` reports the preloaded
 library and leaves it alone. Without one, glibc
@@ -53,7 +53,7 @@ def tune_allocator(prefer: str = "bounded") -> str:
     lib = preloaded_allocator()
     if mode in PRELOADABLE and lib != mode:
         raise SystemExit(f"GFA_MALLOC={mode}: lib{mode} is not preloaded (this process has {lib or 'glibc'}); "
-                         f"start it through path.sh, which finds an installed one (README, 'CPU memory')")
+                         f"start it through path.sh, which finds an installed one (docs/performance.md)")
     if lib:  # glibc's malloc is not the one in use: nothing to set
         return lib if mode in ("auto", lib) else f"{lib} (preloaded: GFA_MALLOC={mode} applies to glibc only)"
     mode = prefer if mode == "auto" else mode
