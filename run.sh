@@ -28,6 +28,9 @@ nj=2                       # parallel jobs of every stage
 config=conf/demo_rescnn.yaml   # the teacher experiment
 exp_dir=""                     # default exp/<config stem>
 method=integrated_gradients    # saliency method of the weights (stage 4)
+ig_steps=20                    # stage 4: IG integration points (Gauss-Legendre). Measured on a demo teacher:
+                               # the weights at 20 and at the registry's 50 correlate 0.999995, differ by at
+                               # most 0.3 % of the peak, same peak bin; 74 s against 132 s. Empty: 50
 student_config=conf/prior_student.yaml   # stage 5: the student experiment every prior is trained with
 table_priors="ig"              # stage 5: priors (steps/prior_runs.py lists them all); one converged student
                                # fits the 15-minute demo; none vs ig needs seeds: --full-table true
@@ -75,7 +78,9 @@ fi
 teacher=${exp_dir:-exp/$(basename "$config" .yaml)}
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: b_extract.sh ($method weights of $teacher)"
-  ./b_extract.sh --data "$data" --teacher-exp "$teacher" --method "$method" --nj "$nj"
+  steps_opt=()
+  [[ -n "$ig_steps" && $method == integrated_gradients* ]] && steps_opt=(--steps "$ig_steps")
+  ./b_extract.sh --data "$data" --teacher-exp "$teacher" --method "$method" --nj "$nj" ${steps_opt[@]+"${steps_opt[@]}"}
 fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
