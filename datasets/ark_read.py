@@ -8,9 +8,12 @@ Anything else (CM2, CM3, text) falls back to kaldiio.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import kaldiio
 import numpy as np
+
+from datasets.kaldi_files import DataDirError
 
 
 _V = np.arange(256, dtype=np.float32)[None, :]  # byte values
@@ -47,8 +50,29 @@ def _dense_rows(f, dtype: str, start: int, stop: int | None) -> np.ndarray:
     return np.frombuffer(f.read((stop - start) * cols * size), dtype=dtype).reshape(stop - start, cols)
 
 
+class ArkReadError(DataDirError):
+    """A matrix cannot be read where its scp entry points (the message names the entry and the file)."""
+
+
 def read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Rows [start, stop) of the matrix at ``spec`` = ``ark_path:offset`` as float32 (time, freq)."""
+    """Rows [start, stop) of the matrix at ``spec`` = ``ark_path:offset`` as float32 (time, freq);
+    ArkReadError naming ``spec`` when the offset is past the end or the bytes there are no matrix."""
+    try:
+        return _read_rows(spec, fds, start, stop)
+    except (AssertionError, struct.error, ValueError, EOFError) as e:  # kaldiio asserts; short reads
+        size = _size(spec.rpartition(":")[0])
+        raise ArkReadError(f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has {size} bytes); "
+                           "the scp and its ark disagree (rerun the step that wrote them)") from None
+
+
+def _size(path: str) -> str:
+    try:
+        return f"{Path(path).stat().st_size:,}"
+    except OSError:
+        return "unknown"
+
+
+def _read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) -> np.ndarray:
     path, _, offset = spec.rpartition(":")
     f = _open(path, fds)
     f.seek(int(offset))

@@ -8,6 +8,8 @@ scale; every output is a (frames, dim) float32 matrix: rows are time, columns ar
 """
 from __future__ import annotations
 
+import hashlib
+
 from functools import lru_cache
 
 import numpy as np
@@ -149,6 +151,13 @@ def _finish(feats: np.ndarray, energy: np.ndarray | None, opts) -> np.ndarray:
             c0 = feats[:, 0] * (1.0 if opts.use_energy else np.sqrt(2.0))
             feats = np.concatenate([feats[:, 1:], c0[:, None]], axis=1)
     return feats
+
+
+def content_rng(seed: int, samples: np.ndarray) -> np.random.Generator:
+    """The dither noise of one recording, seeded by ``seed`` and a hash of its samples (not its name):
+    the same audio gets the same features under any utterance id or file name."""
+    digest = hashlib.sha256(np.ascontiguousarray(samples).tobytes()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
 def compute_batch(waves: list[np.ndarray], opts, rngs=None) -> list[np.ndarray]:

@@ -142,13 +142,14 @@ class UtteranceLoader:
     then the voiced counts."""
 
     def __init__(self, feats: dict[str, str | np.ndarray], lengths: dict[str, int], max_frames: int = 3000,
-                 batch_frames: int = 30000, min_frames: int = 1, voiced: dict[str, np.ndarray] | None = None):
+                 batch_frames: int = 30000, min_frames: int = 1, voiced: dict[str, np.ndarray] | None = None,
+                 dim: int | None = None):
         short = [u for u, n in lengths.items() if n < min_frames]
         if short:
             raise DataDirError(f"{len(short)} utterance(s) shorter than the model's {min_frames} frames, "
                                f"first {short[0]!r} ({lengths[short[0]]} frames)")
         self.feats, self.lengths, self.voiced = feats, lengths, voiced or {}
-        self.max_frames, self.batch_frames = max_frames, batch_frames
+        self.max_frames, self.batch_frames, self.dim = max_frames, batch_frames, dim
         self._fds: dict = {}
 
     def num_chunks(self) -> int:
@@ -156,8 +157,22 @@ class UtteranceLoader:
         return sum(len(chunk_plan(n, self.max_frames)) for n in self.lengths.values())
 
     def read(self, utt: str) -> np.ndarray:
-        m = self.feats[utt]
-        m = m if isinstance(m, np.ndarray) else read_rows(m, self._fds)  # (time, freq)
+        """The (time, freq) matrix of ``utt``, checked against its declared length and for finiteness."""
+        src = self.feats[utt]
+        m = src if isinstance(src, np.ndarray) else read_rows(src, self._fds)  # (time, freq)
+        where = f"feats.scp entry {utt!r}" + (f" ({src})" if isinstance(src, str) else "")
+        declared = len(self.voiced[utt]) if utt in self.voiced else self.lengths[utt]
+        if len(m) != declared:
+            what = "its vad.scp mask" if utt in self.voiced else "utt2num_frames"
+            raise DataDirError(f"{where}: the matrix has {len(m)} frames but {what} says {declared}; "
+                               "the data dir's files disagree (rerun steps/make_*.sh, or utils/fix_data_dir.sh)")
+        if self.dim is not None and m.shape[1] != self.dim:
+            raise DataDirError(f"{where}: {m.shape[1]}-dim features, but the model takes {self.dim}; these are "
+                               "not the features the experiment was trained on")
+        if not np.isfinite(m).all():
+            t, f = np.argwhere(~np.isfinite(m))[0]
+            raise DataDirError(f"{where}: non-finite value {m[t, f]} at frame {t}, bin {f}; an embedding of it "
+                               "would be NaN")
         return m[self.voiced[utt]] if utt in self.voiced else m
 
     def __iter__(self):

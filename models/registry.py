@@ -7,6 +7,7 @@ computation with a message listing the valid choices.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 
 from torch import nn
@@ -28,9 +29,22 @@ class ConfigError(ValueError):
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
 
+def _string_hint(value, kind: type) -> str:
+    """A hint for '1e-3' (YAML 1.1 reads a number without a dot in its mantissa as a string)."""
+    if kind is float and isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return f" (YAML reads {value} as a string: write it with a dot, e.g. 1.0e-3)"
+    return ""
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One config key: default, type (bool/int/float/str/list), optional range, choices, list item type."""
+    """One config key: default, type (bool/int/float/str/list), optional range (for a list: of each
+    item), choices, list item type and length. A float (or float item) must be finite: NaN passes no
+    comparison, so a range alone would let it through."""
     default: object
     type: type
     lo: float | None = None
@@ -38,6 +52,8 @@ class Spec:
     lo_open: bool = False
     choices: tuple = ()
     item: type | None = None
+    length: int | None = None
+    hi_open: bool = False
 
     def _is(self, value, kind: type) -> bool:
         if kind is float:
@@ -49,19 +65,31 @@ class Spec:
     def check(self, value, where: str):
         """``value`` normalised (ints as floats for float keys, tuples as lists), or ConfigError."""
         if not self._is(value, self.type):
-            raise ConfigError(f"{where}: expected {_TYPE_NAMES[self.type]}, got {value!r}")
+            raise ConfigError(f"{where}: expected {_TYPE_NAMES[self.type]}, got {value!r}{_string_hint(value, self.type)}")
         if self.type is list:
             if self.item and not all(self._is(v, self.item) for v in value):
                 raise ConfigError(f"{where}: expected a list of {_TYPE_NAMES[self.item]}s, got {value!r}")
-            return list(value)
+            if self.length is not None and len(value) != self.length:
+                raise ConfigError(f"{where}: expected {self.length} values, got {len(value)} ({value!r})")
+            for i, v in enumerate(value):
+                self._in_range(v, f"{where}[{i}]")
+            return [float(v) for v in value] if self.item is float else list(value)
         if self.choices and value not in self.choices:
             raise ConfigError(f"{where}: {value!r}; valid: {', '.join(map(str, self.choices))}")
-        low_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
-        if low_bad or (self.hi is not None and value > self.hi):
-            lo = "" if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo}"
-            hi = "" if self.hi is None else f"<= {self.hi}"
-            raise ConfigError(f"{where}: {value!r} is out of range (must be {' and '.join(x for x in (lo, hi) if x)})")
+        self._in_range(value, where)
         return float(value) if self.type is float else value
+
+    def _in_range(self, value, where: str) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: {value!r} is not a finite number")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return
+        low_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
+        high_bad = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
+        if low_bad or high_bad:
+            lo = "" if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo}"
+            hi = "" if self.hi is None else f"{'<' if self.hi_open else '<='} {self.hi}"
+            raise ConfigError(f"{where}: {value!r} is out of range (must be {' and '.join(x for x in (lo, hi) if x)})")
 
 
 def valid_args(cls) -> dict[str, object]:

@@ -17,7 +17,6 @@ import os
 import shlex
 import stat
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from datasets.audio import AudioError, iter_data_dir_audio
 from datasets.augment import AugmentError
 from datasets.augment_dirs import SourceCache, apply_recipe
 from datasets.feat_opts import OptionError, read_options
-from datasets.kaldi_feats import compute_batch, num_frames
+from datasets.kaldi_feats import compute_batch, content_rng, num_frames
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict, read_table
 from steps.runtime import HelpFormatter, tune_allocator
 
@@ -48,10 +47,6 @@ def checked_waves(d: Path, opts, tool: dict):
         recipes = {k: json.loads(v) for k, v in read_dict(d / "utt2aug", max_fields=None).items()}
     yield from check_waves(iter_data_dir_audio(wav_scp, segments), opts, tool, recipes)
 
-
-def dither_rng(seed: int, utt: str) -> np.random.Generator:
-    """The dither noise of one utterance: seeded by --dither-seed and the utterance id."""
-    return np.random.default_rng([seed, zlib.crc32(utt.encode())])
 
 
 def check_waves(audio, opts, tool: dict, recipes: dict | None = None):
@@ -122,17 +117,16 @@ def run_job(a) -> int:
     d, prefix = Path(a.data_dir), Path(a.out_prefix)
     opts, tool = read_options(a.type, a.config)
     inputs = [d / "wav.scp", d / "segments", d / "utt2spk", d / "utt2aug", a.config]
-    fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, opts=repr(opts),
+    fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, dither="content", opts=repr(opts),
                      audio=audio_stamps(read_dict(d / "wav.scp", max_fields=None)))
     if job_done(prefix, fp):
         print(f"compute_feats: {prefix}: up to date, skipped ({job_failed(prefix)} utterance(s) had failed)")
         return 0
     n_utts, failed, frames, durs = 0, [], {}, {}
-    rng = lambda utt: dither_rng(a.dither_seed, utt)  # noqa: E731
     batch: list[tuple[str, np.ndarray]] = []
 
     def flush(writer):
-        feats = compute_batch([x for _, x in batch], opts, [rng(u) for u, _ in batch])
+        feats = compute_batch([x for _, x in batch], opts, [content_rng(a.dither_seed, x) for _, x in batch])
         for (utt, x), f in zip(batch, feats):
             if not np.isfinite(f).all():
                 warn(f"{utt}: skipped: non-finite features (NaN/inf in the input?)")

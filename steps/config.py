@@ -173,11 +173,46 @@ def apply_override(raw: dict, text: str, where: str) -> None:
         node, here = node[k], f"{here}.{k}"
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice: at line {seen[key] + 1} and at line {key_node.start_mark.line + 1}",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(text: str):
+    """yaml.safe_load with duplicate keys refused (yaml.YAMLError naming both lines)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def check_override_keys(overrides: list[str]) -> None:
+    """Two ``--set`` of one key: refused, naming both (the second would silently win)."""
+    seen: dict[str, str] = {}
+    for o in overrides:
+        key = o.split("=", 1)[0].strip()
+        if key in seen:
+            raise ConfigError(f"--set {key} is given twice ({seen[key]!r} and {o!r}); keep one")
+        seen[key] = o
+
+
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict:
-    """Read ``path`` (yaml.safe_load), apply ``--set`` overrides, resolve defaults, validate."""
+    """Read ``path`` (safe YAML, duplicate keys refused), apply ``--set`` overrides, resolve defaults, validate."""
     path = Path(path)
+    check_override_keys(list(overrides))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     except yaml.YAMLError as e:

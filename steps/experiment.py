@@ -70,11 +70,14 @@ def egs_inputs(egs: Path, cfg: dict) -> tuple[dict, dict[str, bytes]]:
     else:
         print(f"steps.experiment: warning: {egs} records no feature conf (egs made before it was recorded, or "
               f"features not made by steps/make_{feat_type}.sh); plots will assume {feat_type} defaults")
+    num_classes = len(read_dict(egs / "spk2label"))
+    if num_classes < 2:
+        raise DataDirError(f"{egs}/spk2label: {num_classes} speaker(s); training a speaker classifier needs at least 2")
     inputs = {"egs_dir": str(egs.resolve()), "egs_fingerprint": egs_fingerprint(egs),
               "data_dir": meta.get("data_dir"), "feat_type": feat_type,
               "feat_conf": "feats.conf" if conf.exists() else None,
               "feat_conf_sha256": sha256(copies["feats.conf"]) if conf.exists() else None,
-              "spk2label": "spk2label", "num_classes": len(read_dict(egs / "spk2label"))}
+              "spk2label": "spk2label", "num_classes": num_classes}
     return inputs, copies
 
 

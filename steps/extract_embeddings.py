@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not name:
             raise DataDirError("give --data-dir (the set is named after it) or --set-name")
+        if name in (".", "..") or "/" in name or name != name.strip():
+            raise DataDirError(f"--set-name {name!r}: want a plain name (no '/', '.', '..' or surrounding blanks): "
+                               f"the set is a folder under {exp}/embeddings")
         if a.merge:
             print(f"extract_embeddings: {out}/xvector.scp: {merge(out, a.num_jobs)} embeddings")
             return 0
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
         if a.job:
             utts = utts[a.job - 1::a.num_jobs]
-        loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts), cfg["data"]["vad"])
+        loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts), cfg["data"]["vad"],
+                            cfg["data"]["feat_dim"])
         bar = lambda it: progress(it, loader.num_chunks(), "embed", "chunk", size=lambda b: len(b[0]))  # noqa: E731
         emb = extract_embeddings(model, loader, device, bar)
         prefix = out / (f"xvector.{a.job}" if a.job else "xvector")

@@ -33,6 +33,17 @@ from steps.evaluate import read_voiced
 from steps.runtime import HelpFormatter, tune_allocator
 
 
+def check_matrix(utt: str, m: np.ndarray, declared: int, spec: str) -> None:
+    """The matrix an eg is cut from has the length the plan used and finite values (DataDirError)."""
+    if len(m) != declared:
+        raise DataDirError(f"feats.scp entry {utt!r} ({spec}): {len(m)} frames, but utt2num_frames (or the VAD "
+                           f"count) says {declared}; egs would be cut past its end. Rerun steps/make_*.sh")
+    if not np.isfinite(m).all():
+        t, f = np.argwhere(~np.isfinite(m))[0]
+        raise DataDirError(f"feats.scp entry {utt!r} ({spec}): non-finite value {m[t, f]} at frame {t}, bin {f}; "
+                           "its egs would be NaN")
+
+
 def run_job(job: dict) -> dict:
     """Write one job's egs; returns its table rows and counts."""
     prefix, fp = job["prefix"], job["fingerprint"]
@@ -59,6 +70,7 @@ def run_job(job: dict) -> dict:
                     cache[utt] = kaldiio.load_mat(job["feats"][utt])  # (time, freq)
                     if utt in job["vad"]:  # Kaldi select-voiced-frames: (voiced time, freq)
                         cache[utt] = cache[utt][kaldiio.load_mat(job["vad"][utt]) != 0]
+                    check_matrix(utt, cache[utt], job["lengths"][utt], job["feats"][utt])
                 w[key] = cut(cache[utt], start, job["num_frames"]).astype(np.float32)
                 rows.append([key, spk, label, utt, start])
     result = {"rows": rows, "skipped": skipped}
@@ -166,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         feats, lengths, u2s = load_inputs(d)
         labels = label_index(u2s.values())
+        if len(labels) < 2:
+            raise DataDirError(f"{d}/utt2spk: {len(labels)} speaker(s); a speaker classifier needs at least 2")
         train, valid = split_valid(utt2spk_to_spk2utt(u2s), a.num_valid, a.seed)
         chosen = train if a.train else valid
         split_line = describe_split(valid, lengths, a.num_valid)
@@ -184,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
              "seed": a.seed, "train": a.train, "n_egs": a.input_per_spks, "num_frames": a.num_frames,
              "short": a.short_policy, "feats": feats, "lengths": lengths, "vad": vad, "speakers": speakers[j::a.nj]}
             for j in range(a.nj)]
-    results = pool_map(run_job, jobs, a.nj)
+    try:
+        results = pool_map(run_job, jobs, a.nj)
+    except (DataDirError, OSError) as e:  # a bad matrix, or a full disk (the writer names the file)
+        print(f"make_egs: error: {e}", file=sys.stderr)
+        return 1
     n, skipped = write_tables(out, results, a.nj)
     if conf is not None:
         atomic_write_bytes(Path(a.out_dir) / "feats.conf", conf)

@@ -28,6 +28,11 @@ config=${!config_var}
 name=$(basename "$data")
 
 [ -f "$config" ] || { echo "$0: no such config file $config" >&2; exit 1; }
+# feats.scp holds '<utt> <ark path>:<offset>': a blank in the feature dir's path cannot be read back
+case "$(cd "$(dirname "$featdir")" 2>/dev/null && pwd)/$(basename "$featdir")" in
+  *[[:space:]]*) echo "$0: the feature dir '$featdir' (absolute: written into feats.scp) contains a blank;" \
+                      "an scp line cannot hold it. Choose a path without blanks" >&2; exit 1 ;;
+esac
 # read the conf once here: a typo is reported now, naming the file and line, not inside every job log
 frame_shift=$(python -c "import sys; from datasets.feat_opts import OptionError, read_options
 try: print(f'{read_options(sys.argv[1], sys.argv[2])[0].frame.frame_shift / 1000:g}')
@@ -84,5 +89,7 @@ mkdir -p "$data/conf" && cp "$config" "$data/conf/" && cp "$config" "$data/conf/
 nf=$(wc -l < "$data/feats.scp"); nu=$(wc -l < "$data/utt2spk")
 if [ "$nf" -ne "$nu" ]; then
   echo "$0: features for $nf of $nu utterances ($((nu - nf)) skipped, see the logs); run utils/fix_data_dir.sh $data" >&2
+  # the reasons, here and not only in the job logs (a wrong sample rate, an unreadable wav, ...)
+  grep -h "skipped" "$logdir"/make_"${feat_type}"_"${name}".*.log 2>/dev/null | head -n 5 | sed "s|^|$0: |" >&2 || true
 fi
 echo "$0: succeeded creating ${feat_type} features for $name ($nf utterances)"

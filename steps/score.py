@@ -32,7 +32,12 @@ def load_embeddings(d: Path) -> dict[str, np.ndarray]:
     scp = d / "xvector.scp"
     if not scp.exists():
         raise DataDirError(f"{scp}: missing; run steps.extract_embeddings first")
-    return {k: np.asarray(v) for k, v in kaldiio.load_scp_sequential(str(scp))}
+    out = {k: np.asarray(v) for k, v in kaldiio.load_scp_sequential(str(scp))}
+    bad = next((k for k, v in out.items() if not np.isfinite(v).all()), None)
+    if bad is not None:
+        raise DataDirError(f"{scp}: the embedding of {bad!r} has non-finite values; its scores and the EER would "
+                           "be meaningless (check that utterance's features)")
+    return out
 
 
 def scored_lists(exp: Path) -> dict[str, dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -137,6 +138,7 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     model = build_model(model_cfg, cfg["data"]["feat_dim"])
     head = build_loss(cfg["loss"], model.emb_dim, num_classes)
     net = Net(model, head).to(device)
+    smoke_batch(net, cfg, device)
     if cfg["train"]["channels_last"]:
         net = net.to(memory_format=torch.channels_last)
     if cfg["train"]["compile"]:
@@ -171,6 +173,25 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     return trainer, sum(x.numel() for x in model.parameters())
 
 
+def smoke_batch(net: Net, cfg: dict, device) -> None:
+    """One forward and backward pass of a zero batch (2 x crop_min frames), in eval mode so that no
+    BatchNorm statistic moves and without random draws: settings no range check catches (an
+    embedding size of 0, a crop too short for the model) fail here, before anything is written."""
+    x = torch.zeros(2, cfg["train"]["crop_min"], cfg["data"]["feat_dim"], device=device)  # (batch, time, freq)
+    y = torch.zeros(2, dtype=torch.long, device=device)
+    net.eval()
+    try:
+        loss = net(x, y)
+        loss = loss[0] if isinstance(loss, tuple) else loss
+        loss.backward()
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise ConfigError(f"model {cfg['model']['name']} cannot train on a batch of {cfg['train']['crop_min']} x "
+                          f"{cfg['data']['feat_dim']} features with these settings: {e}") from None
+    finally:
+        net.zero_grad(set_to_none=True)
+        net.train()
+
+
 def margin_schedule(head, m: dict, total_steps: int) -> MarginScheduler:
     """margin_warmup in steps, or in fractions of the budget."""
     if m["fraction"] or m["start_fraction"]:
@@ -201,6 +222,22 @@ def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) ->
         log(f"averaged {len(paths)} checkpoints -> avg_{n}.pt")
 
 
+def undo_new_exp(new) -> None:
+    """A run that created an experiment and failed before its first checkpoint removes what it wrote
+    (the whole dir if it made it), so that the corrected command runs without a manual clean-up."""
+    if new is None:
+        return
+    exp, created, names = new
+    if any((exp / "checkpoints").glob("*.pt")):
+        return  # a resumable run: keep it
+    if created:
+        shutil.rmtree(exp, ignore_errors=True)
+    else:
+        for n in names:
+            shutil.rmtree(exp / n, ignore_errors=True) if (exp / n).is_dir() else (exp / n).unlink(missing_ok=True)
+    print(f"train: removed what this run wrote in {exp} (it failed before its first checkpoint)", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     allocator = tune_allocator()  # large CPU tensors without page-fault churn, bounded (steps/runtime.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
@@ -215,19 +252,26 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     a.argv = [str(x) for x in (sys.argv[1:] if argv is None else argv)]  # what train.log records
     a.allocator = allocator
+    new = None  # (exp dir, whether this run created it, files it recorded) until a checkpoint exists
     try:
         cfg, exp, model_cfg, record = prepare_exp(a)
         rank, world, device = setup_distributed(a.device)
         trainer, n_params = build_trainer(a, cfg, exp, model_cfg, rank, world, device)
+        created = not exp.exists()
         with exclusive_lock(exp, "the experiment dir") if rank == 0 else nullcontext():
             if record and rank == 0:  # every check passed: the experiment dir is created now
+                new = (exp, created, [*record, "config.yaml", "log"])  # set once the lock is ours
                 write_inputs(exp, cfg, record)
             run(a, trainer, cfg, exp, n_params, world)
             if world > 1:  # rank 0 still averages and writes: no rank tears gloo down under a live peer
                 torch.distributed.barrier()
     except (ConfigError, DataDirError, CheckpointError, NaNLossError, LockedError, OSError) as e:
+        undo_new_exp(new)
         print(f"train: error: {e}", file=sys.stderr)
         return 1
+    except BaseException:
+        undo_new_exp(new)
+        raise
     finally:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -5,8 +5,8 @@
 
 Each input is a wav file or a wav.scp-style pipe (``"sox x.flac -t wav - |"``), taken two by two as
 (enrol, test). Features use the experiment's own feature conf (``<exp>/feats.conf``; a wrong sample
-rate is an error) with the dither seeding of steps/make_<type>.sh (the file's stem is the utterance id),
-so a pair scored by the recipe gets the same score here up to feature compression. The decision is
+rate is an error) with the dither seeding of steps/make_<type>.sh (by --dither-seed and the audio's content, not its name),
+so a pair scored by the recipe gets the same score here up to feature compression, under any file names. The decision is
 ``target`` when the score is above the EER threshold of one of the experiment's scored trials lists
 (``<exp>/scores/<name>.json``, written by steps.score; by default a cosine-scored list named
 ``trials``), and the output says which list it came from. Prints ``<enrol> <test> <score> <decision>``.

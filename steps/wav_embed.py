@@ -1,8 +1,9 @@
 """Embeddings of audio files with a trained experiment (shared by steps.verify and steps.embed).
 
 Features are computed in-process with the experiment's own feature conf (``<exp>/feats.conf``) and
-the same checks and dither seeding as ``steps/make_<type>.sh`` (an input's key stands for the
-utterance id), then embedded like ``steps.extract_embeddings`` (utterances over ``max_frames`` in
+the same checks as ``steps/make_<type>.sh``. The dither is seeded by ``--dither-seed`` and the audio
+itself (a hash of its samples), not by the file's name, so the same recording gets the same
+embedding under any name. Then the features are embedded like ``steps.extract_embeddings`` (utterances over ``max_frames`` in
 equal chunks, averaged). With ``data.vad: true`` the frames are selected by energy VAD computed with
 the experiment's ``vad.conf``, as the training egs were.
 """
@@ -15,12 +16,12 @@ import numpy as np
 
 from datasets.audio import read_wav
 from datasets.feat_opts import read_options
-from datasets.kaldi_feats import compute_batch
+from datasets.kaldi_feats import compute_batch, content_rng
 from datasets.kaldi_files import DataDirError
 from datasets.loader import UtteranceLoader
 from datasets.vad import compute_vad, voiced_masks
 from models.embed import extract_embeddings
-from steps.compute_feats import check_waves, dither_rng
+from steps.compute_feats import check_waves
 
 
 def warn(tool: str, msg: str) -> None:
@@ -94,7 +95,7 @@ def wav_features(exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dithe
         if mono is None:
             failed.append(f"{key} ({wavs[key]})")
             continue
-        feats[key] = compute_batch([mono], opts, [dither_rng(dither_seed, key)])[0]
+        feats[key] = compute_batch([mono], opts, [content_rng(dither_seed, mono)])[0]
     if failed:
         raise DataDirError(f"{len(failed)} of {len(wavs)} input(s) could not be used (see the warnings above): "
                            f"{', '.join(failed[:5])}")

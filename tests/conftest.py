@@ -173,10 +173,17 @@ def train_args(egs_root, exp, *sets, cfg=None):
     """steps.train on the tiny egs with a tiny demo_rescnn, one epoch (argv, python first)."""
     args = ["python", "-m", "steps.train", "--config", str(cfg or ROOT / "conf" / "demo_rescnn.yaml"), "--egs-dir",
             str(egs_root / "egs" / "spect"), "--exp-dir", str(exp), "--device", "cpu"]
-    for s in ("model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
-              "train.crop_max=100", "train.valid_frames=100", "train.num_workers=0", "train.epochs=1", *sets):
+    for s in merge_sets(["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
+                         "train.crop_max=100", "train.valid_frames=100", "train.num_workers=0", "train.epochs=1"], sets):
         args += ["--set", s]
     return args
+
+
+def merge_sets(defaults, sets):
+    """A test's --set values replacing the helper's defaults of the same key (steps.train refuses one key
+    given twice)."""
+    keys = {s.split("=", 1)[0] for s in sets}
+    return [d for d in defaults if d.split("=", 1)[0] not in keys] + list(sets)
 
 
 # a teacher trained on a planted band (test_saliency, test_insdel)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, run, tiny_configs
+from conftest import merge_sets, ROOT, run, tiny_configs
 
 SMALL = ["train.batch_size=16", "train.num_workers=0"]
 
@@ -32,7 +32,7 @@ def teacher(tiny_egs, tmp_path_factory):
 def train(cfg, egs, exp, *sets):
     args = [sys.executable, "-m", "steps.train", "--config", str(cfg), "--egs-dir", str(egs), "--exp-dir", str(exp),
             "--device", "cpu"]
-    for s in (*SMALL, *sets):
+    for s in merge_sets(SMALL, sets):
         args += ["--set", s]
     return args
 

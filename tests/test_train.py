@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, call, run, tiny_configs
+from conftest import merge_sets, ROOT, call, run, tiny_configs
 from training.checkpoint import load_checkpoint
 
 SMALL = ["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
@@ -29,7 +29,7 @@ def recipe(tiny_corpus, tmp_path_factory):
 def train_cmd(recipe, exp, *sets, extra=()):
     args = [sys.executable, "-m", "steps.train", "--config", "conf/demo_rescnn.yaml", "--egs-dir",
             str(recipe / "egs" / "spect"), "--exp-dir", str(exp), "--device", "cpu", *extra]
-    for s in (*SMALL, *sets):
+    for s in merge_sets(SMALL, sets):
         args += ["--set", s]
     return args
 

@@ -22,8 +22,13 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write ``state`` to ``path`` whole or not at all; a failed write (a full disk: torch reports it as
+    a RuntimeError about a file position) is a CheckpointError naming the path, with no temp file left."""
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: could not be written ({e}); is the disk full?") from None
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -15,7 +15,7 @@ import torch
 from models.registry import Spec
 from training.budget import fraction_steps
 
-LR = Spec(0.1, float, lo=0.0, lo_open=True)
+LR = Spec(0.1, float, lo=0.0, lo_open=True)  # finite (Spec), no upper bound: the NaN-loss path is tested with 1e30
 DECAY = Spec(0.0, float, lo=0.0)
 
 
@@ -45,7 +45,7 @@ def _adam(cls):
     return lambda params, c, *_: cls(param_groups(params, c), lr=c["lr"], betas=tuple(c["betas"]), weight_decay=c["weight_decay"])
 
 
-BETAS = Spec([0.9, 0.999], list, item=float)
+BETAS = Spec([0.9, 0.999], list, item=float, length=2, lo=0.0, hi=1.0, hi_open=True)
 NORM_DECAY = Spec(True, bool)  # false: weight decay on weights (ndim > 1) only
 OPTIMIZERS = {
     "SGD": Entry({"lr": LR, "momentum": Spec(0.9, float, lo=0.0, hi=1.0), "weight_decay": Spec(5.0e-4, float, lo=0.0),
