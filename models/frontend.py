@@ -81,6 +81,20 @@ class FreqAttention(nn.Module):
         self.w = nn.Parameter(torch.tensor(float(w_init)))
         self.b = nn.Parameter(torch.tensor(float(b_init)))
 
+    @classmethod
+    def from_weights(cls, weights, learn_prior: bool = False) -> "FreqAttention":
+        """The layer from a (freq,) weight vector, or from a file of one (``b_extract.sh``'s
+        ``freq_weights.npy`` or ``.txt``): put it in front of any model that takes (batch, time, freq)."""
+        source = str(weights) if isinstance(weights, (str, Path)) else "given vector"
+        if isinstance(weights, (str, Path)):
+            path = Path(weights)
+            v = np.load(path) if path.suffix == ".npy" else np.loadtxt(path)
+        else:
+            v = np.asarray(weights.detach().cpu() if isinstance(weights, torch.Tensor) else weights, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64)
+        check_prior(v, v.shape[0] if v.ndim == 1 else -1, source)
+        return cls(v, learn_prior)
+
     def gains(self) -> torch.Tensor:  # (freq,)
         return torch.sigmoid(self.w * self.prior + self.b)
 
@@ -122,3 +136,9 @@ class FrontEnd(nn.Module):
             raise ValueError(f"expected input (batch, time, {self.feat_dim}), got {tuple(x.shape)}")
         x = self.norm(x)
         return self.attention(x) if self.attention is not None else x
+
+
+def with_freq_attention(model: nn.Module, weights, learn_prior: bool = False) -> nn.Sequential:
+    """``model`` (any module taking (batch, time, freq)) behind a GFA attention layer built from
+    ``weights`` (a vector or a freq_weights.npy): the student side of the method for a foreign model."""
+    return nn.Sequential(FreqAttention.from_weights(weights, learn_prior), model)
