@@ -15,7 +15,8 @@
 #      <train> or, with --aug true, from <train>_comb; with --vad true, energy VAD first
 #      (steps/compute_vad_decision.sh on the egs source, the test dir and the trials dir) and egs cut
 #      from voiced frames only (train them with data.vad: true in the experiment YAML)
-# A finished stage writes <data>/.a_prep_egs.stage<N>.done and a rerun skips it (delete it to redo);
+# A finished stage writes <data>/.a_prep_egs.<feat-type>.<options key>.stage<N>.done and a rerun with the
+# same options skips it (delete it to redo);
 # inside a stage, the feature and egs jobs are resumable too.
 # Defaults run the synthetic demo corpus. For VoxCeleb1 dev as in the paper:
 #   ./a_prep_egs.sh --data data/vox1 --train-set dev --nj 12 --num-pairs 20000 \
@@ -53,7 +54,16 @@ case "$feat_type" in
   *) echo "$0: --feat-type $feat_type: expected spect, fbank or mfcc" >&2; exit 1 ;;
 esac
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
-done_marker() { echo "$data/.a_prep_egs$([ "$aug" = true ] && echo _aug)$([ "$vad" = true ] && [ "$1" = 5 ] && echo _vad).stage$1.done"; }
+[ -f "$feat_conf" ] || { echo "$0: --feat-conf $feat_conf: no such file" >&2; exit 1; }
+# a stage's marker keys on every option that changes its output (the conf by its content), so another
+# feature type, conf or egs size on the same --data reruns the stages instead of skipping them
+key_1to4="$feat_type $(cksum < "$feat_conf") $aug $aug_subset $musan_root $rirs_root $num_pairs $seed $train_set $test_set"
+key_5="$key_1to4 $vad $num_frames $input_per_spks $num_valid $out_format"
+done_marker() {
+  local key=$key_1to4
+  [ "$1" = 5 ] && key=$key_5
+  echo "$data/.a_prep_egs.$feat_type.$(printf '%s' "$key" | cksum | cut -d' ' -f1).stage$1.done"
+}
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && [ ! -f "$(done_marker "$1")" ]; }
 egs_dir=$data/egs/$feat_type
 egs_source=$train_set

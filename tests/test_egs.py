@@ -197,11 +197,13 @@ def test_a_prep_egs_on_synthetic(tiny_corpus, tmp_path):
     p = run(f"./a_prep_egs.sh --data {data} --num-pairs 200 --num-frames 120 --input-per-spks 8")
     assert p.returncode == 0, p.stdout + p.stderr
     for n in range(1, 6):
-        assert (data / f".a_prep_egs.stage{n}.done").exists()
+        assert len(list(data.glob(f".a_prep_egs.spect.*.stage{n}.done"))) == 1
     assert (data / "train" / "trials_2w").exists() and (data / "train" / "trials_dir" / "feats.ark").exists()
     assert len(read_dict(data / "egs" / "spect" / "train" / "feats.scp")) == 64
-    p = run(f"./a_prep_egs.sh --data {data}")
-    assert p.returncode == 0 and "Stage 1" not in p.stdout  # finished stages are skipped
+    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 200 --num-frames 120 --input-per-spks 8")
+    assert p.returncode == 0 and "Stage 1" not in p.stdout and "Stage 5" not in p.stdout  # finished: skipped
+    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 200 --num-frames 100 --input-per-spks 8")
+    assert p.returncode == 0 and "Stage 4" not in p.stdout and "Stage 5" in p.stdout  # other egs: stage 5 again
 
 
 @pytest.mark.parametrize("compression", [None, 1, 2, 3])
@@ -233,3 +235,15 @@ def test_auto_validation_split_is_sized_from_the_corpus():
     lengths = {u: 100 for us in small.values() for u in us}
     line = describe_split(valid, lengths, None)
     assert f"{held} utterances ({100 * held / 300:.1f} % of the audio)" in line and "train without a hold-out" in line
+
+
+def test_a_prep_egs_fbank_after_spect_makes_fbank(tiny_egs, tmp_path):
+    """The stage markers key on the feature type (and every option): a second feature type on the same
+    --data is made, not skipped with 'Done.'."""
+    data = tmp_path / "synth"
+    shutil.copytree(tiny_egs, data)
+    p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16 --feat-type fbank")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "Stage 1: fbank features" in p.stdout
+    assert (data / "train" / "conf" / "feat_type").read_text().strip() == "fbank"
+    assert len(read_dict(data / "egs" / "fbank" / "train" / "feats.scp")) == 8 * 16  # 8 training speakers
