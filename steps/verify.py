@@ -23,29 +23,9 @@ from losses.metrics import cosine_scores
 from models.registry import ConfigError
 from steps.experiment import load_exp_model
 from steps.runtime import HelpFormatter, pick_device
-from steps.score import scored_lists
+from gfa.experiment import pick_threshold
 from steps.wav_embed import embed_arrays, keys_for, wav_features
 from training.checkpoint import CheckpointError
-
-
-def pick_threshold(exp: Path, name: str | None) -> tuple[float, str] | None:
-    """(EER threshold, where it came from) of the named or default scored list; None when none is scored."""
-    lists = scored_lists(exp)
-    if name:
-        if name not in lists:
-            raise DataDirError(f"--threshold-from {name}: {exp}/scores/{name}.json is not a cosine-scored list; "
-                               f"scored: {', '.join(lists) or 'none (run c_train.sh stage 3)'}")
-    elif lists:  # the recipe's main list: a file named 'trials' scored under steps.score's default name
-        named = [n for n, r in lists.items() if Path(r["trials"]).name == "trials"]
-        name = next((n for n in named if n == f"{lists[n]['embeddings']}_trials"), (named or list(lists))[0])
-        if len(lists) > 1:
-            print(f"verify: {len(lists)} scored lists ({', '.join(lists)}); deciding with {name} "
-                  "(--threshold-from picks another)", file=sys.stderr)
-    else:
-        return None
-    rec = lists[name]
-    return rec["eer"]["threshold"], (f"the EER threshold of {rec['trials']} ({name}: {rec['n']} trials, "
-                                     f"EER {100 * rec['eer']['value']:.2f}%)")
 
 
 def build_parser() -> argparse.ArgumentParser:

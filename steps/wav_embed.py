@@ -81,8 +81,6 @@ def exp_feature_options(exp: Path, inputs: dict, tool: str):
 
 def wav_features(exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dither_seed: int = 0) -> dict[str, np.ndarray]:
     """key -> (time, freq) features of each input; any unreadable or unfit input is an error naming it."""
-    opts, opt_tool = exp_feature_options(exp, inputs, tool)
-    failed: list[str] = []
     audio = []
     for key, spec in wavs.items():
         try:
@@ -90,14 +88,23 @@ def wav_features(exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dithe
             audio.append((key, x, sr))
         except ValueError as e:  # AudioError
             audio.append((key, e, 0))
+    return audio_features(exp, inputs, audio, tool, dither_seed, wavs)
+
+
+def audio_features(exp: Path, inputs: dict, audio: list, tool: str, dither_seed: int = 0,
+                   names: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+    """key -> (time, freq) features of in-memory audio: (key, samples (channels, n) in int16 scale or an
+    AudioError, sample rate) each, checked as steps/make_<type>.sh checks a wav."""
+    opts, opt_tool = exp_feature_options(exp, inputs, tool)
+    failed: list[str] = []
     feats = {}
     for key, mono in check_waves(audio, opts, opt_tool):
         if mono is None:
-            failed.append(f"{key} ({wavs[key]})")
+            failed.append(f"{key} ({(names or {}).get(key, 'array')})")
             continue
         feats[key] = compute_batch([mono], opts, [content_rng(dither_seed, mono)])[0]
     if failed:
-        raise DataDirError(f"{len(failed)} of {len(wavs)} input(s) could not be used (see the warnings above): "
+        raise DataDirError(f"{len(failed)} of {len(audio)} input(s) could not be used (see the warnings above): "
                            f"{', '.join(failed[:5])}")
     return feats
 

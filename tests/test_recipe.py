@@ -45,7 +45,7 @@ def test_run_sh_tiny(tmp_path):
     assert "Stage 6" in p.stdout and compare.count("| test_trials |") == 7 and "| ig_s2 |" in p.stdout
     # b_extract.sh: a rerun with the same options is skipped; a CAM method runs on the same teacher
     p = run(["./b_extract.sh", "--data", str(data), "--teacher-exp", str(tmp_path / "exp"), "--nj", "2",
-             "--stop-stage", "1"])
+             "--steps", "20", "--stop-stage", "1"])  # run.sh's IG points (its ig_steps)
     assert p.returncode == 0 and "up to date, skipped" in (out / "log" / "cam_extract.1.log").read_text()
     p = run(["./b_extract.sh", "--teacher-exp", str(tmp_path / "exp"), "--method", "grad_cam", "--nj", "1"])
     assert p.returncode == 0, p.stderr[-2000:]
