@@ -1,4 +1,5 @@
-"""16-bit PCM wav I/O for wav.scp entries (plain paths and Kaldi ``cmd |`` pipes).
+"""Audio I/O for wav.scp entries (plain paths and Kaldi ``cmd |`` pipes): 16-bit PCM WAV with the
+standard library, anything else libsndfile reads (FLAC, 24-bit or float WAV, ...) through soundfile.
 
 Samples are returned in int16 scale (Kaldi's convention) as float32, shape (channels, samples).
 """
@@ -19,31 +20,62 @@ class AudioError(ValueError):
     """A wav that cannot be read; the message names the entry and the reason."""
 
 
-def _parse(data: io.BufferedIOBase | str | Path, what: str) -> tuple[np.ndarray, int]:
+class _Unsupported(Exception):
+    """The stdlib reader cannot decode this encoding; soundfile may."""
+
+
+def _parse_pcm16(data, what: str) -> tuple[np.ndarray, int]:
     try:
         with wave.open(data if not isinstance(data, Path) else str(data), "rb") as w:
             nch, width, sr, nframes = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
             if w.getcomptype() != "NONE":
-                raise AudioError(f"{what}: compressed wav ({w.getcomptype()}) is not supported")
+                raise _Unsupported(f"compressed wav ({w.getcomptype()})")
             raw = w.readframes(nframes)
-    except AudioError:
+    except _Unsupported:
         raise
     except (wave.Error, EOFError, struct.error, RuntimeError, ValueError) as e:
-        if "unknown format: 3" in str(e):
-            raise AudioError(f"{what}: 32-bit float WAV (IEEE float, format 3) is not supported; convert to "
-                             "16-bit PCM, e.g. 'sox in.wav -b 16 -e signed-integer out.wav'") from None
-        if "unknown format" in str(e):
-            raise AudioError(f"{what}: WAV encoding {str(e).split(':')[-1].strip()} is not supported; only 16-bit "
-                             "PCM (convert with e.g. 'sox in.wav -b 16 -e signed-integer out.wav')") from None
+        if "unknown format" in str(e) or "does not start with RIFF id" in str(e):
+            raise _Unsupported(str(e)) from None
         raise AudioError(f"{what}: corrupt or not a RIFF/WAVE file ({e})") from None
     if width != 2:
-        raise AudioError(f"{what}: {8 * width}-bit samples; only 16-bit PCM is supported "
-                         "(convert with e.g. 'sox in.wav -b 16 out.wav')")
+        raise _Unsupported(f"{8 * width}-bit samples")
     got = len(raw) // (2 * nch)
     if got < nframes:
         raise AudioError(f"{what}: truncated: header says {nframes} samples, file has {got}")
     x = np.frombuffer(raw[: got * 2 * nch], dtype="<i2").astype(np.float32)
     return x.reshape(-1, nch).T.copy(), sr  # (channels, samples)
+
+
+def _parse_soundfile(data, what: str, why: str) -> tuple[np.ndarray, int]:
+    """FLAC, 24/32-bit and float WAV and the other formats libsndfile reads, in int16 scale."""
+    try:
+        import soundfile
+    except ImportError:
+        raise AudioError(f"{what}: {why}: only 16-bit PCM WAV is read without the soundfile package "
+                         "(pip install soundfile), or convert with 'sox in -b 16 -e signed-integer out.wav'") from None
+    if hasattr(data, "seek"):
+        data.seek(0)
+    try:
+        x, sr = soundfile.read(data if not isinstance(data, Path) else str(data), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, TypeError) as e:
+        raise AudioError(f"{what}: corrupt or not a readable audio file ({why}; soundfile: {e})") from None
+    return np.ascontiguousarray(x.T) * 32768.0, int(sr)  # (channels, samples), full scale -> int16 scale
+
+
+def _parse(data: io.BufferedIOBase | str | Path, what: str) -> tuple[np.ndarray, int]:
+    try:
+        return _parse_pcm16(data, what)
+    except _Unsupported as e:
+        return _parse_soundfile(data, what, str(e))
+
+
+def resample(x: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
+    """(channels, n) samples from ``rate_from`` to ``rate_to`` Hz: polyphase filtering (scipy), exact
+    ratio, the band above the lower Nyquist removed."""
+    from math import gcd
+    from scipy.signal import resample_poly
+    g = gcd(int(rate_from), int(rate_to))
+    return resample_poly(x, int(rate_to) // g, int(rate_from) // g, axis=-1).astype(np.float32)
 
 
 def read_wav(spec: str, what: str | None = None) -> tuple[np.ndarray, int]:

@@ -9,8 +9,9 @@
 An input is a wav path or a ``cmd |`` pipe, a waveform (numpy or torch, 1-D or (channels, n)) with its
 ``sample_rate``, or a feature matrix (time, feat_dim) already in the experiment's features. Waveforms
 are taken in Kaldi's int16 scale; a float waveform whose peak is at most 1.0 (as soundfile gives it)
-is scaled by 32768 first. A sample rate other than the experiment's feature conf is an error: nothing
-is resampled behind the caller's back. Features, dither and VAD are the recipe's own
+is scaled by 32768 first. Files are read by the standard library (16-bit PCM WAV) or soundfile
+(FLAC, 24-bit or float WAV, ...). A sample rate other than the experiment's feature conf is an error
+unless ``Experiment.load(..., resample=True)``: nothing is resampled behind the caller's back. Features, dither and VAD are the recipe's own
 (steps/wav_embed.py), so a pair gets the score ``steps.verify`` gives it. Errors are the project's
 own exceptions (DataDirError, ConfigError, CheckpointError: all ValueError), never an exit.
 """
@@ -72,18 +73,20 @@ class Experiment:
     """A trained experiment dir (``exp/<name>``) ready to embed, verify and explain."""
 
     def __init__(self, exp_dir: Path, model: torch.nn.Module, cfg: dict, checkpoint: Path, device,
-                 dither_seed: int = 0):
+                 dither_seed: int = 0, resample: bool = False):
         self.exp_dir, self.model, self.cfg, self.checkpoint = exp_dir, model, cfg, checkpoint
-        self.device, self.dither_seed = device, dither_seed
+        self.device, self.dither_seed, self.resample = device, dither_seed, resample
         self.feat_dim = cfg["data"]["feat_dim"]
 
     @classmethod
-    def load(cls, exp_dir, checkpoint: str = "auto", device: str = "cpu", dither_seed: int = 0) -> "Experiment":
-        """The experiment's model (``auto``: avg_<train.average_last> if present, else last) on ``device``."""
+    def load(cls, exp_dir, checkpoint: str = "auto", device: str = "cpu", dither_seed: int = 0,
+             resample: bool = False) -> "Experiment":
+        """The experiment's model (``auto``: avg_<train.average_last> if present, else last) on ``device``;
+        ``resample``: audio at another rate than the feature conf's is resampled (said on stderr), not refused."""
         exp = Path(exp_dir).resolve()
         dev = torch.device(device)
         model, cfg, path, _ = load_exp_model(exp, checkpoint, dev)
-        return cls(exp, model, cfg, path, dev, dither_seed)
+        return cls(exp, model, cfg, path, dev, dither_seed, resample)
 
     def features(self, inputs, sample_rate: int | None = None) -> list[np.ndarray]:
         """(time, freq) features of each input (see the module docstring)."""
@@ -98,8 +101,9 @@ class Experiment:
             else:
                 audio.append((f"in{i}", *_waveform(x, sample_rate)))
         inputs_rec = self.cfg["inputs"]
-        made = wav_features(self.exp_dir, inputs_rec, wavs, "gfa", self.dither_seed) if wavs else {}
-        made.update(audio_features(self.exp_dir, inputs_rec, audio, "gfa", self.dither_seed) if audio else {})
+        made = wav_features(self.exp_dir, inputs_rec, wavs, "gfa", self.dither_seed, self.resample) if wavs else {}
+        if audio:
+            made.update(audio_features(self.exp_dir, inputs_rec, audio, "gfa", self.dither_seed, resample=self.resample))
         return [out[i] if out[i] is not None else made[f"in{i}"] for i in range(len(items))]
 
     def embed(self, inputs, sample_rate: int | None = None) -> np.ndarray:

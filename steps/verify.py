@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None, help="decide with this cosine threshold instead")
     p.add_argument("--checkpoint", default="auto", help="auto | last | avg_N | <epoch>")
     p.add_argument("--dither-seed", type=int, default=0, help="as steps/make_<type>.sh --dither-seed")
+    p.add_argument("--resample", action="store_true", help="resample audio at another rate than the experiment's "
+                   "feature conf (said on stderr) instead of refusing it")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p
 
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         keys, wavs = keys_for(a.wavs)
         device = pick_device(a.device)
         model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
-        emb = embed_arrays(model, cfg, exp, wav_features(exp, cfg["inputs"], wavs, "verify", a.dither_seed), device,
+        emb = embed_arrays(model, cfg, exp, wav_features(exp, cfg["inputs"], wavs, "verify", a.dither_seed, a.resample), device,
                            "verify")
         pairs = list(zip(keys[::2], keys[1::2]))
         scores = cosine_scores(emb, pairs)

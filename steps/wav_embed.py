@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.audio import read_wav
+from datasets.audio import resample as resample_audio
 from datasets.feat_opts import read_options
 from datasets.kaldi_feats import compute_batch, content_rng
 from datasets.kaldi_files import DataDirError
@@ -79,7 +80,8 @@ def exp_feature_options(exp: Path, inputs: dict, tool: str):
     return read_options(inputs["feat_type"], conf)
 
 
-def wav_features(exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dither_seed: int = 0) -> dict[str, np.ndarray]:
+def wav_features(exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dither_seed: int = 0,
+                 resample: bool = False) -> dict[str, np.ndarray]:
     """key -> (time, freq) features of each input; any unreadable or unfit input is an error naming it."""
     audio = []
     for key, spec in wavs.items():
@@ -88,14 +90,25 @@ def wav_features(exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dithe
             audio.append((key, x, sr))
         except ValueError as e:  # AudioError
             audio.append((key, e, 0))
-    return audio_features(exp, inputs, audio, tool, dither_seed, wavs)
+    return audio_features(exp, inputs, audio, tool, dither_seed, wavs, resample)
+
+
+def resampled(item: tuple, rate: int, tool: str) -> tuple:
+    key, x, sr = item
+    if isinstance(x, ValueError) or sr == rate:
+        return item
+    warn(tool, f"{key}: resampled from {sr} Hz to the feature conf's {rate} Hz")
+    return key, resample_audio(x, sr, rate), rate
 
 
 def audio_features(exp: Path, inputs: dict, audio: list, tool: str, dither_seed: int = 0,
-                   names: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+                   names: dict[str, str] | None = None, resample: bool = False) -> dict[str, np.ndarray]:
     """key -> (time, freq) features of in-memory audio: (key, samples (channels, n) in int16 scale or an
-    AudioError, sample rate) each, checked as steps/make_<type>.sh checks a wav."""
+    AudioError, sample rate) each, checked as steps/make_<type>.sh checks a wav. With ``resample``,
+    audio at another rate than the feature conf's is resampled to it, and the tool says so."""
     opts, opt_tool = exp_feature_options(exp, inputs, tool)
+    if resample:
+        audio = [resampled(item, int(opts.frame.sample_frequency), tool) for item in audio]
     failed: list[str] = []
     feats = {}
     for key, mono in check_waves(audio, opts, opt_tool):

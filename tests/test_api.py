@@ -55,3 +55,24 @@ def test_torch_hub_local_and_inputs_of_every_kind(user_exps, tmp_path):
         exp.embed(x[0], sample_rate=8000)  # another rate: refused, nothing resampled silently
     with pytest.raises(DataDirError, match="needs its sample_rate"):
         exp.embed(x[0])
+
+
+def test_flac_and_a_44k_float_wav_verify_with_resampling(user_exps, tmp_path):
+    import soundfile
+    from datasets.audio import read_wav, resample
+    from gfa import Experiment
+    a, b = wav_pair(user_exps)
+    x, sr = read_wav(a)
+    soundfile.write(tmp_path / "a.flac", x[0].astype(np.int16), sr)  # lossless: the same samples
+    soundfile.write(tmp_path / "a44.wav", resample(x, sr, 44100)[0] / 32768.0, 44100, subtype="FLOAT")
+    exp = Experiment.load(user_exps["teacher"], resample=True)
+    ref, _ = exp.verify(a, b)
+    flac, _ = exp.verify(str(tmp_path / "a.flac"), b)
+    wide, _ = exp.verify(str(tmp_path / "a44.wav"), b)
+    assert abs(flac - ref) <= 1e-6 and abs(wide - ref) <= 0.02, (ref, flac, wide)
+    t = str(user_exps["teacher"])
+    p = run([sys.executable, "-m", "steps.verify", "--exp-dir", t, str(tmp_path / "a44.wav"), b, "--resample"])
+    assert p.returncode == 0 and "resampled from 44100 Hz" in p.stderr, p.stderr[-1500:]
+    assert abs(float(p.stdout.split()[2]) - wide) <= 1e-6
+    p = run([sys.executable, "-m", "steps.verify", "--exp-dir", t, str(tmp_path / "a44.wav"), b])
+    assert p.returncode == 1 and "sample rate 44100 Hz differs" in p.stderr  # without --resample: refused

@@ -12,17 +12,17 @@ from conftest import make_data_dir, run, train_args, write
 
 # --- 7. weak messages and silent wrongs ------------------------------------------------------
 
-def test_case7_float_wav_is_named_with_a_fix(tmp_path):
-    from datasets.audio import AudioError, read_wav
+def test_case7_float_wav_is_read_through_soundfile(tmp_path):
+    from datasets.audio import read_wav
     import struct
     n = 100
-    data = np.zeros(n, dtype="<f4").tobytes()
+    data = np.full(n, 0.25, dtype="<f4").tobytes()
     fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)
     riff = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + \
         b"data" + struct.pack("<I", len(data)) + data
     (tmp_path / "f.wav").write_bytes(riff)
-    with pytest.raises(AudioError, match="32-bit float WAV .* convert to 16-bit PCM"):
-        read_wav(str(tmp_path / "f.wav"))
+    x, sr = read_wav(str(tmp_path / "f.wav"))  # full-scale floats come back in Kaldi's int16 scale
+    assert sr == 16000 and x.shape == (1, n) and np.allclose(x, 0.25 * 32768)
 
 
 @pytest.mark.parametrize("name, lines", [("utt2spk", ["u1 spkA", "u1 spkB"]), ("wav.scp", ["u1 /a.wav", "u1 /b.wav"])])
