@@ -63,3 +63,17 @@ def test_cosine_and_asnorm():
     cohort = np.random.default_rng(0).standard_normal((50, 2))
     n = as_norm(s, emb, [("a", "b"), ("a", "c")], cohort, top_k=10)
     assert n.shape == (2,) and n[0] > n[1]
+
+
+def test_cohort_stats_in_blocks_equal_a_full_sort():
+    from losses.metrics import cohort_stats
+    rng = np.random.default_rng(3)
+    m, c = rng.normal(size=(1000, 32)), rng.normal(size=(700, 32))
+    full = (m / np.linalg.norm(m, axis=1, keepdims=True)) @ (c / np.linalg.norm(c, axis=1, keepdims=True)).T
+    top = -np.sort(-full, axis=1)[:, :50]  # the unblocked float64 definition
+    for block in (1, 64, 4096):
+        mu, sd = cohort_stats(m, c, 50, block)
+        np.testing.assert_allclose(mu, top.mean(axis=1), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sd, top.std(axis=1), rtol=1e-4, atol=1e-6)
+    mu, _ = cohort_stats(m, c[:20], 50)  # a cohort smaller than top_k: all of it
+    np.testing.assert_allclose(mu, full[:, :20].mean(axis=1), rtol=1e-5, atol=1e-6)
