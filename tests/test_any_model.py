@@ -101,3 +101,17 @@ def test_freq_attention_in_front_of_a_foreign_model_trains(tmp_path):
     assert att.w.grad is not None and (att.w.item(), att.b.item()) != before
     with pytest.raises(ValueError, match="negative value"):
         FreqAttention.from_weights(-v)
+
+
+def test_a_pretrained_third_party_encoder():
+    """resemblyzer's VoiceEncoder (pretrained weights in its package; CI skips this unless it is installed:
+    pip install --no-deps resemblyzer==0.1.4 && pip install webrtcvad-wheels librosa)."""
+    pytest.importorskip("librosa")
+    resemblyzer = pytest.importorskip("resemblyzer")
+    enc = resemblyzer.VoiceEncoder("cpu", verbose=False)
+    rng = np.random.default_rng(0)
+    mels = [np.abs(rng.normal(size=(int(n), 40))).astype(np.float32) for n in (120, 180, 240)]  # (frames, 40)
+    for method in ("gradient", "integrated_gradients"):
+        v = model_frequency_weights(enc, mels, method, options={"steps": 8} if method == "integrated_gradients" else None)
+        assert v.shape == (40,) and np.isfinite(v).all() and (v > 0).all()
+    assert torch.__version__.startswith("2.13")  # installing it left torch alone
