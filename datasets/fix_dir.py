@@ -9,6 +9,7 @@ says how many lines each file lost, and never rewrites a file whose content does
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from datasets.datadir import TRIAL_LABELS, UTT_FILES, utt2spk_to_spk2utt
@@ -60,6 +61,12 @@ def _plan(d: Path) -> tuple[dict[str, str], dict[str, int]]:
     before = {name: _nonblank_lines(d / name) for name in names if (d / name).exists()}
     tables = {name: _lenient(d / name, lo, hi) for name, (lo, hi, _) in UTT_FILES.items() if name in before}
     wavs = _lenient(d / "wav.scp", 1, None) if "wav.scp" in before else None
+    if wavs is not None:  # a plain path to no file: make_spect.sh skipped it and sent the user here
+        missing = sorted(k for k, e in wavs.items() if not e.value.strip().endswith("|") and not Path(e.value.strip()).is_file())
+        if missing:
+            print(f"fix_data_dir: {d}/wav.scp: {len(missing)} recording(s) whose file does not exist are dropped, "
+                  f"first {missing[0]!r} ({wavs[missing[0]].value.strip()})", file=sys.stderr)
+            wavs = {k: e for k, e in wavs.items() if k not in set(missing)}
     utts = set(tables["utt2spk"])
     for table in tables.values():
         utts &= set(table)

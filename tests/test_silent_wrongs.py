@@ -176,3 +176,15 @@ def test_weak_skipped_utterances_say_why_on_the_terminal(tmp_path):
     assert "features for 5 of 6 utterances" in p.stderr and "u5: skipped: sample rate 8000 Hz differs" in p.stderr
     p = run(["utils/fix_data_dir.sh", str(d)])
     assert p.returncode == 0 and "u5" not in (d / "utt2spk").read_text(), p.stdout + p.stderr
+
+
+def test_weak_fix_data_dir_drops_a_missing_wav_make_spect_sent_the_user_for(tmp_path):
+    d = make_data_dir(tmp_path / "d", {f"u{i}": f"s{i}" for i in range(4)})
+    (d / "wav" / "u2.wav").unlink()
+    p = run(["steps/make_spect.sh", "--nj", "1", str(d)])
+    assert p.returncode == 1 and "fix_data_dir" in p.stderr + p.stdout  # one of 4 (> 1 %) fails the job
+    p = run(["utils/fix_data_dir.sh", str(d)])
+    assert p.returncode == 0 and "1 recording(s) whose file does not exist are dropped, first 'u2'" in p.stderr
+    assert "u2" not in (d / "utt2spk").read_text() and "u2" not in (d / "wav.scp").read_text()
+    p = run(["steps/make_spect.sh", "--nj", "1", str(d)])
+    assert p.returncode == 0, p.stderr
