@@ -46,6 +46,7 @@ aug_subset=0               # keep a random subset of this many augmented copies 
 vad=false                  # true: energy VAD (conf/vad.conf) and egs of voiced frames only, in <data>/egs/<feat-type>_vad
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
+gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
 case "$feat_type" in
   spect) feat_conf=${feat_conf:-conf/spect_161.conf} ;;

@@ -40,6 +40,7 @@ row_fills=dataset_mean        # stage 3: what replaces whole rows
 oracle_band=""                # stage 3: LO-HI Hz of a planted band: adds the oracle map
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
+gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 out=$teacher_exp/gradients/$method

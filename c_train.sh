@@ -42,6 +42,7 @@ asnorm=false               # also score with adaptive s-norm (cohort: training-s
 test_while_training=true   # stage 1 scores the in-domain and test trials every train.test_every epochs (false: only stage 3 scores)
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
+gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 # set here, not inside train_cmd_for: that runs in a $( ) subshell, whose exports are lost

@@ -37,3 +37,18 @@ case "${GFA_MALLOC:-auto}" in
       fi
     fi ;;
 esac
+# A job runner (--cmd, $train_cmd, $cuda_cmd) is split on blanks and run, never evaluated by a shell:
+# shell syntax in it would run nothing it says. Refuse it, naming the option, before any job starts.
+gfa_check_cmd() {  # <what> <value>
+  case "$2" in
+    *[\;\|\&\<\>\$\`]*)
+      echo "$0: $1 '$2': shell syntax (; | & < > \$ \`) is not run: the runner is split on blanks, never" \
+           "evaluated; give a launcher and its options, e.g. 'utils/slurm.pl --mem 4G'" >&2
+      exit 1 ;;
+  esac
+  local first=${2%% *}
+  if [ -n "$first" ] && [ ! -x "$first" ] && [ ! -x "$GFA_ROOT/$first" ] && ! command -v "$first" >/dev/null 2>&1; then
+    echo "$0: $1 '$2': no runner '$first' (utils/run.pl, utils/slurm.pl, or an executable on PATH)" >&2
+    exit 1
+  fi
+}

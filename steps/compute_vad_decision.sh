@@ -11,6 +11,7 @@ cmd=utils/run.pl           # job runner: utils/run.pl or utils/slurm.pl
 vad_config=conf/vad.conf   # Kaldi compute-vad options (copied to <data-dir>/conf/vad.conf)
 help_message="Usage: $0 [--nj N] [--cmd CMD] [--vad-config F] <data-dir> [<log-dir> [<vad-dir>]]"
 . "$GFA_ROOT/utils/parse_options.sh"
+gfa_check_cmd --cmd "$cmd"
 if [ $# -lt 1 ] || [ $# -gt 3 ]; then echo "$help_message" >&2; exit 1; fi
 data=$1
 logdir=${2:-$data/log}

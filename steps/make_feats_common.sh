@@ -10,11 +10,12 @@ cmd=utils/run.pl           # job runner: utils/run.pl or utils/slurm.pl
 compress=true              # Kaldi lossy compression of the feature arks
 write_utt2num_frames=true  # write <data-dir>/utt2num_frames
 write_utt2dur=true         # write <data-dir>/utt2dur
-dither_seed=0          # dither noise is seeded per utterance from this and the utterance id
+dither_seed=0          # dither noise is seeded per recording from this and a hash of its samples
 max_fail_frac=0.01     # a job fails when more than this fraction of its utterances fail
 help_message="Usage: $0 [options] <data-dir> [<log-dir> [<${feat_type}-dir>]]
 e.g.: $0 --nj 12 --cmd utils/run.pl data/train exp/make_${feat_type}/train ${feat_type}"
 . "$GFA_ROOT/utils/parse_options.sh"
+gfa_check_cmd --cmd "$cmd"
 
 if [ $# -lt 1 ] || [ $# -gt 3 ]; then
   echo "$help_message" >&2

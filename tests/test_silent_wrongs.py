@@ -188,3 +188,13 @@ def test_weak_fix_data_dir_drops_a_missing_wav_make_spect_sent_the_user_for(tmp_
     assert "u2" not in (d / "utt2spk").read_text() and "u2" not in (d / "wav.scp").read_text()
     p = run(["steps/make_spect.sh", "--nj", "1", str(d)])
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("cmd, msg", [("utils/run.pl; touch PWNED_CMD", "shell syntax"),
+                                      ("utils/run.pl --x $(touch PWNED_CMD)", "shell syntax"),
+                                      ("utils/no_such_runner.pl", "no runner 'utils/no_such_runner.pl'")])
+def test_weak_a_job_runner_with_shell_syntax_is_refused_by_name(tmp_path, cmd, msg):
+    d = make_data_dir(tmp_path / "d", {"u1": "a", "u2": "b"})
+    p = run(["steps/make_spect.sh", "--nj", "1", "--cmd", cmd, str(d)])
+    assert p.returncode == 1 and f"--cmd '{cmd}'" in p.stderr and msg in p.stderr, p.stderr
+    assert not (d / "feats.scp").exists() and not list(ROOT.glob("PWNED_CMD")) and not list(tmp_path.rglob("PWNED_CMD"))
