@@ -120,8 +120,9 @@ def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[s
         raise ConfigError(f"{a.student_config}: features {base['data']['feat_type']}/{feat_dim} differ from the teacher's "
                           f"{tcfg['data']['feat_type']}/{tcfg['data']['feat_dim']} ({teacher})")
     hz = feature_axes(teacher, tinputs, feat_dim)[0]
+    # one vector per prior (its file read once); the shuffled controls one per seed
     vectors = {prior_file(p, s): prior_vector(p, teacher, feat_dim, a.oracle_band, hz, (a.shuffle_seed, s))
-               for p in priors for s in seeds}
+               for p in priors for s in (seeds if p in SHUFFLED else seeds[:1])}
     out = Path(a.out)
     configs, runs = {}, []
     for s in seeds:  # seed-major: a partial table has every prior at its first seeds
