@@ -14,6 +14,7 @@ over time of |map| per utterance, then the mean over utterances). Utterances lon
 
 Targets (what the map explains):
 - ``cosine``: the cosine of the true class on a cosine head (``head.cosine(emb)``, needs ``labels``);
+- ``softmax``: the softmax probability of the true class over the head's unscaled cosines (``labels``);
 - ``logit``: the model's output for the true class (``labels``);
 - ``verification``: the cosine between an utterance's embedding and a reference embedding:
   ``references`` (one per utterance), or by default the utterance's own full-length embedding, its
@@ -29,7 +30,7 @@ from gradients.methods import METHODS, long_utterance_map
 from gradients.reduce import frequency_weights, utterance_profile
 from gradients.targets import make_target
 
-TARGETS = ("cosine", "logit", "verification")
+TARGETS = ("cosine", "softmax", "logit", "verification")
 
 
 def _logit_target(model: nn.Module, labels: torch.Tensor):
@@ -44,26 +45,38 @@ def _pick_target(target: str | None, head, labels, references) -> str:
         target = "cosine" if head is not None and labels is not None else "verification"
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
-    if target in ("cosine", "logit") and labels is None:
+    if target in ("cosine", "softmax", "logit") and labels is None:
         raise ValueError(f"target {target!r} needs labels (one class index per utterance)")
-    if target == "cosine" and (head is None or not hasattr(head, "cosine")):
-        raise ValueError("target 'cosine' needs a head with a cosine(emb) method; use target='logit' for a model "
+    if target in ("cosine", "softmax") and (head is None or not hasattr(head, "cosine")):
+        raise ValueError(f"target {target!r} needs a head with a cosine(emb) method; use target='logit' for a model "
                          "that outputs class logits, or 'verification' for an embedding model")
     return target
 
 
-def _runtime(method: str, xs: list[torch.Tensor], seed: int, internal_batch_size: int) -> dict:
-    """The runtime inputs a method takes: references drawn from the utterances (at most 100), a seeded
-    generator, the internal batch size (as gradients/cam_extract.py gives them)."""
+def runtime_inputs(method: str, pool_size: int, load, seed: int, internal_batch_size: int) -> dict:
+    """The runtime inputs a method takes: reference inputs (at most 100, drawn seeded from a pool of
+    ``pool_size`` utterances; ``load(i)`` gives the i-th as a (time, freq) tensor), a seeded generator,
+    the internal batch size. b_extract.sh (steps/cam_extract.py) draws them through this function too."""
     m, kw = METHODS[method], {}
     if "references" in m.runtime:
-        pick = np.random.default_rng(seed + 1).choice(len(xs), min(100, len(xs)), replace=False)
-        kw["references"] = [xs[i] for i in pick]
+        pick = np.random.default_rng(seed + 1).choice(pool_size, min(100, pool_size), replace=False)
+        kw["references"] = [load(int(i)) for i in pick]
     if "generator" in m.runtime:
         kw["generator"] = torch.Generator().manual_seed(seed)
     if "internal_batch_size" in m.runtime:
         kw["internal_batch_size"] = internal_batch_size
     return kw
+
+
+def target_for(target: str, model: nn.Module, head: nn.Module | None = None, label: int | None = None,
+               reference: torch.Tensor | None = None):
+    """``fn_for(n)``: one utterance's target repeated over n rows, as long_utterance_map takes it;
+    ``label`` (class index) for cosine/softmax/logit, ``reference`` (1, emb) for verification."""
+    if target == "logit":
+        return lambda n: _logit_target(model, torch.tensor([label] * n))
+    if target == "verification":
+        return lambda n: make_target("verification", model, references=reference.repeat(n, 1))
+    return lambda n: make_target(target, model, head, torch.tensor([label] * n))
 
 
 def _own_embeddings(model: nn.Module, xs: list[torch.Tensor], device) -> torch.Tensor:
@@ -94,15 +107,11 @@ def model_frequency_weights(model: nn.Module, feats, method: str = "integrated_g
         raise ValueError(f"labels: {len(y)} for {len(xs)} utterances")
     if head is not None:
         head = head.to(device).eval()
-    opts = {**(options or {}), **_runtime(method, xs, seed, internal_batch_size)}
+    opts = {**(options or {}), **runtime_inputs(method, len(xs), xs.__getitem__, seed, internal_batch_size)}
     profiles = []
     for i, x in enumerate(xs):
-        if target == "verification":
-            fn_for = lambda n, i=i: make_target("verification", model, references=refs[i:i + 1].repeat(n, 1))  # noqa: E731
-        elif target == "cosine":
-            fn_for = lambda n, i=i: make_target("cosine", model, head, y[i:i + 1].repeat(n))  # noqa: E731
-        else:
-            fn_for = lambda n, i=i: _logit_target(model, y[i:i + 1].repeat(n))  # noqa: E731
+        fn_for = target_for(target, model, head, label=None if y is None else int(y[i]),
+                            reference=refs[i:i + 1] if target == "verification" else None)
         m = long_utterance_map(method, model, x.to(device), fn_for, chunk_frames, opts)  # (time, freq)
         profiles.append(utterance_profile(m.numpy(), reduction))
     return frequency_weights(profiles, bin0)

@@ -30,8 +30,9 @@ from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.ark_read import read_rows
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
 from datasets.split import sample_per_speaker
+from gradients.any_model import runtime_inputs, target_for
 from gradients.methods import METHODS, long_utterance_map
-from gradients.targets import TARGETS, make_target
+from gradients.targets import TARGETS
 from losses import build_loss
 from models.registry import ConfigError
 from training.checkpoint import CheckpointError, load_checkpoint
@@ -77,15 +78,8 @@ def method_kwargs(a, feats: dict, pool: list[str]) -> dict:
         raise ValueError(f"--{foreign[0].replace('_', '-')} does not apply to {a.method}; its options: "
                          f"{', '.join('--' + k.replace('_', '-') for k in m.options) or '(none)'}")
     kw = {k: given.get(k, o.default) for k, o in m.options.items()}
-    if "references" in m.runtime:
-        rng = np.random.default_rng(a.seed + 1)
-        kw["references"] = [torch.from_numpy(read_rows(feats[u], {}))
-                            for u in rng.choice(pool, min(100, len(pool)), replace=False)]
-    if "generator" in m.runtime:
-        kw["generator"] = torch.Generator().manual_seed(a.seed)
-    if "internal_batch_size" in m.runtime:
-        kw["internal_batch_size"] = a.internal_batch_size
-    return kw
+    load = lambda i: torch.from_numpy(read_rows(feats[pool[i]], {}))  # noqa: E731  (time, freq)
+    return {**kw, **runtime_inputs(a.method, len(pool), load, a.seed, a.internal_batch_size)}
 
 
 def _flag_type(kind: type):
@@ -193,10 +187,7 @@ def run(a) -> str:
     with AtomicArkWriter(prefix) as w:
         for utt in bar:
             spk = u2s[utt]
-            if a.target == "verification":
-                fn_for = lambda n: make_target("verification", model, references=means[spk].repeat(n, 1))  # noqa: E731
-            else:
-                fn_for = lambda n: make_target(a.target, model, head, torch.tensor([labels[spk]] * n))  # noqa: E731
+            fn_for = target_for(a.target, model, head, label=labels[spk], reference=means.get(spk))
             w[utt] = utterance_map(model, fn_for, feats[utt], a.method, a.chunk_frames, opts, device)
     mark_done(prefix, fp, utterances=len(mine))
     atomic_write_text(out / "extract.json", json.dumps({"data_dir": str(d), "method": a.method, "target": a.target,
