@@ -163,7 +163,7 @@ def _combine_feature_record(dest: Path, sources: list[Path]) -> None:
 def sample_per_speaker(u2s: dict[str, str], k: int, seed: int) -> list[str]:
     """k utterances per speaker without replacement (all when fewer), seeded per speaker, in Kaldi order."""
     out = []
-    for i, (spk, utts) in enumerate(utt2spk_to_spk2utt(u2s).items()):
+    for i, utts in enumerate(utt2spk_to_spk2utt(u2s).values()):
         pick = np.random.default_rng([seed, i]).permutation(len(utts))[:k]
         out += [utts[j] for j in sorted(pick)]
     return sorted(out, key=c_key)

@@ -166,5 +166,5 @@ def smoothgrad(fn, x: torch.Tensor, n_samples: int = 25, noise_frac: float = 0.1
     acc = torch.zeros_like(x)
     for r in range(len(noise)):  # squared gradients cannot be accumulated linearly
         pts, u = points(torch.tensor([r], device=x.device))
-        acc[u] += gradient(lambda p, _: fn(p, u), pts)[0] ** 2 / n_samples
+        acc[u] += gradient(lambda p, _, u=u: fn(p, u), pts)[0] ** 2 / n_samples
     return acc

@@ -21,7 +21,7 @@ def parse_band(text: str) -> tuple[float, float]:
     try:
         lo, hi = (float(x) for x in text.split("-"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--planted-band wants LOW-HIGH in Hz (e.g. 2000-3000), got {text!r}")
+        raise argparse.ArgumentTypeError(f"--planted-band wants LOW-HIGH in Hz (e.g. 2000-3000), got {text!r}") from None
     return lo, hi
 
 

@@ -47,7 +47,7 @@ def test_every_method_on_cuda_equals_cpu(name):
             maps.append(saliency_maps(method, m, inputs, make_target("cosine", m, h, y), opts.get(method)))
         ref, cpu, gpu = maps
         assert gpu.is_cuda
-        rel = lambda z: ((z.double().cpu() - ref).abs().max() / ref.abs().max()).item()  # noqa: E731
+        rel = lambda z, ref=ref: ((z.double().cpu() - ref).abs().max() / ref.abs().max()).item()  # noqa: E731
         # Grad-CAM++ divides by sums that come near zero: float32 itself is ~2e-3 off float64 there
         # the mask optimisers clamp after every step: float32 differences can move a few entries further
         assert rel(gpu) <= max(1e-3 if method in ("mask", "igos") else 1e-4, 3 * rel(cpu)), (method, rel(gpu), rel(cpu))

@@ -56,7 +56,7 @@ def test_each_fill_and_level_builds_what_it_says():
     points = torch.from_numpy(insdel.ranks(rng.random((30, 20)), rng))
     rows = torch.from_numpy(insdel.ranks(rng.random(20), rng))
     ks = torch.tensor([0, 60, 600])
-    for f, fill in fills.items():
+    for fill in fills.values():
         ins = insdel.perturbed(x, points, ks, "insertion", fill)  # (3, time, freq)
         dele = insdel.perturbed(x, points, ks, "deletion", fill)
         assert torch.equal(ins[0], fill) and torch.equal(ins[2], x) and torch.equal(dele[0], x) and torch.equal(dele[2], fill)

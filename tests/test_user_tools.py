@@ -53,7 +53,7 @@ def test_verify_refuses_bad_input(tools, tmp_path):
 
 
 def test_embed_list_matches_data_dir_embeddings(tools, tmp_path):
-    t, raw = tools["teacher"], tools["raw"]
+    t = tools["teacher"]
     utts = ["spk0009-s01-00001", "spk0009-s02-00002", "spk0010-s01-00001"]
     w = wavs_of(tools["data"], utts)
     (tmp_path / "list").write_text(f"{w[0]}\n{utts[1]} {w[1]}\n{utts[2]} cat {w[2]} |\n")

@@ -1,7 +1,6 @@
 """Energy VAD applied as Kaldi's select-voiced-frames: egs (a_prep_egs.sh --vad true), training with
 data.vad: true, and embeddings that differ from unapplied ones only by the dropped frames."""
 import shutil
-import sys
 
 import kaldiio
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import call, run
+from conftest import call
 
 
 @pytest.fixture
