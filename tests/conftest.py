@@ -92,12 +92,19 @@ def _build_user_exps(tiny_egs: Path, root: Path) -> None:
     (root / "done").touch()
 
 
+def _run_dir(tmp_path_factory) -> Path:
+    """The directory of this test run, shared by its pytest-xdist workers: the parent of a worker's base
+    temp dir under xdist, the base temp dir itself without it (its parent holds every earlier run)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def user_exps(tiny_egs, tmp_path_factory):
     """Trained experiments for the user tools (verify, embed, export, compare, VAD), built once per test
     run: the first pytest-xdist worker to get here builds them (under a lock), the others reuse them."""
     import fcntl
-    root = tmp_path_factory.getbasetemp().parent / "user_exps"
+    root = _run_dir(tmp_path_factory) / "user_exps"
     with open(str(root) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (root / "done").exists():
@@ -236,7 +243,7 @@ def planted(tmp_path_factory):
     import fcntl
     import torch
     from losses import build_loss
-    cache = tmp_path_factory.getbasetemp().parent / "planted_band_teacher.pt"
+    cache = _run_dir(tmp_path_factory) / "planted_band_teacher.pt"
     with open(str(cache) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not cache.exists():
