@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from datasets.atomic import atomic_path
+from core.errors import GfaError
 
 
-class AudioError(ValueError):
+class AudioError(GfaError, ValueError):
     """A wav that cannot be read; the message names the entry and the reason."""
 
 

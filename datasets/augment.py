@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import signal
+from core.errors import GfaError
 
 
-class AugmentError(ValueError):
+class AugmentError(GfaError, ValueError):
     pass
 
 

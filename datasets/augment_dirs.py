@@ -15,6 +15,7 @@ import numpy as np
 
 from datasets.audio import read_wav
 from datasets.augment import AugmentError, add_background, add_foreground, reverberate
+from core.errors import UsageError
 
 KINDS = ("reverb", "noise", "music", "babble")
 DEFAULTS = {"noise_snrs": [15, 10, 5, 0], "music_snrs": [15, 10, 8, 5], "babble_snrs": [20, 17, 15, 13],
@@ -45,7 +46,7 @@ def draw_recipe(kind: str, seconds: float, rng: np.random.Generator, sources: di
         n = int(pick(opts["babble_speakers"]))
         return {"type": "babble", "noises": [pick(sources["speech"])[0] for _ in range(n)],
                 "snrs": [float(pick(opts["babble_snrs"])) for _ in range(n)], "starts": [0.0] * n}
-    raise ValueError(f"unknown augmentation {kind!r}; valid: {', '.join(KINDS)}")
+    raise UsageError(f"unknown augmentation {kind!r}; valid: {', '.join(KINDS)}")
 
 
 class SourceCache:

@@ -11,6 +11,7 @@ import numpy as np
 
 from datasets.augment_dirs import KINDS as AUG_KINDS
 from datasets.kaldi_files import c_key
+from core.errors import UsageError
 
 SHORT_POLICIES = ("tile", "skip")
 
@@ -95,7 +96,7 @@ def plan_speaker_egs(utts: list[str], lengths: dict[str, int], n_egs: int, num_f
     Shorter utterances are tiled to ``num_frames`` (start 0, weight 1) or skipped.
     """
     if short_policy not in SHORT_POLICIES:
-        raise ValueError(f"short policy {short_policy!r}; valid: {', '.join(SHORT_POLICIES)}")
+        raise UsageError(f"short policy {short_policy!r}; valid: {', '.join(SHORT_POLICIES)}")
     usable = [u for u in utts if lengths[u] >= num_frames or short_policy == "tile"]
     skipped = len(utts) - len(usable)
     if not usable:

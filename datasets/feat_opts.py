@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from core.errors import GfaError, UsageError
 
 WINDOW_TYPES = ("povey", "hamming", "hanning", "rectangular", "blackman", "sine")
 
@@ -111,7 +112,7 @@ TOOL_OPTIONS = {"channel": -1, "min_duration": 0.0}
 _ALIASES = {"sample_frequency": "sample_frequency", "preemph_coeff": "preemphasis_coefficient"}
 
 
-class OptionError(ValueError):
+class OptionError(GfaError, ValueError):
     """Bad option file or value; names the file and line."""
 
 
@@ -131,12 +132,12 @@ def _targets(opts) -> dict[str, tuple[object, str, type]]:
 def _convert(raw: str, kind: type, name: str):
     if kind is bool:
         if raw not in ("true", "false"):
-            raise ValueError(f"--{name.replace('_', '-')} expects true or false, got {raw!r}")
+            raise UsageError(f"--{name.replace('_', '-')} expects true or false, got {raw!r}")
         return raw == "true"
     try:
         return kind(raw)
     except ValueError:
-        raise ValueError(f"--{name.replace('_', '-')} expects a {kind.__name__}, got {raw!r}") from None
+        raise UsageError(f"--{name.replace('_', '-')} expects a {kind.__name__}, got {raw!r}") from None
 
 
 def set_option(opts, tool: dict, name: str, raw: str | None) -> None:
@@ -148,11 +149,11 @@ def set_option(opts, tool: dict, name: str, raw: str | None) -> None:
         return
     if key not in targets:
         valid = ", ".join("--" + k.replace("_", "-") for k in sorted([*targets, *TOOL_OPTIONS]))
-        raise ValueError(f"unknown option --{name} for {opts.kind}; valid: {valid}")
+        raise UsageError(f"unknown option --{name} for {opts.kind}; valid: {valid}")
     obj, attr, kind = targets[key]
     value = _convert("true" if raw is None and kind is bool else raw or "", kind, key)
     if key == "window_type" and value not in WINDOW_TYPES:
-        raise ValueError(f"--window-type must be one of {', '.join(WINDOW_TYPES)}, got {value!r}")
+        raise UsageError(f"--window-type must be one of {', '.join(WINDOW_TYPES)}, got {value!r}")
     setattr(obj, attr, value)
 
 
@@ -161,19 +162,19 @@ def check(opts) -> None:
     fr = getattr(opts, "frame", None)
     if fr is not None:
         if fr.window_size < 2 or fr.window_shift < 1:
-            raise ValueError(f"frame length {fr.frame_length} ms / shift {fr.frame_shift} ms give "
+            raise UsageError(f"frame length {fr.frame_length} ms / shift {fr.frame_shift} ms give "
                              f"{fr.window_size} / {fr.window_shift} samples")
     mel = getattr(opts, "mel", None)
     if mel is not None and fr is not None:
         nyq = fr.sample_frequency / 2
         high = mel.high_freq if mel.high_freq > 0 else nyq + mel.high_freq
         if not (0 <= mel.low_freq < high <= nyq):
-            raise ValueError(f"bad mel range: low-freq {mel.low_freq}, high-freq {mel.high_freq} (-> {high}) "
+            raise UsageError(f"bad mel range: low-freq {mel.low_freq}, high-freq {mel.high_freq} (-> {high}) "
                              f"with Nyquist {nyq}")
         if mel.num_mel_bins < 3:
-            raise ValueError("--num-mel-bins must be at least 3")
+            raise UsageError("--num-mel-bins must be at least 3")
     if isinstance(opts, MfccOpts) and not 1 <= opts.num_ceps <= opts.mel.num_mel_bins:
-        raise ValueError(f"--num-ceps {opts.num_ceps} must be in 1..num-mel-bins ({opts.mel.num_mel_bins})")
+        raise UsageError(f"--num-ceps {opts.num_ceps} must be in 1..num-mel-bins ({opts.mel.num_mel_bins})")
 
 
 def read_options(kind: str, path: str | Path | None = None, overrides: list[str] = ()) -> tuple[object, dict]:

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from datasets.feat_opts import FbankOpts, FrameOpts, MfccOpts, SpectOpts
+from core.errors import UsageError
 
 FLT_EPSILON = float(np.finfo(np.float32).eps)
 
@@ -62,7 +63,7 @@ def window_function(kind: str, length: int, blackman_coeff: float = 0.42) -> np.
     elif kind == "blackman":
         w = blackman_coeff - 0.5 * np.cos(a * i) + (0.5 - blackman_coeff) * np.cos(2 * a * i)
     else:
-        raise ValueError(f"unknown window type {kind!r}")
+        raise UsageError(f"unknown window type {kind!r}")
     w.setflags(write=False)
     return w
 
@@ -169,7 +170,7 @@ def compute_batch(waves: list[np.ndarray], opts, rngs=None) -> list[np.ndarray]:
     """
     fr = opts.frame
     if fr.dither != 0.0 and (rngs is None or len(rngs) != len(waves)):
-        raise ValueError("dither needs one random generator per utterance")
+        raise UsageError("dither needs one random generator per utterance")
     frames, raw_e, counts = _frames(waves, fr, rngs or [None] * len(waves))
     power = _power_spectrum(frames, fr)  # (frames, freq)
     if isinstance(opts, SpectOpts):

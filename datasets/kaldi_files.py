@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from datasets.atomic import atomic_write_text  # noqa: F401  (re-exported: the data-dir writers use it)
+from core.errors import GfaError
 
 
-class DataDirError(ValueError):
+class DataDirError(GfaError, ValueError):
     """Bad data-directory content; the message names file and line."""
 
 

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset, Sampler
 
 from datasets.ark_read import num_rows, read_rows
 from datasets.kaldi_files import DataDirError, read_dict
+from core.errors import UsageError
 
 
 class EgsDataset(Dataset):
@@ -76,7 +77,7 @@ class CropBatchSampler(Sampler):
     def __init__(self, n: int, batch_size: int, crop_min: int, crop_max: int, seed: int = 0, shuffle: bool = True,
                  drop_last: bool = True, rank: int = 0, num_replicas: int = 1):
         if not 0 < crop_min <= crop_max:
-            raise ValueError(f"need 0 < crop_min <= crop_max, got {crop_min}, {crop_max}")
+            raise UsageError(f"need 0 < crop_min <= crop_max, got {crop_min}, {crop_max}")
         self.n, self.bs, self.cmin, self.cmax = n, batch_size, crop_min, crop_max
         self.seed, self.shuffle, self.drop_last = seed, shuffle, drop_last
         self.rank, self.replicas = rank, num_replicas

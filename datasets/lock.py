@@ -8,9 +8,10 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from core.errors import GfaError
 
 
-class LockedError(RuntimeError):
+class LockedError(GfaError, RuntimeError):
     pass
 
 

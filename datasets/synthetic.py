@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from datasets import synth_voice as sv
 from datasets.audio import write_wav
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import atomic_write_text, c_key, format_table
 from datasets.parallel import pool_map
-from datasets import synth_voice as sv
+from core.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,11 @@ def generate_corpus(out: str | Path, preset: str = "demo", seed: int = 777,
                     planted_band: tuple[float, float] | None = None, nj: int = 1, progress=None) -> dict:
     """Write the corpus to ``out``; an existing complete corpus with the same settings is kept."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+        raise UsageError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if planted_band is not None:
         lo, hi = planted_band
         if not 0 < lo < hi < sv.SR / 2:
-            raise ValueError(f"planted band must satisfy 0 < low < high < {sv.SR // 2} Hz, got {lo}-{hi}")
+            raise UsageError(f"planted band must satisfy 0 < low < high < {sv.SR // 2} Hz, got {lo}-{hi}")
     out = Path(out).resolve()
     train, test = plan_corpus(PRESETS[preset], seed)
     info = describe(preset, seed, planted_band, train, test)

@@ -11,6 +11,7 @@ import numpy as np
 
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError
+from core.errors import UsageError
 
 
 def recording_of(utt: str) -> str:
@@ -84,7 +85,7 @@ def sample_trials(utt2spk: dict[str, str], num_pairs: int, seed: int = 123456,
     """``num_pairs`` trials (half target), or as many distinct ones as exist; sorted. With ``rec_of``
     (utterance -> recording), target pairs never share a recording."""
     if num_pairs < 2:
-        raise ValueError(f"num_pairs must be >= 2, got {num_pairs}")
+        raise UsageError(f"num_pairs must be >= 2, got {num_pairs}")
     rng = np.random.default_rng(seed)
     n_tar = num_pairs // 2
     tar = sorted(_target_pairs(utt2spk_to_spk2utt(utt2spk), n_tar, rng, rec_of))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from datasets.feat_opts import VadOpts
+from core.errors import UsageError
 
 
 def compute_vad(feats: np.ndarray, opts: VadOpts) -> np.ndarray:
@@ -36,10 +37,10 @@ def voiced_masks(decisions: dict[str, np.ndarray], lengths: dict[str, int], min_
     masks, notes = {}, []
     for utt, n in lengths.items():
         if utt not in decisions:
-            raise ValueError(f"{utt}: no VAD decision (vad.scp does not list it)")
+            raise UsageError(f"{utt}: no VAD decision (vad.scp does not list it)")
         d = np.asarray(decisions[utt]).reshape(-1)
         if len(d) != n:
-            raise ValueError(f"{utt}: VAD decision has {len(d)} frames, the features {n}: vad.scp was made from "
+            raise UsageError(f"{utt}: VAD decision has {len(d)} frames, the features {n}: vad.scp was made from "
                              "other features (rerun steps/compute_vad_decision.sh)")
         keep = d != 0
         if keep.sum() < min_frames:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table
+from core.errors import UsageError
 
 # the 40 speakers of the official VoxCeleb1 verification test split (vox1_meta.csv "Set" = test)
 VOX1_TEST_SPEAKERS = frozenset(f"id{n}" for n in range(10270, 10310))
@@ -24,7 +25,7 @@ def utt_id(rel: str) -> str:
     """``id10270/5r0dWxy17C8/00001.wav`` -> ``id10270-5r0dWxy17C8-00001``."""
     parts = Path(rel).with_suffix("").parts
     if len(parts) != 3:
-        raise ValueError(f"expected <spk>/<video>/<n>.<ext>, got {rel!r}")
+        raise UsageError(f"expected <spk>/<video>/<n>.<ext>, got {rel!r}")
     return "-".join(parts)
 
 

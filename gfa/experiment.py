@@ -13,7 +13,7 @@ is scaled by 32768 first. Files are read by the standard library (16-bit PCM WAV
 (FLAC, 24-bit or float WAV, ...). A sample rate other than the experiment's feature conf is an error
 unless ``Experiment.load(..., resample=True)``: nothing is resampled behind the caller's back. Features, dither and VAD are the recipe's own
 (steps/wav_embed.py), so a pair gets the score ``steps.verify`` gives it. Errors are the project's
-own exceptions (DataDirError, ConfigError, CheckpointError: all ValueError), never an exit.
+own exceptions (DataDirError, ConfigError, CheckpointError, UsageError: all core.errors.GfaError), never an exit.
 """
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from torch import nn
 from gradients.methods import METHODS, long_utterance_map
 from gradients.reduce import frequency_weights, utterance_profile
 from gradients.targets import make_target
+from core.errors import UsageError
 
 TARGETS = ("cosine", "softmax", "logit", "verification")
 
@@ -44,11 +45,11 @@ def _pick_target(target: str | None, head, labels, references) -> str:
     if target is None:
         target = "cosine" if head is not None and labels is not None else "verification"
     if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
+        raise UsageError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
     if target in ("cosine", "softmax", "logit") and labels is None:
-        raise ValueError(f"target {target!r} needs labels (one class index per utterance)")
+        raise UsageError(f"target {target!r} needs labels (one class index per utterance)")
     if target in ("cosine", "softmax") and (head is None or not hasattr(head, "cosine")):
-        raise ValueError(f"target {target!r} needs a head with a cosine(emb) method; use target='logit' for a model "
+        raise UsageError(f"target {target!r} needs a head with a cosine(emb) method; use target='logit' for a model "
                          "that outputs class logits, or 'verification' for an embedding model")
     return target
 
@@ -91,10 +92,10 @@ def model_frequency_weights(model: nn.Module, feats, method: str = "integrated_g
                             device="cpu") -> np.ndarray:
     """(freq,) float64 weight vector of ``model`` over the utterances ``feats`` (module docstring)."""
     if method not in METHODS:
-        raise ValueError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
+        raise UsageError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
     xs = [torch.as_tensor(np.asarray(f), dtype=torch.float32) for f in feats]  # each (time, freq)
     if not xs or any(x.ndim != 2 for x in xs) or len({x.shape[1] for x in xs}) != 1:
-        raise ValueError("feats: want a non-empty list of (time, freq) matrices with one number of bins")
+        raise UsageError("feats: want a non-empty list of (time, freq) matrices with one number of bins")
     target = _pick_target(target, head, labels, references)
     model = model.to(device).eval()
     y = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
@@ -102,9 +103,9 @@ def model_frequency_weights(model: nn.Module, feats, method: str = "integrated_g
         refs = torch.as_tensor(references, dtype=torch.float32) if references is not None else \
             _own_embeddings(model, xs, device)
         if len(refs) != len(xs):
-            raise ValueError(f"references: {len(refs)} embeddings for {len(xs)} utterances")
+            raise UsageError(f"references: {len(refs)} embeddings for {len(xs)} utterances")
     if y is not None and len(y) != len(xs):
-        raise ValueError(f"labels: {len(y)} for {len(xs)} utterances")
+        raise UsageError(f"labels: {len(y)} for {len(xs)} utterances")
     if head is not None:
         head = head.to(device).eval()
     opts = {**(options or {}), **runtime_inputs(method, len(xs), xs.__getitem__, seed, internal_batch_size)}

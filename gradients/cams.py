@@ -11,9 +11,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from core.errors import GfaError, UsageError
 
 
-class NoFrequencyAxisError(ValueError):
+class NoFrequencyAxisError(GfaError, ValueError):
     pass
 
 
@@ -35,7 +36,7 @@ def _capture(model: nn.Module, layers: list[str], fn, x: torch.Tensor):
     hooks = []
     for name in layers:
         if name not in modules:
-            raise ValueError(f"unknown layer {name!r}")
+            raise UsageError(f"unknown layer {name!r}")
         hooks.append(modules[name].register_forward_hook(lambda m, i, o, n=name: acts.__setitem__(n, o)))
     try:
         x = x.detach().requires_grad_(True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from core.errors import NonFiniteError, UsageError
 
 MODES = ("insertion", "deletion")
 LEVELS = ("points", "rows")
@@ -40,12 +41,12 @@ def check_grid(grid, name: str = "grid") -> np.ndarray:
     """The proportions as float64, or ValueError: at least two, strictly increasing, inside [0, 1]."""
     g = np.asarray(grid, dtype=np.float64)
     if g.ndim != 1 or len(g) < 2 or not np.isfinite(g).all():
-        raise ValueError(f"{name}: need at least two finite proportions, got {list(grid)}")
+        raise UsageError(f"{name}: need at least two finite proportions, got {list(grid)}")
     if (g < 0).any() or (g > 1).any():
-        raise ValueError(f"{name}: proportions must lie in [0, 1], got {g.min()}..{g.max()}")
+        raise UsageError(f"{name}: proportions must lie in [0, 1], got {g.min()}..{g.max()}")
     if (np.diff(g) <= 0).any():
         bad = int(np.argmax(np.diff(g) <= 0))
-        raise ValueError(f"{name}: proportions must increase, but {g[bad]} is followed by {g[bad + 1]}")
+        raise UsageError(f"{name}: proportions must increase, but {g[bad]} is followed by {g[bad + 1]}")
     return g
 
 
@@ -53,7 +54,7 @@ def auc(grid, values) -> float:
     """Trapezoid area under ``values`` over ``grid`` (the RISE / sklearn.metrics.auc definition)."""
     g, v = check_grid(grid), np.asarray(values, dtype=np.float64)
     if v.shape != g.shape:
-        raise ValueError(f"auc: {len(v)} values for {len(g)} proportions")
+        raise UsageError(f"auc: {len(v)} values for {len(g)} proportions")
     return float(np.sum(np.diff(g) * (v[1:] + v[:-1]) / 2))
 
 
@@ -76,7 +77,7 @@ def paired_auc_difference(hits_a: np.ndarray, hits_b: np.ndarray, grid, n_boot: 
     (utterances, proportions) of 0/1, row i of both from utterance i."""
     a, b = np.asarray(hits_a, dtype=np.float64), np.asarray(hits_b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"paired AUC: {a.shape} and {b.shape} hits are not the same utterances x proportions")
+        raise UsageError(f"paired AUC: {a.shape} and {b.shape} hits are not the same utterances x proportions")
     g = check_grid(grid)
     d = a - b  # (utterances, proportions): the AUC is linear in the curve
     idx = np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))  # (boot, utterances)
@@ -95,7 +96,7 @@ def ranks(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Rank of every element (0 = most salient = largest value), same shape; ties in a random order."""
     flat = np.asarray(values, dtype=np.float64).ravel()
     if not np.isfinite(flat).all():
-        raise FloatingPointError("NaN or inf in a saliency map")
+        raise NonFiniteError("NaN or inf in a saliency map")
     perm = rng.permutation(flat.size)
     order = perm[np.argsort(-flat[perm], kind="stable")]
     r = np.empty(flat.size, dtype=np.int64)
@@ -120,16 +121,16 @@ def fill_for(kind: str, x: torch.Tensor, dataset_mean: torch.Tensor | None = Non
         return torch.zeros_like(x)
     if kind == "dataset_mean":
         if dataset_mean is None or dataset_mean.shape != x.shape[1:]:
-            raise ValueError(f"fill dataset_mean needs a ({x.shape[1]},) mean spectrum")
+            raise UsageError(f"fill dataset_mean needs a ({x.shape[1]},) mean spectrum")
         return dataset_mean.to(x).expand_as(x)
-    raise ValueError(f"unknown fill {kind!r}; valid: {', '.join(FILLS)}")
+    raise UsageError(f"unknown fill {kind!r}; valid: {', '.join(FILLS)}")
 
 
 def perturbed(x: torch.Tensor, rank: torch.Tensor, ks: torch.Tensor, mode: str, fill: torch.Tensor) -> torch.Tensor:
     """(proportions, time, freq) inputs: ``rank`` is (time, freq) for points or (freq,) for rows, ``ks``
     the number of top units per proportion."""
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+        raise UsageError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     top = rank.to(x.device)[None] < ks.to(x.device).view(-1, *([1] * rank.dim()))  # (P, time, freq) or (P, freq)
     if rank.dim() == 1:
         top = top[:, None, :]  # rows: the same bins at every frame

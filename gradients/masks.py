@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from gradients.path import make_baseline
+from core.errors import UsageError
 
 
 def _check(iterations: int, down: int, l1: float, tv: float) -> None:
     if iterations < 1 or down < 1 or l1 < 0 or tv < 0:
-        raise ValueError(f"mask methods need iterations >= 1, down >= 1, l1 >= 0, tv >= 0; got "
+        raise UsageError(f"mask methods need iterations >= 1, down >= 1, l1 >= 0, tv >= 0; got "
                          f"{iterations}, {down}, {l1}, {tv}")
 
 
@@ -113,7 +114,7 @@ def igos(fn, x: torch.Tensor, iterations: int = 15, steps: int = 20, l1: float =
     - no l1 annealing: the paper divides l1 by 10 or 5 mid-run when the score stalls; here l1 is fixed."""
     _check(iterations, down, l1, tv)
     if steps < 1 or step0 <= 0 or not 0 < armijo_beta < 1 or max_tries < 1:
-        raise ValueError("igos needs steps >= 1, step0 > 0, 0 < armijo_beta < 1, max_tries >= 1")
+        raise UsageError("igos needs steps >= 1, step0 > 0, 0 < armijo_beta < 1, max_tries >= 1")
     x = x.detach()
     score = _Perturbed(fn, x, fill, noise, generator or torch.Generator().manual_seed(0))
     m = torch.ones(len(x), 1, *_small(x, down), device=x.device)  # (batch, 1, t', f')

@@ -19,6 +19,7 @@ from torch import nn
 
 from datasets.loader import chunk_plan
 from gradients import cams, masks, path, perturb
+from core.errors import NonFiniteError, UsageError
 
 
 @dataclass(frozen=True)
@@ -116,19 +117,19 @@ def frozen(model: nn.Module):
 
 def saliency_maps(method: str, model: nn.Module, x: torch.Tensor, fn, options: dict | None = None) -> torch.Tensor:
     if method not in METHODS:
-        raise ValueError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
+        raise UsageError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
     options = dict(options or {})
     unknown = sorted(set(options) - set(method_options(method)))
     if unknown:
-        raise ValueError(f"{method}: unknown option(s) {unknown}; valid: {', '.join(method_options(method))}")
+        raise UsageError(f"{method}: unknown option(s) {unknown}; valid: {', '.join(method_options(method))}")
     if model.training:
-        raise ValueError("put the model in eval() mode before computing saliency (dropout, BN statistics)")
+        raise UsageError("put the model in eval() mode before computing saliency (dropout, BN statistics)")
     m = METHODS[method]
     options = {**{k: o.default for k, o in m.options.items()}, **options}
     with frozen(model):
         maps = m.fn(model, fn, x, **options) if m.needs_model else m.fn(fn, x, **options)
     if not torch.isfinite(maps).all():
-        raise FloatingPointError(f"{method}: non-finite values in the saliency maps")
+        raise NonFiniteError(f"{method}: non-finite values in the saliency maps")
     return maps
 
 

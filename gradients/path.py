@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from core.errors import UsageError
 
 RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "trapezoid")
 BASELINES = ("zero", "time_mean")
@@ -21,9 +22,9 @@ def quadrature(rule: str, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     (``riemann_trapezoid`` keeps Captum's weights, which sum to (n-1)/n); ``trapezoid`` is the correct
     trapezoid rule (alpha_k = k/(n-1), end weights halved)."""
     if rule not in RULES:
-        raise ValueError(f"unknown integration rule {rule!r}; valid: {', '.join(RULES)}")
+        raise UsageError(f"unknown integration rule {rule!r}; valid: {', '.join(RULES)}")
     if steps < 2:
-        raise ValueError("need at least 2 steps")
+        raise UsageError("need at least 2 steps")
     n = steps
     if rule == "gausslegendre":
         nodes, w = np.polynomial.legendre.leggauss(n)
@@ -55,7 +56,7 @@ def make_baseline(kind, x: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(x)
     if kind == "time_mean":
         return x.mean(dim=1, keepdim=True).expand_as(x)
-    raise ValueError(f"unknown baseline {kind!r}; valid: {', '.join(BASELINES)}, a (freq,) vector or a tensor")
+    raise UsageError(f"unknown baseline {kind!r}; valid: {', '.join(BASELINES)}, a (freq,) vector or a tensor")
 
 
 def _accumulate(fn, n_rows: int, points, weight, n_utt: int, like: torch.Tensor, chunk: int | None) -> torch.Tensor:
@@ -121,7 +122,7 @@ def expected_gradients(fn, x: torch.Tensor, references: list[torch.Tensor], n_sa
     """Mean over samples of (x~ - x') * dS/dx at x' + a (x~ - x'), x' a reference utterance drawn from
     data (tiled/cropped to x's length), a ~ U(0, 1); x~ = x (+ N(0, noise_std^2) for GradientSHAP)."""
     if not references:
-        raise ValueError("expected gradients need reference utterances")
+        raise UsageError("expected gradients need reference utterances")
     x = x.detach()
     b, t = x.shape[:2]
     n = b * n_samples

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from gradients.path import make_baseline
+from core.errors import UsageError
 
 
 @torch.no_grad()
@@ -19,7 +20,7 @@ def occlusion(fn, x: torch.Tensor, window: int = 8, stride: int = 4, fill: str =
     it: a map constant over time that sums to about the mean drop."""
     b, t, n_freq = x.shape
     if not 1 <= window <= n_freq or stride < 1:
-        raise ValueError(f"occlusion: need 1 <= window <= {n_freq} bins and stride >= 1, got {window}, {stride}")
+        raise UsageError(f"occlusion: need 1 <= window <= {n_freq} bins and stride >= 1, got {window}, {stride}")
     starts = sorted({*range(0, n_freq - window + 1, stride), n_freq - window})
     filler = make_baseline(fill, x)
     full = fn(x, torch.arange(b, device=x.device))  # (batch,)

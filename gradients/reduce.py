@@ -9,6 +9,7 @@ bin: ``bin0`` keeps it (GFA), sets it to its neighbour's value, or to the mean o
 from __future__ import annotations
 
 import numpy as np
+from core.errors import NonFiniteError, UsageError
 
 REDUCTIONS = ("abs", "relu", "signed")
 BIN0 = ("keep", "neighbour", "mean")
@@ -17,9 +18,9 @@ BIN0 = ("keep", "neighbour", "mean")
 def utterance_profile(m: np.ndarray, reduction: str = "abs") -> np.ndarray:
     """(time, freq) map -> (freq,) mean over time."""
     if reduction not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
+        raise UsageError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
     if not np.isfinite(m).all():
-        raise FloatingPointError("NaN or inf in a saliency map")
+        raise NonFiniteError("NaN or inf in a saliency map")
     r = np.abs(m) if reduction == "abs" else np.maximum(m, 0) if reduction == "relu" else m
     return r.mean(axis=0)
 
@@ -27,9 +28,9 @@ def utterance_profile(m: np.ndarray, reduction: str = "abs") -> np.ndarray:
 def frequency_weights(profiles: list[np.ndarray], bin0: str = "keep") -> np.ndarray:
     """Mean of per-utterance profiles, with bin 0 handled as asked; float64 (freq,)."""
     if not profiles:
-        raise ValueError("no saliency maps to reduce")
+        raise UsageError("no saliency maps to reduce")
     if bin0 not in BIN0:
-        raise ValueError(f"unknown bin-0 handling {bin0!r}; valid: {', '.join(BIN0)}")
+        raise UsageError(f"unknown bin-0 handling {bin0!r}; valid: {', '.join(BIN0)}")
     v = np.mean(np.stack(profiles), axis=0).astype(np.float64)
     if bin0 == "neighbour":
         v[0] = v[1]

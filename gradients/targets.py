@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from core.errors import UsageError
 
 TARGETS = ("cosine", "softmax", "verification")
 
@@ -23,10 +24,10 @@ def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labe
                 references: torch.Tensor | None = None):
     """``fn(x, rows)``; ``labels`` (n,) for cosine/softmax, ``references`` (n, emb) for verification."""
     if kind not in TARGETS:
-        raise ValueError(f"unknown target {kind!r}; valid: {', '.join(TARGETS)}")
+        raise UsageError(f"unknown target {kind!r}; valid: {', '.join(TARGETS)}")
     if kind in ("cosine", "softmax"):
         if head is None or not hasattr(head, "cosine") or labels is None:
-            raise ValueError(f"target {kind!r} needs a cosine head and labels")
+            raise UsageError(f"target {kind!r} needs a cosine head and labels")
 
         def fn(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             cos = head.cosine(model(x))  # (batch, classes), unscaled, no margin
@@ -36,7 +37,7 @@ def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labe
             return torch.softmax(cos, dim=1).gather(1, y[:, None]).squeeze(1)
         return fn
     if references is None:
-        raise ValueError("target 'verification' needs reference embeddings")
+        raise UsageError("target 'verification' needs reference embeddings")
     refs = F.normalize(references.float(), dim=1)
 
     def fn_v(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ import numpy as np
 
 from losses.stats import (bootstrap_p, holm, holm_levels, min_detectable, quantile_interval, seeds_needed,
                           two_level_differences)
+from core.errors import UsageError
 
 
 def parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -22,10 +23,10 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     for item in text.replace(",", " ").split():
         a, sep, b = item.partition(":")
         if not sep or not a or not b or a == b:
-            raise ValueError(f"comparison {item!r}: want PRIOR:BASELINE with two different priors, e.g. gradient:none")
+            raise UsageError(f"comparison {item!r}: want PRIOR:BASELINE with two different priors, e.g. gradient:none")
         pairs.append((a, b))
     if len(set(pairs)) != len(pairs):
-        raise ValueError(f"comparisons {text!r}: one is listed twice")
+        raise UsageError(f"comparisons {text!r}: one is listed twice")
     return pairs
 
 

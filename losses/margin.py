@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from core.errors import UsageError
 
 
 class CosineLinear(nn.Module):
@@ -47,7 +48,7 @@ class _MarginHead(nn.Module):
     def __init__(self, emb_dim: int, num_classes: int, margin: float, scale: float):
         super().__init__()
         if scale <= 0 or margin < 0:
-            raise ValueError(f"{type(self).__name__}: need scale > 0 and margin >= 0, got {scale}, {margin}")
+            raise UsageError(f"{type(self).__name__}: need scale > 0 and margin >= 0, got {scale}, {margin}")
         self.head = CosineLinear(emb_dim, num_classes)
         self.margin, self.final_margin, self.scale = float(margin), float(margin), float(scale)
 

@@ -4,6 +4,7 @@ cosine scoring and adaptive s-norm. Vectorised: one sort of all scores, O(N log 
 from __future__ import annotations
 
 import numpy as np
+from core.errors import NotFoundError, UsageError
 
 
 def error_rates(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
@@ -16,7 +17,7 @@ def error_rates(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | No
     w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
     n_tar, n_non = w[labels].sum(), w[~labels].sum()
     if n_tar == 0 or n_non == 0:
-        raise ValueError(f"need target and nontarget trials, got {n_tar:g} and {n_non:g}")
+        raise UsageError(f"need target and nontarget trials, got {n_tar:g} and {n_non:g}")
     order = np.argsort(scores, kind="stable")
     lab, w = labels[order], w[order]
     fnr = np.cumsum(w * lab) / n_tar  # targets rejected
@@ -93,7 +94,7 @@ def _positions(index: dict[str, int], names) -> np.ndarray:
         return np.fromiter(map(index.__getitem__, names), dtype=np.int64, count=len(names))
     except KeyError as e:
         missing = [u for u in names if u not in index]
-        raise KeyError(f"{len(missing)} trial utterance(s) have no embedding, first {e.args[0]!r}") from None
+        raise NotFoundError(f"{len(missing)} trial utterance(s) have no embedding, first {e.args[0]!r}") from None
 
 
 def cosine_scores(emb: dict[str, np.ndarray], trials, chunk: int = 32768) -> np.ndarray:

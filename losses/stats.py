@@ -12,6 +12,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from losses.metrics import verification_metrics
+from core.errors import UsageError
 
 
 def t_interval(x, level: float = 0.95) -> tuple[float, float, float]:
@@ -69,7 +70,7 @@ def two_level_differences(a: np.ndarray, b: np.ndarray, n_boot: int | None = Non
     both vary. NaN resamples (no target or no nontarget trial) stay NaN."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"want two (seeds, resamples) arrays of one shape, got {a.shape} and {b.shape}")
+        raise UsageError(f"want two (seeds, resamples) arrays of one shape, got {a.shape} and {b.shape}")
     d = a - b  # (seeds, resamples)
     n_seeds, n_res = d.shape
     n_boot = n_res if n_boot is None else n_boot

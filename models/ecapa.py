@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from models.frontend import FrontEnd
+from core.errors import UsageError
 
 
 class TDNNBlock(nn.Sequential):
@@ -29,7 +30,7 @@ class Res2Conv(nn.Module):
     def __init__(self, c: int, kernel: int, dilation: int, scale: int = 8):
         super().__init__()
         if c % scale:
-            raise ValueError(f"ECAPA: channels {c} must be divisible by res2net scale {scale}")
+            raise UsageError(f"ECAPA: channels {c} must be divisible by res2net scale {scale}")
         self.scale = scale
         self.convs = nn.ModuleList(TDNNBlock(c // scale, c // scale, kernel, dilation) for _ in range(scale - 1))
 

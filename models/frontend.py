@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from core.errors import NotFoundError, UsageError
 
 PRIOR_FILE = Path(__file__).with_name("priors") / "gfa_published.txt"
 # published GFA priors (GFA gradients/constants.py), 161 bins of the 20 ms / 320-point spectrogram
@@ -28,7 +29,7 @@ def read_published(name: str) -> np.ndarray:
     text = PRIOR_FILE.read_text()
     m = re.search(rf"^\[{name}\] n=(\d+)\n(.*?)(?:\n\n|\n#|\Z)", text, flags=re.S | re.M)
     if not m:
-        raise KeyError(f"{PRIOR_FILE}: no section [{name}]")
+        raise NotFoundError(f"{PRIOR_FILE}: no section [{name}]")
     values = np.array(m.group(2).split(), dtype=np.float64)
     assert len(values) == int(m.group(1)), name
     return values
@@ -51,16 +52,16 @@ def mel_prior(n_bins: int, sample_rate: float = 16000.0) -> np.ndarray:
 
 def check_prior(v: np.ndarray, feat_dim: int, source: str) -> None:
     if v.ndim != 1:
-        raise ValueError(f"attention prior {source}: a {'x'.join(map(str, v.shape))} array, not one value per bin")
+        raise UsageError(f"attention prior {source}: a {'x'.join(map(str, v.shape))} array, not one value per bin")
     if len(v) != feat_dim:
-        raise ValueError(f"attention prior {source}: {len(v)} values but the features have {feat_dim} bins")
+        raise UsageError(f"attention prior {source}: {len(v)} values but the features have {feat_dim} bins")
     if not np.isfinite(v).all():
         bad = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise ValueError(f"attention prior {source}: non-finite value at bin {bad}")
+        raise UsageError(f"attention prior {source}: non-finite value at bin {bad}")
     if (v < 0).any():
-        raise ValueError(f"attention prior {source}: negative value at bin {int(np.flatnonzero(v < 0)[0])}")
+        raise UsageError(f"attention prior {source}: negative value at bin {int(np.flatnonzero(v < 0)[0])}")
     if not (v > 0).any():
-        raise ValueError(f"attention prior {source}: all values are zero")
+        raise UsageError(f"attention prior {source}: all values are zero")
 
 
 class FreqAttention(nn.Module):
@@ -120,11 +121,11 @@ class FrontEnd(nn.Module):
         if attention:
             unknown = set(attention) - ATTENTION_KEYS
             if unknown or "prior" not in attention:
-                raise ValueError(f"attention: unknown key(s) {sorted(unknown)} or no 'prior'; "
+                raise UsageError(f"attention: unknown key(s) {sorted(unknown)} or no 'prior'; "
                                  f"valid: {', '.join(sorted(ATTENTION_KEYS))}")
             prior = attention["prior"]
             if prior is None or isinstance(prior, (str, Path)):
-                raise ValueError(f"attention: prior {prior!r} is a name or path; models take the values (the entry "
+                raise UsageError(f"attention: prior {prior!r} is a name or path; models take the values (the entry "
                                  "point resolves mel, published names and files: steps/experiment.py:resolve_prior)")
             prior = np.asarray(prior, dtype=np.float64)
             check_prior(prior, feat_dim, "values")
@@ -133,7 +134,7 @@ class FrontEnd(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, freq)
         if x.dim() != 3 or x.shape[-1] != self.feat_dim:
-            raise ValueError(f"expected input (batch, time, {self.feat_dim}), got {tuple(x.shape)}")
+            raise UsageError(f"expected input (batch, time, {self.feat_dim}), got {tuple(x.shape)}")
         x = self.norm(x)
         return self.attention(x) if self.attention is not None else x
 

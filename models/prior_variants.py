@@ -5,6 +5,7 @@ and the indicator of a known band. Vectors are (freq,), bin 0 of a Kaldi spectro
 from __future__ import annotations
 
 import numpy as np
+from core.errors import UsageError
 
 
 def smooth_alternation(v: np.ndarray, first: int = 1) -> np.ndarray:
@@ -33,5 +34,5 @@ def band_indicator(hz: np.ndarray, band: tuple[float, float]) -> np.ndarray:
     hz = np.asarray(hz, dtype=np.float64)
     inside = np.isfinite(hz) & (hz >= band[0]) & (hz <= band[1])
     if not inside.any():
-        raise ValueError(f"no feature bin lies in {band[0]:g}-{band[1]:g} Hz")
+        raise UsageError(f"no feature bin lies in {band[0]:g}-{band[1]:g} Hz")
     return inside.astype(np.float64)

@@ -16,13 +16,14 @@ from models.ecapa import ECAPA_TDNN
 from models.rescnn import ResCNN
 from models.resnet import ResNet34
 from models.tdnn import TDNN
+from core.errors import GfaError
 
 MODELS = {"ResCNN": ResCNN, "TDNN": TDNN, "ECAPA_TDNN": ECAPA_TDNN, "ResNet34": ResNet34}
 # arguments supplied by the builder, not by the config
 _SUPPLIED = {"feat_dim", "emb_dim", "num_classes"}
 
 
-class ConfigError(ValueError):
+class ConfigError(GfaError, ValueError):
     """A config names an unknown model/loss or argument; the message lists the valid ones."""
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from models.frontend import FrontEnd
+from core.errors import UsageError
 
 
 class TFGate(nn.Module):
@@ -49,7 +50,7 @@ class ResCNN(nn.Module):
                  dropout: float = 0.0, kernel_size: int = 5, pool_freq: int = 4, attention: dict | None = None):
         super().__init__()
         if not channels:
-            raise ValueError("ResCNN: channels must list at least one stage width")
+            raise UsageError("ResCNN: channels must list at least one stage width")
         self.frontend = FrontEnd(feat_dim, attention)
         stages, c_in = [], 1
         for i, c in enumerate(channels):

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from models.frontend import FrontEnd
+from core.errors import UsageError
 
 KERNELS = (5, 3, 3, 1, 1)
 DILATIONS = (1, 2, 3, 1, 1)
@@ -32,9 +33,9 @@ class TDNN(nn.Module):
                  dropout: float = 0.0, attention: dict | None = None):
         super().__init__()
         if len(channels) != 5:
-            raise ValueError(f"TDNN: channels needs 5 widths (frame1-5), got {list(channels)}")
+            raise UsageError(f"TDNN: channels needs 5 widths (frame1-5), got {list(channels)}")
         if embedding_layer not in EMBEDDING_LAYERS:
-            raise ValueError(f"TDNN: embedding_layer {embedding_layer!r}; valid: {', '.join(EMBEDDING_LAYERS)}")
+            raise UsageError(f"TDNN: embedding_layer {embedding_layer!r}; valid: {', '.join(EMBEDDING_LAYERS)}")
         self.frontend = FrontEnd(feat_dim, attention)
         layers, c_in = [], feat_dim
         for c, k, d in zip(channels, KERNELS, DILATIONS):

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.audio import AudioError, read_wav, write_wav
-from datasets.augment import AugmentError, parse_snrs
+from datasets.audio import read_wav, write_wav
+from datasets.augment import parse_snrs
 from datasets.augment_corpora import read_musan, read_rir_list
 from datasets.augment_dirs import DEFAULTS, KINDS, SourceCache, apply_recipe, augmented_rows, source_lists
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
 from steps.runtime import HelpFormatter, tune_allocator
+from core.errors import CLI_ERRORS, fail
 
 
 def write_dir(d: Path, rows, wav_scp: dict, u2s: dict, durs: dict) -> None:
@@ -98,9 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             keep = np.random.default_rng(a.seed).choice(len(every), a.subset, replace=False)
             every = [every[i] for i in sorted(keep)]
         write_dir(Path(f"{d}_aug"), every, wav_scp, u2s, durs)
-    except (DataDirError, AugmentError, AudioError, OSError) as e:
-        print(f"augment_data_dir: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("augment_data_dir", e)
     print(f"augment_data_dir: {d}_aug: {len(every)} augmented utterances ({', '.join(kinds)})")
     return 0
 

@@ -34,12 +34,12 @@ from gradients.any_model import runtime_inputs, target_for
 from gradients.methods import METHODS, long_utterance_map
 from gradients.targets import TARGETS
 from losses import build_loss
-from models.registry import ConfigError
-from training.checkpoint import CheckpointError, load_checkpoint
+from training.checkpoint import load_checkpoint
 from models.embed import extract_embeddings
 from steps.evaluate import dir_loader
 from steps.experiment import check_feature_conf, exp_labels, load_exp_model
 from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
+from core.errors import CLI_ERRORS, UsageError, fail
 
 # default --internal-batch-size on (CPU, GPU). On the CPU the peak is about 0.45 GB + 0.18 GB per row
 # of 1,200 frames for ResCNN-64 and 8 rows ran faster than 32 (docs/performance.md)
@@ -75,7 +75,7 @@ def method_kwargs(a, feats: dict, pool: list[str]) -> dict:
     given = {k: getattr(a, k) for k in option_flags() if getattr(a, k) is not None}
     foreign = sorted(set(given) - set(m.options))
     if foreign:
-        raise ValueError(f"--{foreign[0].replace('_', '-')} does not apply to {a.method}; its options: "
+        raise UsageError(f"--{foreign[0].replace('_', '-')} does not apply to {a.method}; its options: "
                          f"{', '.join('--' + k.replace('_', '-') for k in m.options) or '(none)'}")
     kw = {k: given.get(k, o.default) for k, o in m.options.items()}
     load = lambda i: torch.from_numpy(read_rows(feats[pool[i]], {}))  # noqa: E731  (time, freq)
@@ -164,7 +164,7 @@ def run(a) -> str:
     model, cfg, ckpt, head_state = load_exp_model(exp, a.checkpoint, device)
     if a.compile:
         if METHODS[a.method].needs_model:
-            raise ValueError(f"--compile is for input-gradient methods; {a.method} hooks layers inside the model")
+            raise UsageError(f"--compile is for input-gradient methods; {a.method} hooks layers inside the model")
         model = torch.compile(model)
     d, feats, u2s, labels = teacher_inputs(a, exp, cfg)
     opts = method_kwargs(a, feats, sorted(feats))
@@ -216,9 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()
     try:
         print(f"cam_extract: {run(a)}")
-    except (ConfigError, DataDirError, CheckpointError, ValueError, FloatingPointError, OSError) as e:
-        print(f"cam_extract: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("cam_extract", e)
     return 0
 
 

@@ -23,15 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from datasets.kaldi_files import DataDirError, atomic_write_text
-from datasets.feat_opts import OptionError
 from models.frontend import PUBLISHED, read_published
-from models.registry import ConfigError
 from steps.experiment import read_exp
 from steps.plotting import det_figure, feature_axes, pyplot, save
 from steps.prior_table import model_facts, read_scores
 from steps.runtime import HelpFormatter
 from steps.score import scored_lists
-from training.checkpoint import CheckpointError
+from core.errors import CLI_ERRORS, UsageError, fail
 
 
 def load_system(exp: Path, label: str) -> dict:
@@ -130,17 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     try:
         if len(labels) != len(a.exps):
-            raise ValueError(f"--labels has {len(labels)} names for {len(a.exps)} experiments")
+            raise UsageError(f"--labels has {len(labels)} names for {len(a.exps)} experiments")
         if any(x not in PUBLISHED for x in published):
-            raise ValueError(f"--published {a.published}: valid names are {', '.join(PUBLISHED)}")
+            raise UsageError(f"--published {a.published}: valid names are {', '.join(PUBLISHED)}")
         systems = [load_system(Path(e), lab) for e, lab in zip(a.exps, labels)]
         name = a.trials or default_trials(systems)
         out.mkdir(parents=True, exist_ok=True)
         skipped = det_plot(out, systems, name)
         has_weights = weights_plot(out, systems, published)
-    except (ConfigError, DataDirError, CheckpointError, OptionError, OSError, ValueError) as e:
-        print(f"compare: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("compare", e)
     text = table(systems)
     atomic_write_text(out / "results.md", f"# Comparison of {len(systems)} systems\n\nDET plot: {name}\n\n{text}")
     if skipped:

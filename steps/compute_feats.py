@@ -25,10 +25,11 @@ from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.audio import AudioError, iter_data_dir_audio
 from datasets.augment import AugmentError
 from datasets.augment_dirs import SourceCache, apply_recipe
-from datasets.feat_opts import OptionError, read_options
+from datasets.feat_opts import read_options
 from datasets.kaldi_feats import compute_batch, content_rng, num_frames
-from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict, read_table
+from datasets.kaldi_files import atomic_write_text, format_table, read_dict, read_table
 from steps.runtime import HelpFormatter, tune_allocator
+from core.errors import CLI_ERRORS, fail
 
 
 def warn(msg: str) -> None:
@@ -170,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     a.compress = a.compress == "true"
     try:
         return run_job(a)
-    except (OptionError, DataDirError, OSError) as e:
-        print(f"compute_feats: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("compute_feats", e)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ from pathlib import Path
 import kaldiio
 
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
-from datasets.feat_opts import OptionError, read_options
+from datasets.feat_opts import read_options
 from datasets.kaldi_files import DataDirError
 from datasets.vad import compute_vad
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compute_vad: {a.out_prefix}: {w.count} utterances, {voiced} of {total} frames voiced "
               f"({100 * voiced / max(total, 1):.1f}%)")
         return 0
-    except (OptionError, DataDirError, OSError) as e:
-        print(f"compute_vad: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("compute_vad", e)
 
 
 if __name__ == "__main__":

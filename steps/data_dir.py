@@ -19,6 +19,7 @@ from datasets.fix_dir import fix_data_dir
 from datasets.kaldi_files import DataDirError
 from datasets.split import combine_data_dirs, split_data, subset_data_dir
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 
 def _pairs(path: str | None) -> list[list[str]]:
@@ -120,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return a.fn(a)
-    except (DataDirError, OSError) as e:
-        print(f"{a.cmd}: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail(a.cmd, e)
 
 
 if __name__ == "__main__":

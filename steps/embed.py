@@ -21,13 +21,10 @@ import numpy as np
 
 from datasets.ark_io import AtomicArkWriter
 from datasets.atomic import atomic_write_bytes, atomic_write_text
-from datasets.feat_opts import OptionError
-from datasets.kaldi_files import DataDirError
-from models.registry import ConfigError
 from steps.experiment import load_exp_model
 from steps.runtime import HelpFormatter, pick_device, positive_int, progress
 from steps.wav_embed import embed_arrays, read_wav_list, wav_features
-from training.checkpoint import CheckpointError
+from core.errors import CLI_ERRORS, fail
 
 
 def write(out: str, keys: list[str], emb: dict[str, np.ndarray]) -> str:
@@ -68,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             emb.update(embed_arrays(model, cfg, exp, wav_features(exp, cfg["inputs"], part, "embed", a.dither_seed, a.resample),
                                     device, "embed"))
         where = write(a.out, keys, emb)
-    except (ConfigError, DataDirError, CheckpointError, OptionError, OSError, ValueError) as e:
-        print(f"embed: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("embed", e)
     print(f"embed: {len(keys)} embeddings from {path} -> {where}")
     return 0
 

@@ -25,11 +25,9 @@ import torch
 from torch import nn
 
 from datasets.atomic import atomic_path, atomic_write_text
-from datasets.kaldi_files import DataDirError
-from models.registry import ConfigError
 from steps.experiment import load_exp_model
 from steps.runtime import HelpFormatter
-from training.checkpoint import CheckpointError
+from core.errors import CLI_ERRORS, UsageError, fail
 
 TOLERANCE = 1e-4
 
@@ -71,13 +69,16 @@ def run_torchscript(path: Path, x: torch.Tensor) -> torch.Tensor:
 def to_onnx(net: Embedder, examples, path: Path) -> str:
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
-        raise DataDirError(f"--format onnx needs the optional package(s) {', '.join(missing)}: pip install "
+        raise UsageError(f"--format onnx needs the optional package(s) {', '.join(missing)}: pip install "
                            f"{' '.join(missing)} onnxruntime (or use --format torchscript)")
     time_axis = torch.export.Dim("time", min=examples[0].shape[1] // 2, max=100000)
     batch = torch.export.Dim("batch", min=1, max=4096)
     with atomic_path(path) as tmp:
-        torch.onnx.export(net, (examples[1],), str(tmp), input_names=["feats"], output_names=["embedding"],
-                          dynamic_shapes={"x": {0: batch, 1: time_axis}}, dynamo=True, external_data=False)
+        try:
+            torch.onnx.export(net, (examples[1],), str(tmp), input_names=["feats"], output_names=["embedding"],
+                              dynamic_shapes={"x": {0: batch, 1: time_axis}}, dynamo=True, external_data=False)
+        except RuntimeError as e:  # the exporter cannot express this model: a limit of the format, not a bug here
+            raise UsageError(f"torch.onnx.export cannot export this model ({e}); try --format torchscript") from None
     return "torch.onnx.export (dynamo)"
 
 
@@ -102,7 +103,7 @@ def check_export(net: Embedder, run, path: Path, examples) -> float | None:
                 return None
             worst = max(worst, (got - net(x)).abs().max().item())
     if worst > TOLERANCE:
-        raise ValueError(f"{path}: exported embeddings differ from PyTorch's by {worst:.3g} (> {TOLERANCE})")
+        raise UsageError(f"{path}: exported embeddings differ from PyTorch's by {worst:.3g} (> {TOLERANCE})")
     return worst
 
 
@@ -123,9 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         how = export(net, examples, out)
         diff = check_export(net, run, out, examples)
-    except (ConfigError, DataDirError, CheckpointError, OSError, ValueError, RuntimeError) as e:
-        print(f"export: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("export", e)
     inputs = cfg["inputs"]
     if inputs.get("feat_conf"):
         shutil.copyfile(exp / inputs["feat_conf"], out.parent / "feats.conf")

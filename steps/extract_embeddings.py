@@ -21,11 +21,10 @@ from pathlib import Path
 from datasets.ark_io import AtomicArkWriter
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
 from models.embed import extract_embeddings
-from models.registry import ConfigError
 from steps.evaluate import dir_loader
 from steps.experiment import check_feature_conf, load_exp_model
-from training.checkpoint import CheckpointError
 from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
+from core.errors import CLI_ERRORS, fail
 
 
 def merge(out: Path, num_jobs: int) -> int:
@@ -85,9 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         with AtomicArkWriter(prefix) as w:
             for u in sorted(emb, key=c_key):
                 w[u] = emb[u]
-    except (ConfigError, DataDirError, CheckpointError, OSError, ValueError) as e:
-        print(f"extract_embeddings: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("extract_embeddings", e)
     print(f"extract_embeddings: {prefix}.scp: {len(emb)} embeddings from {path}")
     return 0
 

@@ -33,11 +33,11 @@ from datasets.kaldi_files import DataDirError, read_dict
 from gradients import insdel
 from gradients.reduce import frequency_weights, utterance_profile
 from losses import build_loss
-from models.registry import ConfigError
 from steps.experiment import check_feature_conf, exp_labels, load_exp_model
 from steps.insdel_report import write_report
 from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
 from training.checkpoint import CheckpointError, load_checkpoint
+from core.errors import CLI_ERRORS, fail
 
 
 def grid_arg(text: str) -> tuple[float, ...]:
@@ -259,9 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(a.seed)
     try:
         print(f"insdel: {run(a)}")
-    except (ConfigError, DataDirError, CheckpointError, ValueError, FloatingPointError, OSError) as e:
-        print(f"insdel: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("insdel", e)
     return 0
 
 

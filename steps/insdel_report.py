@@ -17,6 +17,7 @@ import numpy as np
 from datasets.atomic import atomic_path, atomic_write_bytes
 from datasets.kaldi_files import atomic_write_text
 from gradients.insdel import PUBLISHED, auc, bootstrap_auc, paired_auc_difference
+from core.errors import UsageError
 
 
 def aggregate(records: dict, grids: dict) -> dict:
@@ -33,7 +34,7 @@ def aggregate(records: dict, grids: dict) -> dict:
     out = {}
     for k, (one, five, utts) in per.items():
         if len(one[0]) != len(grids[k[3]]):
-            raise ValueError(f"progress records of {k} have {len(one[0])} points for a {len(grids[k[3]])}-point grid")
+            raise UsageError(f"progress records of {k} have {len(one[0])} points for a {len(grids[k[3]])}-point grid")
         h1, h5 = np.stack(one), np.stack(five)  # (utterances, proportions)
         out[k] = {"top1": h1.mean(0), "top5": h5.mean(0), "n": len(h1), "hits1": h1, "utts": utts}
     return out

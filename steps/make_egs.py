@@ -31,6 +31,7 @@ from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_
 from datasets.parallel import pool_map
 from steps.evaluate import read_voiced
 from steps.runtime import HelpFormatter, tune_allocator
+from core.errors import CLI_ERRORS, fail
 
 
 def check_matrix(utt: str, m: np.ndarray, declared: int, spec: str) -> None:
@@ -186,9 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         check_label_index(Path(a.out_dir) / "spk2label", labels)
         conf = feature_record(d, a.feat_type)
         lengths, vad = voiced_lengths(d, lengths) if a.vad else (lengths, {})
-    except (DataDirError, OSError) as e:
-        print(f"make_egs: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("make_egs", e)
     out.mkdir(parents=True, exist_ok=True)
     params = {k: v for k, v in vars(a).items() if k not in ("nj", "out_dir", "data_dir")}
     fp = fingerprint([d / "feats.scp", d / "utt2spk", d / "utt2num_frames"] + ([d / "vad.scp"] if a.vad else []),
@@ -200,9 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             for j in range(a.nj)]
     try:
         results = pool_map(run_job, jobs, a.nj)
-    except (DataDirError, OSError) as e:  # a bad matrix, or a full disk (the writer names the file)
-        print(f"make_egs: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:  # a bad matrix, or a full disk (the writer names the file)
+        return fail("make_egs", e)
     n, skipped = write_tables(out, results, a.nj)
     if conf is not None:
         atomic_write_bytes(Path(a.out_dir) / "feats.conf", conf)

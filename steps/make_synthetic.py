@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from datasets.synthetic import PRESETS, generate_corpus
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 
 def parse_band(text: str) -> tuple[float, float]:
@@ -41,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                                  disable=not sys.stderr.isatty())
     try:
         info = generate_corpus(a.out_dir, a.preset, a.seed, a.planted_band, a.nj, progress=bar)
-    except (ValueError, FileExistsError) as e:
-        print(f"make_synthetic: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("make_synthetic", e)
     for part in ("train", "test"):
         s = info[part]
         print(f"make_synthetic: {a.out_dir}/{part}: {s['speakers']} speakers, {s['utterances']} utterances, "

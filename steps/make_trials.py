@@ -19,6 +19,7 @@ from pathlib import Path
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict
 from datasets.trials import recordings, sample_trials
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         if not trials or not any(t[2] == "target" for t in trials):
             raise DataDirError(f"{d}: no target trial could be drawn (need a speaker with two utterances"
                                f"{' of different recordings' if rec_of else ''}); nothing written")
-    except (DataDirError, ValueError, OSError) as e:
-        print(f"make_trials: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("make_trials", e)
     if len(trials) < a.num_pairs:
         print(f"make_trials: warning: {len(trials)} trials written, {a.num_pairs} asked for: {d} has no more "
               "distinct balanced pairs", file=sys.stderr)

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from models.info import count_macs, count_params, layer_table
 from losses import build_loss
-from models.registry import ConfigError, build_model
+from models.registry import build_model
 from steps.config import load_config
 from steps.experiment import exp_prior, read_exp, resolve_prior, with_prior
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,9 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         feat_dim = cfg["data"]["feat_dim"]
         model = build_model(with_prior(cfg["model"], prior), feat_dim)
         head = build_loss(cfg["loss"], model.emb_dim, a.num_classes)
-    except (ConfigError, OSError) as e:
-        print(f"model_info: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("model_info", e)
     body, nhead = count_params(model), count_params(head)
     macs = count_macs(model, a.frames, feat_dim)
     print(f"config: {a.config}" if a.config else f"experiment: {a.exp_dir}")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from datasets.kaldi_files import DataDirError
 from datasets.voxceleb import prepare_vox1, prepare_vox2
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             if a.meta or a.trials:
                 p.error("--meta and --trials are for vox1")
             print(f"prepare_voxceleb: {a.out}: {prepare_vox2(a.root, a.out)} utterances")
-    except (DataDirError, ValueError, OSError) as e:
-        print(f"prepare_voxceleb: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("prepare_voxceleb", e)
     return 0
 
 

@@ -24,7 +24,6 @@ import numpy as np
 import yaml
 
 from datasets.atomic import atomic_write_bytes, atomic_write_text
-from datasets.kaldi_files import DataDirError
 from losses.comparisons import parse_pairs
 from models.prior_variants import band_indicator, shuffled, smooth_alternation
 from steps.config import ConfigError, load_config, validate
@@ -32,6 +31,7 @@ from steps.experiment import npy_bytes, read_exp, resolve_prior
 from steps.make_synthetic import parse_band
 from steps.plotting import feature_axes
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 # prior name -> (teacher method whose freq_weights it uses or None, learn_prior, meaning)
 PRIORS = {
@@ -207,9 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         declared = declare(a, list(dict.fromkeys(p for _, p, _ in runs)), Path(a.out))
         write(Path(a.out), vectors, configs, runs, meta)
         atomic_write_text(Path(a.out) / "plan.json", json.dumps(declared, indent=1) + "\n")
-    except (ConfigError, DataDirError, ValueError, OSError) as e:
-        print(f"prior_runs: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("prior_runs", e)
     n_priors = len({prior for _, prior, _ in runs})
     print(f"prior_runs: {len(runs)} runs ({n_priors} priors x {len(runs) // n_priors} seeds) in {a.out}/runs.tsv")
     return 0

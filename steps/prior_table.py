@@ -29,11 +29,11 @@ from datasets.kaldi_files import DataDirError, read_dict
 from losses.comparisons import compare, seeds_to_run
 from losses.stats import bootstrap_metrics, dcf_supported, speaker_weights, t_interval
 from models.info import count_macs, count_params
-from steps.config import ConfigError
 from steps.evaluate import metrics
 from steps.experiment import load_exp_model, read_exp
 from steps.plotting import feature_axes, save
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 KEYS = ("eer", "mindcf_0.01", "mindcf_0.001")
 
@@ -337,9 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         n_non = int((~runs[0]["labels"]).sum())
         teacher = teacher_row(Path(a.teacher_exp), score_name, pairs, runs[0]["labels"])
         hz = axis_hz(table, runs)
-    except (ConfigError, DataDirError, ValueError, OSError) as e:
-        print(f"prior_table: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("prior_table", e)
     atomic_write_text(table / "results.md", markdown(table, rows, comps, teacher, missing, a.n_boot, n_non))
     atomic_write_text(table / "results.csv", csv_text(rows))
     atomic_write_text(table / "comparisons.csv", csv_text(comps))

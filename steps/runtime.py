@@ -24,6 +24,7 @@ import ctypes.util
 import os
 import sys
 import time
+from core.errors import UsageError
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4  # glibc <malloc.h>
 GLIBC_MODES = {"heap": ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20)),
@@ -83,7 +84,7 @@ def pick_device(kind: str, gpus: str = "", job: int = 0):
     if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is visible to PyTorch")
+        raise UsageError("--device cuda: no CUDA device is visible to PyTorch")
     ids = [int(i) for i in gpus.split(",") if i.strip()] or [torch.cuda.current_device()]
     return torch.device(f"cuda:{ids[(max(job, 1) - 1) % len(ids)]}")
 

@@ -26,6 +26,7 @@ from losses.metrics import as_norm, cosine_scores, operating_points
 from steps.evaluate import metrics, read_trials
 from steps.plotting import det_figure, pyplot, save
 from steps.runtime import HelpFormatter, positive_int
+from core.errors import CLI_ERRORS, UsageError, fail
 
 
 def load_embeddings(d: Path) -> dict[str, np.ndarray]:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     name = a.name or f"{emb_set}_{trials_path.name}" + ("_asnorm" if a.cohort else "")
     try:
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", name):
-            raise ValueError(f"--name {name!r}: a plain file name is needed (letters, digits, _ . + -), "
+            raise UsageError(f"--name {name!r}: a plain file name is needed (letters, digits, _ . + -), "
                              f"no directory part: scores go to {exp}/scores/")
         emb = load_embeddings(exp / "embeddings" / emb_set)
         trials = read_trials(trials_path, set(emb))
@@ -90,10 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             cohort = np.stack(list(load_embeddings(exp / "embeddings" / a.cohort).values()))
             scores = as_norm(scores, emb, pairs, cohort, a.top_k)
         m = metrics(scores, labels)
-    except (DataDirError, ValueError, OSError) as e:
-        msg = str(e).replace("is not in this data dir", f"has no embedding in {exp}/embeddings/{emb_set}")
-        print(f"score: error: {msg}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("score", str(e).replace("is not in this data dir", f"has no embedding in {exp}/embeddings/{emb_set}"))
     out = exp / "scores"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / f"{name}.score", "".join(f"{x} {y} {s:.6f} {lab}\n" for (x, y, lab), s in zip(trials, scores)))

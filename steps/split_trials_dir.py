@@ -22,6 +22,7 @@ from datasets.datadir import check_trials
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from datasets.split import subset_data_dir
 from steps.runtime import HelpFormatter
+from core.errors import CLI_ERRORS, fail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,9 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             with AtomicArkWriter(out / "feats", compress=a.compress == "true") as w:
                 for utt in sorted(utts):
                     w[utt] = kaldiio.load_mat(feats[utt])
-    except (DataDirError, OSError) as e:
-        print(f"split_trials_dir: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("split_trials_dir", e)
     print(f"split_trials_dir: {out}: {len(utts)} utterances, {len(lines)} trials")
     return 0
 

@@ -27,8 +27,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from datasets.kaldi_files import DataDirError
-from datasets.lock import LockedError, exclusive_lock
+from datasets.lock import exclusive_lock
 from datasets.loader import CropBatchSampler, EgsDataset, collate
 from losses.margin import MarginScheduler
 from losses import build_loss
@@ -40,9 +39,10 @@ from training.checkpoint import (CheckpointError, average_models, epoch_checkpoi
                                  load_state_strict, save_checkpoint)
 from training.budget import converged, fraction_steps, resolve_budget
 from training.optim import build_optimizer, build_scheduler
-from training.trainer import NaNLossError, Net, Trainer
+from training.trainer import Net, Trainer
 from steps.runtime import HelpFormatter, progress, tune_allocator
 from steps.training_report import report
+from core.errors import CLI_ERRORS, fail
 
 WINDOW = 0.25  # the convergence verdict compares the validation loss over the last quarter of the budget
 
@@ -265,10 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             run(a, trainer, cfg, exp, n_params, world)
             if world > 1:  # rank 0 still averages and writes: no rank tears gloo down under a live peer
                 torch.distributed.barrier()
-    except (ConfigError, DataDirError, CheckpointError, NaNLossError, LockedError, OSError) as e:
+    except CLI_ERRORS as e:
         undo_new_exp(new)
-        print(f"train: error: {e}", file=sys.stderr)
-        return 1
+        return fail("train", e)
     except BaseException:
         undo_new_exp(new)
         raise

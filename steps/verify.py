@@ -17,15 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from datasets.kaldi_files import DataDirError
-from datasets.feat_opts import OptionError
 from losses.metrics import cosine_scores
-from models.registry import ConfigError
 from steps.experiment import load_exp_model
 from steps.runtime import HelpFormatter, pick_device
 from gfa.experiment import pick_threshold
 from steps.wav_embed import embed_arrays, keys_for, wav_features
-from training.checkpoint import CheckpointError
+from core.errors import CLI_ERRORS, fail
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,9 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                            "verify")
         pairs = list(zip(keys[::2], keys[1::2]))
         scores = cosine_scores(emb, pairs)
-    except (ConfigError, DataDirError, CheckpointError, OptionError, OSError, ValueError) as e:
-        print(f"verify: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("verify", e)
     if decide is None:
         print(f"verify: no decision: {exp}/scores has no cosine-scored trials list (run c_train.sh stage 3, or give "
               "--threshold)", file=sys.stderr)

@@ -21,14 +21,13 @@ import numpy as np
 
 from datasets.ark_read import read_rows
 from datasets.atomic import atomic_write_bytes
-from datasets.feat_opts import OptionError
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from models.frontend import PUBLISHED, read_published
-from models.registry import ConfigError
 from steps.experiment import npy_bytes, read_exp
 from steps.plotting import feature_axes, pyplot, save
 from steps.runtime import HelpFormatter, positive_int
 from gradients.reduce import BIN0, REDUCTIONS, frequency_weights, top_fraction_mask, utterance_profile
+from core.errors import CLI_ERRORS, UsageError, fail
 
 
 def weights_plot(title: str, method: str, v: np.ndarray, mean_spec: np.ndarray, axes, published: list[str]):
@@ -111,11 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         published = [n for n in a.published.split(",") if n]
         bad = [n for n in published if n not in PUBLISHED]
         if bad or (published and len(v) != 161):
-            raise ValueError(f"--published {a.published}: " + (f"unknown {bad}; valid: {', '.join(PUBLISHED)}" if bad
+            raise UsageError(f"--published {a.published}: " + (f"unknown {bad}; valid: {', '.join(PUBLISHED)}" if bad
                              else f"the published vectors have 161 bins, these weights {len(v)}"))
-    except (DataDirError, ConfigError, OptionError, ValueError, FloatingPointError, OSError, KeyError) as e:
-        print(f"visual_gradient: error: {e}", file=sys.stderr)
-        return 1
+    except CLI_ERRORS as e:
+        return fail("visual_gradient", e)
     atomic_write_bytes(d / "freq_weights.npy", npy_bytes(v))
     atomic_write_text(d / "freq_weights.txt", " ".join(f"{x:.8e}" for x in v) + "\n")
     atomic_write_text(d / "freq_weights.json", json.dumps({**info, "reduction": a.reduction, "bin0": a.bin0,

@@ -141,7 +141,7 @@ def test_cam_extract_options_come_from_the_registry(teacher, tmp_path):
     assert '"window": 16' in info and '"fill": "time_mean"' in info
 
 
-LIBRARIES = ("datasets", "models", "losses", "gradients", "training")
+LIBRARIES = ("core", "datasets", "models", "losses", "gradients", "training")
 
 
 def test_no_library_imports_steps():
@@ -154,6 +154,16 @@ def test_no_library_imports_steps():
                     [node.module or ""] if isinstance(node, ast.ImportFrom) else []
                 offenders += [f"{f.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "steps"]
     assert offenders == []
+
+
+def test_core_imports_nothing_of_the_project():
+    """core/ is the neutral plumbing every package may import: it imports none of them."""
+    project = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"core"}
+    for f in sorted((ROOT / "core").rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.split(".")[0] in project], f
 
 
 def test_writes_keep_the_umask_mode(teacher, tmp_path):

@@ -13,11 +13,12 @@ from pathlib import Path
 import torch
 
 from datasets.atomic import atomic_path
+from core.errors import GfaError
 
 CKPT_RE = re.compile(r"^checkpoint_(\d+)\.pt$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(GfaError, ValueError):
     pass
 
 

@@ -20,9 +20,10 @@ from torch import nn
 from losses.margin import MarginScheduler
 from training.budget import chance_warning
 from training.checkpoint import keep_last, save_checkpoint
+from core.errors import GfaError
 
 
-class NaNLossError(RuntimeError):
+class NaNLossError(GfaError, RuntimeError):
     pass
 
 
