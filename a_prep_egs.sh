@@ -54,7 +54,6 @@ case "$feat_type" in
   mfcc) feat_conf=${feat_conf:-conf/mfcc_30.conf} ;;
   *) echo "$0: --feat-type $feat_type: expected spect, fbank or mfcc" >&2; exit 1 ;;
 esac
-log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 [ -f "$feat_conf" ] || { echo "$0: --feat-conf $feat_conf: no such file" >&2; exit 1; }
 # a stage's marker keys on every option that changes its output (the conf by its content), so another
 # feature type, conf or egs size on the same --data reruns the stages instead of skipping them

@@ -42,7 +42,6 @@ help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
-log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 out=$teacher_exp/gradients/$method
 if [ ! -f "$teacher_exp/config.yaml" ] || [ ! -d "$teacher_exp/checkpoints" ]; then
   echo "$0: --teacher-exp $teacher_exp is not a trained experiment (no config.yaml / checkpoints/); train it with ./c_train.sh" >&2

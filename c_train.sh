@@ -8,7 +8,7 @@
 #   3  score every trials list of <data>/<test-set> (trials, trials_*: e.g. Vox1-O/E/H from
 #      prepare_voxceleb): EER, minDCF(0.01, 0.001) -> exp/<name>/{scores/,results.md} (a row per list,
 #      replaced on rescoring)
-#   4  attention retrain (the student): this script's stages 1-3 run again on --att-config with
+#   4  attention retrain (the student): stages 1-3 (the function train_embed_score) run on --att-config with
 #      --prior set to --att-weights (written by ./b_extract.sh); the student's exp stores the prior values
 # Everything after stage 1 reads only exp/<name>/ (config, inputs, label index, prior, checkpoints).
 # Machine settings are the variables below; hyper-parameters live only in the YAML.
@@ -44,7 +44,6 @@ help_message="Usage: $0 [options]"
 . utils/parse_options.sh
 gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
-log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 # set here, not inside train_cmd_for: that runs in a $( ) subshell, whose exports are lost
 [ -n "$gpus" ] && export CUDA_VISIBLE_DEVICES=$gpus
 
@@ -62,51 +61,46 @@ train_cmd_for() {  # the training launcher for this machine
   fi
 }
 
-exp=${exp_dir:-exp/$(basename "$config" .yaml)}
-train_opts=()
-[ -n "$prior" ] && train_opts=(--set "model.attention.prior=$prior")
-[ "$test_while_training" = true ] && train_opts+=(--test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set")
+train_embed_score() {  # <config> <exp dir> <prior or empty> <first stage> <last stage>: stages 1-3 of one model
+  local config=$1 exp=$2 prior=$3 first=$4 last=$5 s t
+  local train_opts=() sets=$test_set lists=()
+  [ -n "$prior" ] && train_opts=(--set "model.attention.prior=$prior")
+  [ "$test_while_training" = true ] && train_opts+=(--test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set")
+  if [ "$first" -le 1 ] && [ "$last" -ge 1 ]; then
+    log "Stage 1: train $config -> $exp"
+    $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$data/egs/$feat_type}" \
+      ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers"
+  fi
+  if [ "$first" -le 2 ] && [ "$last" -ge 2 ]; then
+    [ "$asnorm" = true ] && sets="$test_set $train_set"
+    log "Stage 2: embeddings of $sets"
+    for s in $sets; do
+      $train_cmd JOB=1:"$nj" "$exp/log/embed_$s.JOB.log" python -m steps.extract_embeddings --exp-dir "$exp" \
+        --data-dir "$data/$s" --job JOB --num-jobs "$nj"
+      python -m steps.extract_embeddings --exp-dir "$exp" --set-name "$s" --merge --num-jobs "$nj"
+    done
+  fi
+  if [ "$first" -le 3 ] && [ "$last" -ge 3 ]; then
+    for t in "$data/$test_set"/trials "$data/$test_set"/trials_*; do
+      [ -f "$t" ] && lists+=("$t")
+    done
+    [ ${#lists[@]} -gt 0 ] || { echo "$0: no trials list (trials, trials_*) in $data/$test_set" >&2; exit 1; }
+    log "Stage 3: score ${#lists[@]} trials list(s) of $data/$test_set: ${lists[*]##*/}"
+    for t in "${lists[@]}"; do
+      python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set"
+      if [ "$asnorm" = true ]; then
+        python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set" --cohort "$train_set"
+      fi
+    done
+    grep -v "^# " "$exp/results.md"
+  fi
+}
 
-if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "Stage 1: train $config -> $exp"
-  $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$data/egs/$feat_type}" \
-    ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers"
-fi
-
-if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  sets=$test_set
-  [ "$asnorm" = true ] && sets="$test_set $train_set"
-  log "Stage 2: embeddings of $sets"
-  for s in $sets; do
-    $train_cmd JOB=1:"$nj" "$exp/log/embed_$s.JOB.log" python -m steps.extract_embeddings --exp-dir "$exp" \
-      --data-dir "$data/$s" --job JOB --num-jobs "$nj"
-    python -m steps.extract_embeddings --exp-dir "$exp" --set-name "$s" --merge --num-jobs "$nj"
-  done
-fi
-
-if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  lists=()
-  for t in "$data/$test_set"/trials "$data/$test_set"/trials_*; do
-    [ -f "$t" ] && lists+=("$t")
-  done
-  [ ${#lists[@]} -gt 0 ] || { echo "$0: no trials list (trials, trials_*) in $data/$test_set" >&2; exit 1; }
-  log "Stage 3: score ${#lists[@]} trials list(s) of $data/$test_set: ${lists[*]##*/}"
-  for t in "${lists[@]}"; do
-    python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set"
-    if [ "$asnorm" = true ]; then
-      python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set" --cohort "$train_set"
-    fi
-  done
-  grep -v "^# " "$exp/results.md"
-fi
+train_embed_score "$config" "${exp_dir:-exp/$(basename "$config" .yaml)}" "$prior" "$stage" "$stop_stage"
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: attention retrain with $att_config, prior $att_weights (stages 1-3 on the student)"
   [ -f "$att_weights" ] || { echo "$0: no frequency weights at $att_weights; run ./b_extract.sh first" >&2; exit 1; }
-  "$0" --stage 1 --stop-stage 3 --config "$att_config" --exp-dir "${att_exp_dir:-exp/$(basename "$att_config" .yaml)}" \
-    --prior "$att_weights" --data "$data" --train-set "$train_set" --test-set "$test_set" --feat-type "$feat_type" \
-    --egs-dir "$egs_dir" --gpus "$gpus" --cpu-procs "$cpu_procs" --nnodes "$nnodes" --node-rank "$node_rank" \
-    --master-addr "$master_addr" --master-port "$master_port" --nj "$nj" --num-workers "$num_workers" --asnorm "$asnorm" \
-    --test-while-training "$test_while_training"
+  train_embed_score "$att_config" "${att_exp_dir:-exp/$(basename "$att_config" .yaml)}" "$att_weights" 1 3
 fi
 log "Done."

@@ -7,6 +7,8 @@ export PATH="$GFA_ROOT/utils:$PATH"
 export LC_ALL=C                 # Kaldi sort order for every data-dir file
 export PYTHONUNBUFFERED=1
 export PYTHONIOENCODING=UTF-8
+# a stage script's log line: time, script and line, message
+log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 # use the project's virtual environment when one exists and none is active
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"

@@ -41,7 +41,6 @@ planted_band=""                # e.g. 2000-3000: speakers differ only in this ba
 help_message="Usage: $0 [options]   (runs the recipe stages in order)"
 . utils/parse_options.sh
 
-log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 band_opt=()
 if [ -n "$planted_band" ]; then
   [ "$data" = data/synth ] && data=data/planted

@@ -38,7 +38,6 @@ n_boot=1000                # speaker-bootstrap resamples of the paired differenc
 help_message="Usage: $0 [options]   (see the header of $0)"
 . utils/parse_options.sh
 
-log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 table=${table:-exp/prior_table_$(basename "$teacher_exp")}
 band_opt=()
 [ -n "$oracle_band" ] && band_opt=(--oracle-band "$oracle_band")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -164,6 +165,14 @@ def test_c_train_stages(recipe, tmp_path):
     p = run(f"./c_train.sh --data {data} --config {teacher} --stage 4 --stop-stage 4 "
             f"--att-weights {tmp_path}/none.npy")
     assert p.returncode == 1 and "run ./b_extract.sh first" in p.stderr
+    _, student = tiny_configs(tmp_path)  # stage 4 runs stages 1-3 on the student with the weights as its prior
+    np.save(tmp_path / "w.npy", np.linspace(1.0, 2.0, 161))
+    p = run(f"./c_train.sh --data {data} --egs-dir {recipe}/egs/spect --stage 4 --stop-stage 4 --att-config {student} "
+            f"--att-exp-dir {tmp_path}/student --att-weights {tmp_path}/w.npy --test-while-training false")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "Stage 4" in p.stdout and "Stage 3: score 2 trials list(s)" in p.stdout and "Stage 1: train" in p.stdout
+    assert np.allclose(np.load(tmp_path / "student" / "prior.npy"), np.linspace(1.0, 2.0, 161))
+    assert (tmp_path / "student" / "scores" / "test_trials_hard.score").exists()
 
 
 def test_average_of_last_checkpoints(recipe, tmp_path):
