@@ -65,15 +65,11 @@ done_marker() {
   echo "$data/.a_prep_egs.$feat_type.$(printf '%s' "$key" | cksum | cut -d' ' -f1).stage$1.done"
 }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && [ ! -f "$(done_marker "$1")" ]; }
-egs_dir=$data/egs/$feat_type
+egs_dir=$(gfa_egs_dir "$data" "$feat_type" "$aug" "$vad")
 egs_source=$train_set
-if [ "$aug" = true ]; then
-  egs_dir=${egs_dir}_aug
-  egs_source=${train_set}_comb
-fi
-if [ "$vad" = true ]; then
-  [ "$feat_type" = fbank ] && { echo "$0: --vad true needs log energy in column 0 (spect or mfcc), not fbank" >&2; exit 1; }
-  egs_dir=${egs_dir}_vad
+[ "$aug" = true ] && egs_source=${train_set}_comb
+if [ "$vad" = true ] && [ "$feat_type" = fbank ]; then
+  echo "$0: --vad true needs log energy in column 0 (spect or mfcc), not fbank" >&2; exit 1
 fi
 
 if run_stage 1; then

@@ -27,7 +27,9 @@ data=data/synth            # data root holding the train and test data dirs
 train_set=train            # training data dir under --data
 test_set=test              # test data dir under --data (every trials list in it is scored)
 feat_type=spect            # feature type of the egs: spect | fbank | mfcc
-egs_dir=""                 # default <data>/egs/<feat-type> (a_prep_egs.sh --aug true: <data>/egs/<feat-type>_aug);
+aug=false                  # true: the egs a_prep_egs.sh --aug true made (clean + augmented)
+vad=false                  # true: the egs a_prep_egs.sh --vad true made (voiced frames only)
+egs_dir=""                 # default: <data>/egs/<feat-type>[_aug][_vad] from --aug/--vad (gfa_egs_dir in path.sh);
                            # steps.train refuses egs whose feature type is not the config's data.feat_type
 prior=""                   # attention prior of the config (mel, vox1_clean, ..., or a weights file); empty: the YAML's
 gpus=""                    # e.g. 0,1: CUDA DDP over those GPUs; empty: CPU
@@ -68,7 +70,7 @@ train_embed_score() {  # <config> <exp dir> <prior or empty> <first stage> <last
   [ "$test_while_training" = true ] && train_opts+=(--test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set")
   if [ "$first" -le 1 ] && [ "$last" -ge 1 ]; then
     log "Stage 1: train $config -> $exp"
-    $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$data/egs/$feat_type}" \
+    $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$(gfa_egs_dir "$data" "$feat_type" "$aug" "$vad")}" \
       ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers"
   fi
   if [ "$first" -le 2 ] && [ "$last" -ge 2 ]; then

@@ -9,6 +9,11 @@ export PYTHONUNBUFFERED=1
 export PYTHONIOENCODING=UTF-8
 # a stage script's log line: time, script and line, message
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+# The one place that names an egs dir: <data>/egs/<feat-type>[_aug][_vad] (a_prep_egs.sh writes it,
+# c_train.sh reads it with the same --aug/--vad options)
+gfa_egs_dir() {  # <data> <feat-type> <aug true|false> <vad true|false>
+  echo "$1/egs/$2$([ "$3" = true ] && echo _aug)$([ "$4" = true ] && echo _vad)"
+}
 # use the project's virtual environment when one exists and none is active
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"

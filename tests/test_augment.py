@@ -166,7 +166,7 @@ def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
     # happens to <data>/egs/spect (the clean egs b_extract.sh used to read it from)
     teacher, _ = tiny_configs(tmp_path)
     exp = tmp_path / "aug_teacher"
-    p = run(f"./c_train.sh --data {data} --config {teacher} --egs-dir {data}/egs/spect_aug --exp-dir {exp} "
+    p = run(f"./c_train.sh --data {data} --config {teacher} --aug true --exp-dir {exp} "
             "--stop-stage 1")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert (exp / "spk2label").read_bytes() == (data / "egs" / "spect_aug" / "spk2label").read_bytes()
