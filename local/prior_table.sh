@@ -23,7 +23,8 @@ stage=1                    # first stage to run
 stop_stage=4               # last stage to run
 teacher_exp=exp/demo_rescnn  # the teacher whose weights are the priors
 student_config=conf/prior_student.yaml  # the student experiment YAML every prior is trained with
-priors="none ig shuffled"  # priors to train (steps/prior_runs.py lists them)
+priors=""                  # priors to train; empty: steps/prior_runs.py's default, the primaries' priors
+                           # (none gradient ig shuffled); python -m steps.prior_runs --help lists them all
 seeds="1 2 3"              # student seeds (train.seed), or auto (pilot, then as many as the power asks)
 primaries="gradient:none ig:none gradient:shuffled"  # pre-declared comparisons (Holm over these)
 detect=0.4                 # EER points the seeds are planned to detect at 80 % power
@@ -43,7 +44,7 @@ band_opt=()
 [ -n "$oracle_band" ] && band_opt=(--oracle-band "$oracle_band")
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "Stage 1: teacher weights for priors: $priors"
+  log "Stage 1: teacher weights for priors: ${priors:-the default}"
   methods=$(python -m steps.prior_runs --methods-for "$priors")  # the prior -> method map is Python's
   for m in $methods; do
     [ -f "$teacher_exp/gradients/$m/freq_weights.npy" ] && continue
@@ -56,7 +57,7 @@ run_table() {  # stages 2-4 for one seed list
   if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     log "Stage 2: priors, student configs and the declared comparisons -> $table (seeds $seeds)"
     python -m steps.prior_runs --teacher-exp "$teacher_exp" --student-config "$student_config" --out "$table" \
-      --priors "$priors" --seeds "$seeds" --primaries "$primaries" --detect "$detect" ${band_opt[@]+"${band_opt[@]}"}
+      ${priors:+--priors "$priors"} --seeds "$seeds" --primaries "$primaries" --detect "$detect" ${band_opt[@]+"${band_opt[@]}"}
   fi
   if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     [ -f "$table/runs.tsv" ] || { echo "$0: $table/runs.tsv missing; run stage 2 first" >&2; exit 1; }

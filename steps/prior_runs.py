@@ -57,6 +57,8 @@ REMOVED = {
 }
 
 
+DEFAULT_PRIORS = "none gradient ig shuffled"  # the priors of the default primaries (--primaries)
+
 def weights_path(teacher: Path, method: str) -> Path:
     return teacher / "gradients" / method / "freq_weights.npy"
 
@@ -185,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher-exp")
     p.add_argument("--student-config")
     p.add_argument("--out")
-    p.add_argument("--priors", default="none ig shuffled", help=f"any of: {' '.join(PRIORS)} (default: %(default)s)")
+    p.add_argument("--priors", default=DEFAULT_PRIORS, help=f"any of: {' '.join(PRIORS)} (default: %(default)s, "
+                   "the default primaries' priors)")
     p.add_argument("--seeds", default="1 2 3", help="student seeds (default: %(default)s)")
     p.add_argument("--oracle-band", type=parse_band, default=None, help="LO-HI Hz: the band of the 'oracle' prior")
     p.add_argument("--shuffle-seed", type=int, default=0,
@@ -196,11 +199,12 @@ def main(argv: list[str] | None = None) -> int:
                    "detect (default: %(default)s)")
     p.add_argument("--power", type=float, default=0.8, help="power of that plan (default: %(default)s)")
     p.add_argument("--methods-for", metavar="PRIORS", default=None,
-                   help="only print the teacher saliency methods these priors need, one per line, and exit")
+                   help="only print the teacher saliency methods these priors need (empty: --priors), one per "
+                   "line, and exit")
     a = p.parse_args(argv)
     try:
         if a.methods_for is not None:
-            return print_methods(a.methods_for)
+            return print_methods(a.methods_for or a.priors)
         if not (a.teacher_exp and a.student_config and a.out):
             p.error("--teacher-exp, --student-config and --out are required (except with --methods-for)")
         vectors, configs, runs, meta = plan(a)
