@@ -107,7 +107,7 @@ fi
 
 if run_stage 3; then
   log "Stage 3: $num_pairs in-domain trials from $train_set"
-  python datasets/make_trials.py "$num_pairs" "$data/$train_set" --seed "$seed" --avoid-same-recording \
+  python -m steps.make_trials "$num_pairs" "$data/$train_set" --seed "$seed" --avoid-same-recording \
     --out "$data/$train_set/trials_2w"
   has_trials=false
   for t in "$data/$test_set"/trials "$data/$test_set"/trials_*; do
@@ -115,7 +115,7 @@ if run_stage 3; then
   done
   if [ "$has_trials" = false ]; then
     log "warning: $data/$test_set has no trials list (trials, trials_*): drawing $num_pairs trials into $data/$test_set/trials"
-    python datasets/make_trials.py "$num_pairs" "$data/$test_set" --seed "$seed" --avoid-same-recording \
+    python -m steps.make_trials "$num_pairs" "$data/$test_set" --seed "$seed" --avoid-same-recording \
       --out "$data/$test_set/trials"
   fi
   touch "$(done_marker 3)"
@@ -123,7 +123,7 @@ fi
 
 if run_stage 4; then
   log "Stage 4: trials dir for trials_2w"
-  python datasets/split_trials_dir.py --data-dir "$data/$train_set" --out-dir "$data/$train_set/trials_dir" \
+  python -m steps.split_trials_dir --data-dir "$data/$train_set" --out-dir "$data/$train_set/trials_dir" \
     --trials trials_2w
   touch "$(done_marker 4)"
 fi
@@ -138,7 +138,7 @@ if run_stage 5; then
     done
   fi
   for set in train valid; do
-    python datasets/make_egs.py --data-dir "$data/$egs_source" --out-dir "$egs_dir" --feat-type "$feat_type" \
+    python -m steps.make_egs --data-dir "$data/$egs_source" --out-dir "$egs_dir" --feat-type "$feat_type" \
       $([ "$set" = train ] && echo --train) --input-per-spks "$input_per_spks" --num-frames "$num_frames" \
       --num-valid "$num_valid" --feat-format kaldi --out-format "$out_format" --out-set "$set" --nj "$nj" \
       --seed "$seed" $([ "$vad" = true ] && echo --vad)

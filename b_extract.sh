@@ -10,7 +10,7 @@
 #      exp/<teacher>/insdel/{results.md,auc.csv,curves.csv,plots/insert.png,plots/delete.png}
 # Everything about the teacher (config, checkpoint, label index, feature conf, the data dir its egs
 # were cut from) is read from --teacher-exp. Methods and their options (defaults included) come from
-# the saliency registry: `python gradients/cam_extract.py --list-methods`; an empty option below
+# the saliency registry: `python -m steps.cam_extract --list-methods`; an empty option below
 # means the method's default, and an option the method does not take is an error.
 # c_train.sh stage 4 (attention retrain) reads exp/<teacher>/gradients/<method>/freq_weights.npy.
 set -euo pipefail
@@ -61,15 +61,15 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   [ -n "$data" ] && src=$data/$train_set
   log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of $src"
   mkdir -p "$out/log"
-  $train_cmd JOB=1:"$nj" "$out/log/cam_extract.JOB.log" python gradients/cam_extract.py --exp-dir "$teacher_exp" \
+  $train_cmd JOB=1:"$nj" "$out/log/cam_extract.JOB.log" python -m steps.cam_extract --exp-dir "$teacher_exp" \
     --method "$method" --target "$target" --utts-per-spk "$utts_per_spk" --seed "$seed" \
     "${opts[@]}" --job JOB --num-jobs "$nj"
-  python gradients/cam_extract.py --exp-dir "$teacher_exp" --method "$method" --merge --num-jobs "$nj"
+  python -m steps.cam_extract --exp-dir "$teacher_exp" --method "$method" --merge --num-jobs "$nj"
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "Stage 2: frequency weights and plots"
-  python gradients/visual_gradient.py --exp-dir "$teacher_exp" --method "$method" --reduction "$reduction"
+  python -m steps.visual_gradient --exp-dir "$teacher_exp" --method "$method" --reduction "$reduction"
 fi
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   log "Stage 3: insertion / deletion curves of ${insdel_methods:-every extracted method} ($teacher_exp/insdel)"

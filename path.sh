@@ -1,5 +1,5 @@
-# Sourced by every stage script (". ./path.sh"). Makes both "python datasets/make_trials.py ..." and
-# "python -m steps.<tool>" work from the repo root, puts utils/ on PATH, and fixes the sort order.
+# Sourced by every stage script (". ./path.sh"). Makes "python -m steps.<tool>" (and the original GFA
+# code's paths, "python datasets/make_trials.py ...") work from the repo root, puts utils/ on PATH, and fixes the sort order.
 GFA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export GFA_ROOT
 export PYTHONPATH="$GFA_ROOT${PYTHONPATH:+:$PYTHONPATH}"
