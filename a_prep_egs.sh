@@ -33,6 +33,7 @@ test_set=test              # test data dir under --data
 feat_type=spect            # spect (161-dim, the paper) | fbank (80) | mfcc (30)
 feat_conf=""               # default: the conf of --feat-type (conf/spect_161.conf, conf/fbank_80.conf, conf/mfcc_30.conf)
 nj=2                       # parallel jobs
+threads=""                 # threads per job (torch, BLAS); empty: cores / nj
 num_pairs=4000             # in-domain trials (paper: 20000)
 input_per_spks=64          # egs per speaker (paper: 1024 VoxCeleb1, 768 VoxCeleb2)
 num_frames=400             # eg length in frames (paper: 600); training crops must not exceed it
@@ -46,6 +47,7 @@ aug_subset=0               # keep a random subset of this many augmented copies 
 vad=false                  # true: energy VAD (conf/vad.conf) and egs of voiced frames only, in <data>/egs/<feat-type>_vad
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
+gfa_threads "$nj" "$threads"
 gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
 case "$feat_type" in
@@ -73,7 +75,7 @@ if [ "$vad" = true ] && [ "$feat_type" = fbank ]; then
 fi
 
 if run_stage 1; then
-  log "Stage 1: $feat_type features ($feat_conf) for $train_set and $test_set"
+  log "Stage 1: $feat_type features ($feat_conf) for $train_set and $test_set ($GFA_THREADS_NOTE)"
   for part in "$train_set" "$test_set"; do
     "steps/make_${feat_type}.sh" --nj "$nj" --cmd "$train_cmd" --"${feat_type}"-config "$feat_conf" \
       "$data/$part" "$data/$part/log" "$data/$feat_type/$part"

@@ -30,6 +30,7 @@ data=""                       # data root; empty: the data dir the teacher's egs
 train_set=train               # with --data: the dir <data>/<train-set> to attribute
 reduction=abs              # map -> weight per bin: abs | relu | signed
 nj=2                       # parallel saliency jobs
+threads=""                 # threads per job (torch, BLAS); empty: cores / nj
 gpus=""                       # e.g. "0,1": job J runs on GPU (J-1) mod n; empty = CPU
 internal_batch_size=""        # path points per forward/backward, the memory bound (empty: 16 on the CPU, 64 on GPUs)
 seed=123456                # utterance sampling and random draws
@@ -40,6 +41,7 @@ row_fills=dataset_mean        # stage 3: what replaces whole rows
 oracle_band=""                # stage 3: LO-HI Hz of a planted band: adds the oracle map
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
+gfa_threads "$nj" "$threads"
 gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
 out=$teacher_exp/gradients/$method
@@ -59,7 +61,7 @@ opts=(--device cpu)
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   src="the data dir of the teacher's egs"
   [ -n "$data" ] && src=$data/$train_set
-  log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of $src"
+  log "Stage 1: $method maps ($target target) of $utts_per_spk utterance(s) per speaker of $src ($GFA_THREADS_NOTE)"
   mkdir -p "$out/log"
   $train_cmd JOB=1:"$nj" "$out/log/cam_extract.JOB.log" python -m steps.cam_extract --exp-dir "$teacher_exp" \
     --method "$method" --target "$target" --utts-per-spk "$utts_per_spk" --seed "$seed" \

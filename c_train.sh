@@ -39,22 +39,26 @@ node_rank=0                # DDP: this node's rank
 master_addr=localhost      # DDP: address of rank 0
 master_port=29533          # DDP: port of rank 0
 nj=2                       # embedding jobs
+threads=""                 # threads per job (torch, BLAS); empty: cores / training processes, cores / nj to embed
 num_workers=0              # DataLoader workers per training process (0 is fastest on a 2-core CPU; raise on GPU nodes)
 asnorm=false               # also score with adaptive s-norm (cohort: training-set embeddings)
 test_while_training=true   # stage 1 scores the in-domain and test trials every train.test_every epochs (false: only stage 3 scores)
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
+gfa_threads 1 "$threads"  # checks --threads before any work
 gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
 # set here, not inside train_cmd_for: that runs in a $( ) subshell, whose exports are lost
 [ -n "$gpus" ] && export CUDA_VISIBLE_DEVICES=$gpus
 
+train_procs() {  # training processes: one per GPU of --gpus, else --cpu-procs
+  if [ -n "$gpus" ]; then echo "$gpus" | tr ',' '\n' | grep -c .; else echo "$cpu_procs"; fi
+}
+
 train_cmd_for() {  # the training launcher for this machine
-  local procs=$cpu_procs device=cpu
-  if [ -n "$gpus" ]; then
-    procs=$(echo "$gpus" | tr ',' '\n' | grep -c .)
-    device=cuda
-  fi
+  local procs device=cpu
+  procs=$(train_procs)
+  [ -n "$gpus" ] && device=cuda
   if [ "$procs" -gt 1 ] || [ "$nnodes" -gt 1 ]; then
     echo "python -m torch.distributed.run --nnodes $nnodes --node_rank $node_rank --nproc_per_node $procs \
       --master_addr $master_addr --master_port $master_port -m steps.train --device $device"
@@ -69,13 +73,15 @@ train_embed_score() {  # <config> <exp dir> <prior or empty> <first stage> <last
   [ -n "$prior" ] && train_opts=(--set "model.attention.prior=$prior")
   [ "$test_while_training" = true ] && train_opts+=(--test-dir "$data/$train_set/trials_dir" --test-dir "$data/$test_set")
   if [ "$first" -le 1 ] && [ "$last" -ge 1 ]; then
-    log "Stage 1: train $config -> $exp"
+    gfa_threads "$(train_procs)" "$threads"
+    log "Stage 1: train $config -> $exp ($GFA_THREADS_NOTE)"
     $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$(gfa_egs_dir "$data" "$feat_type" "$aug" "$vad")}" \
       ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers"
   fi
   if [ "$first" -le 2 ] && [ "$last" -ge 2 ]; then
     [ "$asnorm" = true ] && sets="$test_set $train_set"
-    log "Stage 2: embeddings of $sets"
+    gfa_threads "$nj" "$threads"
+    log "Stage 2: embeddings of $sets ($GFA_THREADS_NOTE)"
     for s in $sets; do
       $train_cmd JOB=1:"$nj" "$exp/log/embed_$s.JOB.log" python -m steps.extract_embeddings --exp-dir "$exp" \
         --data-dir "$data/$s" --job JOB --num-jobs "$nj"

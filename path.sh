@@ -14,6 +14,19 @@ log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; 
 gfa_egs_dir() {  # <data> <feat-type> <aug true|false> <vad true|false>
   echo "$1/egs/$2$([ "$3" = true ] && echo _aug)$([ "$4" = true ] && echo _vad)"
 }
+# Threads per job for torch and BLAS: --threads N, or (empty) the cores over the jobs run side by side,
+# so that nj jobs of a stage do not oversubscribe the cores. Exports OMP/MKL/OPENBLAS_NUM_THREADS for the
+# jobs started after it and sets GFA_THREADS_NOTE, which the stage's log line prints.
+gfa_threads() {  # <jobs side by side> <threads option, empty: cores / jobs>
+  local jobs=$1 n=$2 cores
+  cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)  # nproc obeys OMP_*
+  case "$n" in
+    "") n=$(( cores / jobs > 0 ? cores / jobs : 1 )) ;;
+    *[!0-9]*|0*) echo "$0: --threads expects a positive integer, got '$n'" >&2; exit 1 ;;
+  esac
+  export OMP_NUM_THREADS=$n MKL_NUM_THREADS=$n OPENBLAS_NUM_THREADS=$n
+  GFA_THREADS_NOTE="$n thread(s) per job: $jobs job(s) side by side on $cores core(s)"
+}
 # use the project's virtual environment when one exists and none is active
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"

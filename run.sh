@@ -25,6 +25,7 @@ data=data/synth        # data root: holds train/ and test/ data dirs
 preset=demo            # synthetic corpus size: tiny | demo | experiment (demo + 200 test speakers)
 seed=777                   # synthetic corpus seed
 nj=2                       # parallel jobs of every stage
+threads=""                 # threads per job (torch, BLAS); empty: cores / the jobs side by side
 config=conf/demo_rescnn.yaml   # the teacher experiment
 exp_dir=""                     # default exp/<config stem>
 method=integrated_gradients    # saliency method of the weights (stage 4)
@@ -67,11 +68,11 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
 fi
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "Stage 2: a_prep_egs.sh (features, trials, egs)"
-  ./a_prep_egs.sh --data "$data" --nj "$nj"
+  ./a_prep_egs.sh --data "$data" --nj "$nj" --threads "$threads"
 fi
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   log "Stage 3: c_train.sh (teacher: train, embeddings, scoring)"
-  ./c_train.sh --data "$data" --config "$config" --exp-dir "$exp_dir" --stage 1 --stop-stage 3 \
+  ./c_train.sh --data "$data" --config "$config" --exp-dir "$exp_dir" --stage 1 --stop-stage 3 --nj "$nj" --threads "$threads" \
     --test-while-training false  # c_train.sh stage 3 scores the test trials; no second scoring inside training
 fi
 teacher=${exp_dir:-exp/$(basename "$config" .yaml)}
@@ -79,7 +80,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: b_extract.sh ($method weights of $teacher)"
   steps_opt=()
   [[ -n "$ig_steps" && $method == integrated_gradients* ]] && steps_opt=(--steps "$ig_steps")
-  ./b_extract.sh --data "$data" --teacher-exp "$teacher" --method "$method" --nj "$nj" ${steps_opt[@]+"${steps_opt[@]}"}
+  ./b_extract.sh --data "$data" --teacher-exp "$teacher" --method "$method" --nj "$nj" --threads "$threads" ${steps_opt[@]+"${steps_opt[@]}"}
 fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
@@ -88,7 +89,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   [ -n "$planted_band" ] && oracle_opt=(--oracle-band "$planted_band")
   local/prior_table.sh --data "$data" --teacher-exp "$teacher" --student-config "$student_config" \
     --priors "$table_priors" --seeds "$table_seeds" --table "${table:-exp/prior_table_$(basename "$teacher")}" \
-    --nj "$nj" ${oracle_opt[@]+"${oracle_opt[@]}"}
+    --nj "$nj" --threads "$threads" ${oracle_opt[@]+"${oracle_opt[@]}"}
 fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then

@@ -35,6 +35,7 @@ oracle_band=""             # LO-HI Hz of a planted band (the 'oracle' prior)
 data=data/synth            # data root holding the test data dir
 test_set=test              # test data dir under --data
 nj=2                       # embedding jobs per run
+threads=""                 # threads per job (torch, BLAS); empty: cores / the jobs side by side
 n_boot=1000                # speaker-bootstrap resamples of the paired differences
 help_message="Usage: $0 [options]   (see the header of $0)"
 . utils/parse_options.sh
@@ -48,7 +49,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   methods=$(python -m steps.prior_runs --methods-for "$priors")  # the prior -> method map is Python's
   for m in $methods; do
     [ -f "$teacher_exp/gradients/$m/freq_weights.npy" ] && continue
-    ./b_extract.sh --teacher-exp "$teacher_exp" --method "$m" --nj "$nj"
+    ./b_extract.sh --teacher-exp "$teacher_exp" --method "$m" --nj "$nj" --threads "$threads"
   done
 fi
 
@@ -72,7 +73,7 @@ run_table() {  # stages 2-4 for one seed list
       fi
       log "Stage 3: run $i/$n $run (prior $prior, seed $seed; $((n - i)) runs left after it)"
       ./c_train.sh --data "$data" --test-set "$test_set" --config "$table/conf/$run.yaml" --exp-dir "$exp" \
-        --nj "$nj" --test-while-training false --stage 1 --stop-stage 3 < /dev/null
+        --nj "$nj" --threads "$threads" --test-while-training false --stage 1 --stop-stage 3 < /dev/null
     done < "$table/runs.tsv"
   fi
   if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then

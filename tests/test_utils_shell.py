@@ -180,3 +180,18 @@ def test_split_per_utt_and_errors(tmp_path):
     for bad in ("0", "-2", "two", "1.5"):
         p = run(["utils/split_data.sh", str(d), bad])
         assert p.returncode == 1 and f"invalid --nj {bad!r}" in p.stderr
+
+
+def test_gfa_threads_divides_the_cores_over_the_jobs_and_refuses_bad_counts():
+    """path.sh gfa_threads: --threads N, else cores / jobs side by side (at least 1), exported for torch
+    and BLAS; an OMP_NUM_THREADS already set does not change the core count it divides."""
+    probe = (f". {ROOT}/path.sh; export OMP_NUM_THREADS=1; gfa_threads 1 ''; a=$OMP_NUM_THREADS; "
+             "gfa_threads 64 ''; b=$OMP_NUM_THREADS; gfa_threads 2 5; echo \"$a $b $OMP_NUM_THREADS $MKL_NUM_THREADS\"; "
+             "echo \"$GFA_THREADS_NOTE\"; env -u OMP_NUM_THREADS nproc")
+    p = run(["bash", "-c", probe])
+    assert p.returncode == 0, p.stderr
+    got, note, cores = p.stdout.splitlines()
+    assert got.split() == [cores, "1", "5", "5"] and note == f"5 thread(s) per job: 2 job(s) side by side on {cores} core(s)"
+    for bad in ("0", "two", "-1", "1.5"):
+        p = run(["bash", "-c", f". {ROOT}/path.sh; gfa_threads 1 '{bad}'; echo ran"])
+        assert p.returncode == 1 and f"--threads expects a positive integer, got '{bad}'" in p.stderr and "ran" not in p.stdout
