@@ -150,6 +150,15 @@ def describe(preset_name: str, seed: int, planted_band, train, test) -> dict:
             "voices": voices}
 
 
+def parse_band(text: str) -> tuple[float, float]:
+    """'LOW-HIGH' in Hz (e.g. '2000-3000') -> (low, high); the range itself is checked by generate_corpus."""
+    try:
+        lo, hi = (float(x) for x in text.split("-"))
+    except ValueError:
+        raise UsageError(f"a planted band is LOW-HIGH in Hz (e.g. 2000-3000), got {text!r}") from None
+    return lo, hi
+
+
 def generate_corpus(out: str | Path, preset: str = "demo", seed: int = 777,
                     planted_band: tuple[float, float] | None = None, nj: int = 1, progress=None) -> dict:
     """Write the corpus to ``out``; an existing complete corpus with the same settings is kept."""

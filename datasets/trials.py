@@ -7,6 +7,8 @@ first one, a defect of the original). Given each utterance's recording (``record
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from datasets.datadir import utt2spk_to_spk2utt
@@ -93,3 +95,16 @@ def sample_trials(utt2spk: dict[str, str], num_pairs: int, seed: int = 123456,
     if len(tar) < n_tar:  # not enough distinct target pairs: keep the list balanced
         non = [non[i] for i in sorted(rng.choice(len(non), min(len(tar), len(non)), replace=False))]
     return sorted([(a, b, "target") for a, b in tar] + [(a, b, "nontarget") for a, b in non])
+
+
+def read_scores(path: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+    """A score file of steps.score (enrol test score target|nontarget per line): (pairs, scores, labels)."""
+    pairs, scores, labels = [], [], []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        f = line.split()
+        if len(f) != 4 or f[3] not in ("target", "nontarget"):
+            raise DataDirError(f"{path}:{n}: want 'enrol test score target|nontarget', got {line!r}")
+        pairs.append((f[0], f[1]))
+        scores.append(float(f[2]))
+        labels.append(f[3] == "target")
+    return pairs, np.array(scores), np.array(labels)

@@ -25,8 +25,7 @@ import torch
 
 from datasets.kaldi_files import DataDirError
 from gradients.any_model import model_frequency_weights
-from steps.experiment import load_exp_model
-from steps.score import scored_lists
+from steps.experiment import load_exp_model, scored_lists
 from steps.wav_embed import audio_features, embed_arrays, wav_features
 
 

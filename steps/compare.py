@@ -24,11 +24,10 @@ import numpy as np
 
 from datasets.kaldi_files import DataDirError, atomic_write_text
 from models.frontend import PUBLISHED, read_published
-from steps.experiment import read_exp
+from datasets.trials import read_scores
+from steps.experiment import model_facts, read_exp, scored_lists
 from steps.plotting import det_figure, feature_axes, pyplot, save
-from steps.prior_table import model_facts, read_scores
 from steps.runtime import HelpFormatter
-from steps.score import scored_lists
 from core.errors import CLI_ERRORS, UsageError, fail
 
 

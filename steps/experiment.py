@@ -19,6 +19,7 @@ import yaml
 
 from datasets.atomic import atomic_write_bytes, atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
+from models.info import count_macs, count_params
 from models.frontend import PUBLISHED, check_prior, mel_prior, read_published
 from models.registry import ConfigError, build_model
 from steps.config import validate
@@ -224,3 +225,23 @@ def check_feature_conf(exp: Path, inputs: dict, data_dir: Path) -> str | None:
     return None
 
 
+def scored_lists(exp: Path) -> dict[str, dict]:
+    """name -> the record steps.score wrote for each cosine-scored trials list of the experiment."""
+    out = {}
+    for f in sorted((exp / "scores").glob("*.json")):
+        rec = json.loads(f.read_text())
+        if isinstance(rec, dict) and rec.get("norm") == "cosine" and "eer" in rec:
+            out[f.stem] = rec
+    return out
+
+
+def model_facts(exp: Path) -> dict:
+    """Parameters, MACs at 300 frames and, with attention, the learned w, b, gains and prior of an experiment."""
+    model, cfg, _, _ = load_exp_model(exp)
+    facts = {"params": count_params(model), "macs": count_macs(model, 300, cfg["data"]["feat_dim"])}
+    att = getattr(getattr(model, "frontend", None), "attention", None)
+    if att is not None:
+        facts.update(w=float(att.w.detach()), b=float(att.b.detach()),
+                     gains=att.gains().detach().numpy().astype(np.float64),
+                     prior_values=att.prior.detach().numpy().astype(np.float64))
+    return facts

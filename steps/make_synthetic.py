@@ -13,17 +13,9 @@ import time
 
 from tqdm import tqdm
 
-from datasets.synthetic import PRESETS, generate_corpus
-from steps.runtime import HelpFormatter
+from datasets.synthetic import PRESETS, generate_corpus, parse_band
+from steps.runtime import HelpFormatter, arg_type
 from core.errors import CLI_ERRORS, fail
-
-
-def parse_band(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(x) for x in text.split("-"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--planted-band wants LOW-HIGH in Hz (e.g. 2000-3000), got {text!r}") from None
-    return lo, hi
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="demo", choices=sorted(PRESETS))
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--nj", type=int, default=1)
-    p.add_argument("--planted-band", type=parse_band, default=None,
+    p.add_argument("--planted-band", type=arg_type(parse_band), default=None,
                    help="speakers differ only inside this band (Hz), e.g. 2000-3000")
     a = p.parse_args(argv)
     if a.nj < 1:

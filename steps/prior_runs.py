@@ -28,9 +28,9 @@ from losses.comparisons import parse_pairs
 from models.prior_variants import band_indicator, shuffled, smooth_alternation
 from steps.config import ConfigError, load_config, validate
 from steps.experiment import npy_bytes, read_exp, resolve_prior
-from steps.make_synthetic import parse_band
+from datasets.synthetic import parse_band
 from steps.plotting import feature_axes
-from steps.runtime import HelpFormatter
+from steps.runtime import HelpFormatter, arg_type
 from core.errors import CLI_ERRORS, fail
 
 # prior name -> (teacher method whose freq_weights it uses or None, learn_prior, meaning)
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--priors", default=DEFAULT_PRIORS, help=f"any of: {' '.join(PRIORS)} (default: %(default)s, "
                    "the default primaries' priors)")
     p.add_argument("--seeds", default="1 2 3", help="student seeds (default: %(default)s)")
-    p.add_argument("--oracle-band", type=parse_band, default=None, help="LO-HI Hz: the band of the 'oracle' prior")
+    p.add_argument("--oracle-band", type=arg_type(parse_band), default=None, help="LO-HI Hz: the band of the 'oracle' prior")
     p.add_argument("--shuffle-seed", type=int, default=0,
                    help="with each student seed, draws the bin order of the shuffled priors (default: %(default)s)")
     p.add_argument("--primaries", default="gradient:none ig:none gradient:shuffled",

@@ -28,37 +28,14 @@ from datasets.atomic import atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
 from losses.comparisons import compare, seeds_to_run
 from losses.stats import bootstrap_metrics, dcf_supported, speaker_weights, t_interval
-from models.info import count_macs, count_params
 from steps.evaluate import metrics
-from steps.experiment import load_exp_model, read_exp
+from datasets.trials import read_scores
+from steps.experiment import model_facts, read_exp
 from steps.plotting import feature_axes, save
 from steps.runtime import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 KEYS = ("eer", "mindcf_0.01", "mindcf_0.001")
-
-
-def read_scores(path: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
-    pairs, scores, labels = [], [], []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        f = line.split()
-        if len(f) != 4 or f[3] not in ("target", "nontarget"):
-            raise DataDirError(f"{path}:{n}: want 'enrol test score target|nontarget', got {line!r}")
-        pairs.append((f[0], f[1]))
-        scores.append(float(f[2]))
-        labels.append(f[3] == "target")
-    return pairs, np.array(scores), np.array(labels)
-
-
-def model_facts(exp: Path) -> dict:
-    model, cfg, _, _ = load_exp_model(exp)
-    facts = {"params": count_params(model), "macs": count_macs(model, 300, cfg["data"]["feat_dim"])}
-    att = getattr(getattr(model, "frontend", None), "attention", None)
-    if att is not None:
-        facts.update(w=float(att.w.detach()), b=float(att.b.detach()),
-                     gains=att.gains().detach().numpy().astype(np.float64),
-                     prior_values=att.prior.detach().numpy().astype(np.float64))
-    return facts
 
 
 def training_facts(exp: Path) -> dict:

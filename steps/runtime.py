@@ -24,7 +24,7 @@ import ctypes.util
 import os
 import sys
 import time
-from core.errors import UsageError
+from core.errors import GfaError, UsageError
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4  # glibc <malloc.h>
 GLIBC_MODES = {"heap": ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20)),
@@ -108,6 +108,17 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     @staticmethod
     def _shows_default(action) -> bool:
         return bool(action.option_strings) and action.default not in (None, False, argparse.SUPPRESS, [])
+
+
+def arg_type(parse):
+    """An argparse ``type=`` from a library parser: its GfaError becomes argparse's usage error."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except GfaError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def positive_int(text: str) -> int:

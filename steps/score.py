@@ -41,16 +41,6 @@ def load_embeddings(d: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def scored_lists(exp: Path) -> dict[str, dict]:
-    """name -> the record steps.score wrote for each cosine-scored trials list of the experiment."""
-    out = {}
-    for f in sorted((exp / "scores").glob("*.json")):
-        rec = json.loads(f.read_text())
-        if isinstance(rec, dict) and rec.get("norm") == "cosine" and "eer" in rec:
-            out[f.stem] = rec
-    return out
-
-
 def append_result(exp: Path, row: dict) -> None:
     """One row per (embeddings, trials, norm) in <exp>/results.md: a rescoring replaces its old row."""
     path = exp / "results.md"

@@ -22,7 +22,7 @@ from datasets.kaldi_files import DataDirError
 from datasets.loader import UtteranceLoader
 from datasets.vad import compute_vad, voiced_masks
 from models.embed import extract_embeddings
-from steps.compute_feats import check_waves
+from datasets.wav_checks import check_waves
 
 
 def warn(tool: str, msg: str) -> None:

@@ -156,6 +156,26 @@ def test_no_library_imports_steps():
     assert offenders == []
 
 
+def test_no_module_imports_an_entry_point():
+    """An entry point (a steps/ module with main()) is imported by none of the project's modules: what one
+    tool lends another lives in a library. A library file that runs steps/ through runpy is a launcher
+    for the original GFA code's command paths: nothing but its __main__ block."""
+    entry = {p.stem for p in (ROOT / "steps").glob("*.py") if "def main(" in p.read_text()}
+    offenders = []
+    for f in sorted(ROOT.glob("*/*.py")):
+        if f.parts[-2] in ("tests", "bench", ".venv") or not (f.parent / "__init__.py").exists():
+            continue
+        tree = ast.parse(f.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("steps."):
+                if node.module.split(".")[1] in entry and f.stem != node.module.split(".")[1]:
+                    offenders.append(f"{f.relative_to(ROOT)} imports {node.module}")
+        if "runpy.run_module(" in f.read_text() and f.parts[-2] in LIBRARIES:
+            if any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in tree.body):
+                offenders.append(f"{f.relative_to(ROOT)} runs steps/ through runpy and defines code")
+    assert not offenders, offenders
+
+
 def test_core_imports_nothing_of_the_project():
     """core/ is the neutral plumbing every package may import: it imports none of them."""
     project = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"core"}
