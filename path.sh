@@ -31,7 +31,7 @@ gfa_threads() {  # <jobs side by side> <threads option, empty: cores / jobs>
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"
 fi
-# CPU memory allocator (steps/runtime.py, docs/performance.md): preload tcmalloc
+# CPU memory allocator (core/allocator.py, docs/performance.md): preload tcmalloc
 # when installed (apt install libtcmalloc-minimal4, conda install gperftools) unless GFA_MALLOC names
 # another setting. GFA_MALLOC=jemalloc preloads jemalloc (faster than glibc, but it grew to 3.3 GB
 # in the demo training where tcmalloc stayed at 1.2 GB), keeping freed pages (no decay), one arena.

@@ -25,7 +25,7 @@ from datasets.audio import read_wav  # noqa: E402
 from datasets.feat_opts import read_options  # noqa: E402
 from datasets.kaldi_feats import compute_batch  # noqa: E402
 from datasets.kaldi_files import read_dict  # noqa: E402
-from steps.runtime import tune_allocator  # noqa: E402
+from core.allocator import tune_allocator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def main() -> None:
     p.add_argument("--data")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
-                   help="tuned: the allocator of our feature entry points (steps/runtime.py: a preloaded "
+                   help="tuned: the allocator of our feature entry points (core/allocator.py: a preloaded "
                         "tcmalloc, else glibc heap); default: glibc's")
     a = p.parse_args()
     if a.malloc == "tuned" and tune_allocator("heap") == "glibc default":

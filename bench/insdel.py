@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gradients import insdel  # noqa: E402
 from losses import build_loss  # noqa: E402
 from models.registry import build_model  # noqa: E402
-from steps.runtime import tune_allocator  # noqa: E402
+from core.allocator import tune_allocator  # noqa: E402
 
 
 def plain_loop(classify, x, label, rank, grids, fill) -> dict:

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from steps.runtime import MODES as MALLOCS  # GFA_MALLOC settings; steps.runtime imports no torch
+from core.allocator import MODES as MALLOCS  # GFA_MALLOC settings; steps.runtime imports no torch
 
 ROOT = Path(__file__).resolve().parents[1]
 

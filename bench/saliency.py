@@ -7,7 +7,7 @@ implementation against Captum's IntegratedGradients in the same run, with the ma
 Both get the same eval-mode model, inputs, zero baseline, target (true-class cosine) and internal
 batch size, in float32, after a one-utterance warm-up each. On the CPU every configuration runs twice, in
 two fresh worker processes: one with glibc's default malloc settings (how a script calling Captum
-runs) and one with the allocator our entry points run with (steps/runtime.py: tcmalloc
+runs) and one with the allocator our entry points run with (core/allocator.py: tcmalloc
 preloaded by path.sh when installed, else glibc "bounded"). Ratios are printed against Captum in the default process ("as each is run") and
 against Captum in the same process ("like for like"), so the source of any speed-up is visible. The
 opt-in torch.compile mode (cam_extract --compile) is timed after its one-off compile.
@@ -80,7 +80,7 @@ def measure(name: str, a) -> dict:
 
 
 def worker(a) -> None:
-    from steps.runtime import tune_allocator
+    from core.allocator import tune_allocator
     allocator = tune_allocator()  # GFA_MALLOC=default for "default": glibc untouched
     print(json.dumps({"allocator": allocator, **{name: measure(name, a) for name in a.models.split(",")}}))
 
@@ -120,7 +120,7 @@ def main() -> None:
     p.add_argument("--internal-batch", type=int, default=50)
     p.add_argument("--models", default="rescnn64,ecapa512")
     p.add_argument("--no-compile", dest="compile", action="store_false")
-    p.add_argument("--malloc", default="auto", help="GFA_MALLOC of the second process (steps/runtime.py)")
+    p.add_argument("--malloc", default="auto", help="GFA_MALLOC of the second process (core/allocator.py)")
     p.add_argument("--worker", choices=["default", "tuned"], help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -135,7 +135,7 @@ def main() -> None:
     for name in a.models.split(","):
         report(name, runs, a)
     if a.device == "cpu":
-        print("\nThe second allocator is how steps/*.py run (steps/runtime.py); 'as run' compares with Captum called "
+        print("\nThe second allocator is how steps/*.py run (core/allocator.py); 'as run' compares with Captum called "
               "from a plain script, 'like for like' with Captum in the same process.")
 
 

@@ -36,7 +36,7 @@ def worker(a) -> None:
     from gradients.targets import make_target
     from losses import build_loss
     from models.registry import build_model
-    from steps.runtime import tune_allocator
+    from core.allocator import tune_allocator
     allocator = tune_allocator()
     cfg, dim = MODELS[a.model]
     torch.manual_seed(0)
@@ -59,7 +59,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--chunk-frames", type=int, default=1200)
     p.add_argument("--model", default="rescnn64", choices=list(MODELS))
-    p.add_argument("--malloc", default="auto", help="GFA_MALLOC of the runs (steps/runtime.py)")
+    p.add_argument("--malloc", default="auto", help="GFA_MALLOC of the runs (core/allocator.py)")
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     a = p.parse_args()

@@ -7,7 +7,7 @@
 Default: ResCNN-32 fed by the real egs loader against the model alone on tensors already in memory
 (the data-pipeline overhead; goal <= 10 %), forward + AAM loss + backward + SGD on batch x L x 161
 inputs, L drawn per batch in 200..400 by the same sampler for both. --malloc all runs it once per
-allocator setting (GFA_MALLOC, steps/runtime.py; tcmalloc/jemalloc where installed), each in a fresh
+allocator setting (GFA_MALLOC, core/allocator.py; tcmalloc/jemalloc where installed), each in a fresh
 process started as the recipe starts it (path.sh: tcmalloc preloaded when installed, for "auto").
 
 --demo: the demo teacher as ./run.sh trains it (conf/demo_rescnn.yaml, 8 epochs, validation and the
@@ -42,7 +42,7 @@ from datasets.loader import CropBatchSampler, EgsDataset, collate  # noqa: E402
 from losses import build_loss  # noqa: E402
 from models.registry import build_model  # noqa: E402
 from training.trainer import Net  # noqa: E402
-from steps.runtime import MODES as MALLOCS, tune_allocator  # noqa: E402
+from core.allocator import MODES as MALLOCS, tune_allocator  # noqa: E402
 
 
 def step(net, opt, x, y) -> float:

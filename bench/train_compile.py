@@ -17,7 +17,7 @@ import torch
 
 from losses import build_loss
 from models.registry import build_model
-from steps.runtime import tune_allocator
+from core.allocator import tune_allocator
 from training.trainer import Net
 
 VARIANTS = {"eager": (False, False), "channels_last": (False, True), "compile": (True, False),

@@ -126,7 +126,7 @@ class FrontEnd(nn.Module):
             prior = attention["prior"]
             if prior is None or isinstance(prior, (str, Path)):
                 raise UsageError(f"attention: prior {prior!r} is a name or path; models take the values (the entry "
-                                 "point resolves mel, published names and files: steps/experiment.py:resolve_prior)")
+                                 "point resolves mel, published names and files: recipe/experiment.py:resolve_prior)")
             prior = np.asarray(prior, dtype=np.float64)
             check_prior(prior, feat_dim, "values")
             self.attention = FreqAttention(prior, bool(attention.get("learn_prior", False)),

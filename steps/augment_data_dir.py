@@ -25,7 +25,8 @@ from datasets.augment_corpora import read_musan, read_rir_list
 from datasets.augment_dirs import DEFAULTS, KINDS, SourceCache, apply_recipe, augmented_rows, source_lists
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
-from steps.runtime import HelpFormatter, tune_allocator
+from core.cli import HelpFormatter
+from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, fail
 
 
@@ -58,7 +59,7 @@ def materialise(rows, wav_scp: dict, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (steps/runtime.py)
+    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (core/allocator.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--musan", required=True)

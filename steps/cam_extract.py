@@ -36,9 +36,11 @@ from gradients.targets import TARGETS
 from losses import build_loss
 from training.checkpoint import load_checkpoint
 from models.embed import extract_embeddings
-from steps.evaluate import dir_loader
-from steps.experiment import check_feature_conf, exp_labels, load_exp_model
-from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
+from recipe.evaluate import dir_loader
+from recipe.experiment import check_feature_conf, exp_labels, load_exp_model
+from core.cli import HelpFormatter, pick_device, positive_int
+from core.progress import progress
+from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, UsageError, fail
 
 # default --internal-batch-size on (CPU, GPU). On the CPU the peak is about 0.45 GB + 0.18 GB per row

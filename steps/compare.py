@@ -25,9 +25,9 @@ import numpy as np
 from datasets.kaldi_files import DataDirError, atomic_write_text
 from models.frontend import PUBLISHED, read_published
 from datasets.trials import read_scores
-from steps.experiment import model_facts, read_exp, scored_lists
-from steps.plotting import det_figure, feature_axes, pyplot, save
-from steps.runtime import HelpFormatter
+from recipe.experiment import model_facts, read_exp, scored_lists
+from recipe.plotting import det_figure, feature_axes, pyplot, save
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, UsageError, fail
 
 

@@ -26,7 +26,8 @@ from datasets.feat_opts import read_options
 from datasets.wav_checks import checked_waves, warn
 from datasets.kaldi_feats import compute_batch, content_rng
 from datasets.kaldi_files import atomic_write_text, format_table, read_dict
-from steps.runtime import HelpFormatter, tune_allocator
+from core.cli import HelpFormatter
+from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, fail
 
 
@@ -100,7 +101,7 @@ def run_job(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (steps/runtime.py)
+    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (core/allocator.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--type", required=True, choices=["spect", "fbank", "mfcc"])
     p.add_argument("--config", required=True)

@@ -17,7 +17,7 @@ from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.feat_opts import read_options
 from datasets.kaldi_files import DataDirError
 from datasets.vad import compute_vad
-from steps.runtime import HelpFormatter
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 

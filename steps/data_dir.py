@@ -18,7 +18,7 @@ from datasets.datadir import spk2utt_to_utt2spk, utt2spk_to_spk2utt, validate_da
 from datasets.fix_dir import fix_data_dir
 from datasets.kaldi_files import DataDirError
 from datasets.split import combine_data_dirs, split_data, subset_data_dir
-from steps.runtime import HelpFormatter
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 

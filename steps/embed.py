@@ -21,9 +21,10 @@ import numpy as np
 
 from datasets.ark_io import AtomicArkWriter
 from datasets.atomic import atomic_write_bytes, atomic_write_text
-from steps.experiment import load_exp_model
-from steps.runtime import HelpFormatter, pick_device, positive_int, progress
-from steps.wav_embed import embed_arrays, read_wav_list, wav_features
+from recipe.experiment import load_exp_model
+from core.cli import HelpFormatter, pick_device, positive_int
+from core.progress import progress
+from recipe.wav_embed import embed_arrays, read_wav_list, wav_features
 from core.errors import CLI_ERRORS, fail
 
 

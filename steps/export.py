@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from datasets.atomic import atomic_path, atomic_write_text
-from steps.experiment import load_exp_model
-from steps.runtime import HelpFormatter
+from recipe.experiment import load_exp_model
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, UsageError, fail
 
 TOLERANCE = 1e-4

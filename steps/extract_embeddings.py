@@ -21,9 +21,11 @@ from pathlib import Path
 from datasets.ark_io import AtomicArkWriter
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
 from models.embed import extract_embeddings
-from steps.evaluate import dir_loader
-from steps.experiment import check_feature_conf, load_exp_model
-from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
+from recipe.evaluate import dir_loader
+from recipe.experiment import check_feature_conf, load_exp_model
+from core.cli import HelpFormatter, pick_device, positive_int
+from core.progress import progress
+from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, fail
 
 
@@ -38,7 +40,7 @@ def merge(out: Path, num_jobs: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator()  # large CPU tensors without page-fault churn (steps/runtime.py)
+    tune_allocator()  # large CPU tensors without page-fault churn (core/allocator.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True, help="a trained experiment dir")
     p.add_argument("--data-dir", required=False, help="data dir with feats.scp and utt2num_frames")

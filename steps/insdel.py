@@ -33,9 +33,11 @@ from datasets.kaldi_files import DataDirError, read_dict
 from gradients import insdel
 from gradients.reduce import frequency_weights, utterance_profile
 from losses import build_loss
-from steps.experiment import check_feature_conf, exp_labels, load_exp_model
-from steps.insdel_report import write_report
-from steps.runtime import HelpFormatter, pick_device, positive_int, progress, tune_allocator
+from recipe.experiment import check_feature_conf, exp_labels, load_exp_model
+from recipe.insdel_report import write_report
+from core.cli import HelpFormatter, pick_device, positive_int
+from core.progress import progress
+from core.allocator import tune_allocator
 from training.checkpoint import CheckpointError, load_checkpoint
 from core.errors import CLI_ERRORS, fail
 
@@ -141,7 +143,7 @@ def first_pass(maps: dict, feats: dict, utts: list[str]) -> tuple[torch.Tensor, 
 
 
 def band_bins(exp: Path, inputs: dict, n_bins: int, band) -> np.ndarray:
-    from steps.plotting import feature_axes
+    from recipe.plotting import feature_axes
     from models.prior_variants import band_indicator
     return band_indicator(feature_axes(exp, inputs, n_bins)[0], band).astype(bool)
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from datasets.augment_corpora import make_musan_standin, make_rirs_standin
-from steps.runtime import HelpFormatter
+from core.cli import HelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:

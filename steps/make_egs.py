@@ -29,8 +29,9 @@ from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, describe_split, label_index, plan_speaker_egs, split_valid
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
 from datasets.parallel import pool_map
-from steps.evaluate import read_voiced
-from steps.runtime import HelpFormatter, tune_allocator
+from recipe.evaluate import read_voiced
+from core.cli import HelpFormatter
+from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, fail
 
 
@@ -169,7 +170,7 @@ def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], di
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (steps/runtime.py)
+    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (core/allocator.py)
     a = build_parser().parse_args(argv)
     if a.nj < 1 or a.input_per_spks < 1 or a.num_frames < 1 or (a.num_valid is not None and a.num_valid < 0):
         print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0",

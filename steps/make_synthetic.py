@@ -14,7 +14,7 @@ import time
 from tqdm import tqdm
 
 from datasets.synthetic import PRESETS, generate_corpus, parse_band
-from steps.runtime import HelpFormatter, arg_type
+from core.cli import HelpFormatter, arg_type
 from core.errors import CLI_ERRORS, fail
 
 

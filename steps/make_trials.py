@@ -18,7 +18,7 @@ from pathlib import Path
 
 from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict
 from datasets.trials import recordings, sample_trials
-from steps.runtime import HelpFormatter
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 

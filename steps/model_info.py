@@ -17,9 +17,9 @@ from pathlib import Path
 from models.info import count_macs, count_params, layer_table
 from losses import build_loss
 from models.registry import build_model
-from steps.config import load_config
-from steps.experiment import exp_prior, read_exp, resolve_prior, with_prior
-from steps.runtime import HelpFormatter
+from recipe.config import load_config
+from recipe.experiment import exp_prior, read_exp, resolve_prior, with_prior
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from datasets.voxceleb import prepare_vox1, prepare_vox2
-from steps.runtime import HelpFormatter
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 

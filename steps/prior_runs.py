@@ -26,11 +26,11 @@ import yaml
 from datasets.atomic import atomic_write_bytes, atomic_write_text
 from losses.comparisons import parse_pairs
 from models.prior_variants import band_indicator, shuffled, smooth_alternation
-from steps.config import ConfigError, load_config, validate
-from steps.experiment import npy_bytes, read_exp, resolve_prior
+from recipe.config import ConfigError, load_config, validate
+from recipe.experiment import npy_bytes, read_exp, resolve_prior
 from datasets.synthetic import parse_band
-from steps.plotting import feature_axes
-from steps.runtime import HelpFormatter, arg_type
+from recipe.plotting import feature_axes
+from core.cli import HelpFormatter, arg_type
 from core.errors import CLI_ERRORS, fail
 
 # prior name -> (teacher method whose freq_weights it uses or None, learn_prior, meaning)

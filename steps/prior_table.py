@@ -28,11 +28,11 @@ from datasets.atomic import atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
 from losses.comparisons import compare, seeds_to_run
 from losses.stats import bootstrap_metrics, dcf_supported, speaker_weights, t_interval
-from steps.evaluate import metrics
+from recipe.evaluate import metrics
 from datasets.trials import read_scores
-from steps.experiment import model_facts, read_exp
-from steps.plotting import feature_axes, save
-from steps.runtime import HelpFormatter
+from recipe.experiment import model_facts, read_exp
+from recipe.plotting import feature_axes, save
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 KEYS = ("eer", "mindcf_0.01", "mindcf_0.001")

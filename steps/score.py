@@ -23,9 +23,9 @@ import numpy as np
 
 from datasets.kaldi_files import DataDirError, atomic_write_text
 from losses.metrics import as_norm, cosine_scores, operating_points
-from steps.evaluate import metrics, read_trials
-from steps.plotting import det_figure, pyplot, save
-from steps.runtime import HelpFormatter, positive_int
+from recipe.evaluate import metrics, read_trials
+from recipe.plotting import det_figure, pyplot, save
+from core.cli import HelpFormatter, positive_int
 from core.errors import CLI_ERRORS, UsageError, fail
 
 

@@ -21,7 +21,7 @@ from datasets.ark_io import AtomicArkWriter
 from datasets.datadir import check_trials
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from datasets.split import subset_data_dir
-from steps.runtime import HelpFormatter
+from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 

@@ -32,16 +32,18 @@ from datasets.loader import CropBatchSampler, EgsDataset, collate
 from losses.margin import MarginScheduler
 from losses import build_loss
 from models.registry import ConfigError, build_model
-from steps.config import load_config
-from steps.evaluate import trials_evaluator
-from steps.experiment import check_same_inputs, egs_inputs, prior_record, same_config, with_prior, write_inputs
+from recipe.config import load_config
+from recipe.evaluate import trials_evaluator
+from recipe.experiment import check_same_inputs, egs_inputs, prior_record, same_config, with_prior, write_inputs
 from training.checkpoint import (CheckpointError, average_models, epoch_checkpoints, load_checkpoint,
                                  load_state_strict, save_checkpoint)
 from training.budget import converged, fraction_steps, resolve_budget
 from training.optim import build_optimizer, build_scheduler
 from training.trainer import Net, Trainer
-from steps.runtime import HelpFormatter, progress, tune_allocator
-from steps.training_report import report
+from core.cli import HelpFormatter
+from core.progress import progress
+from core.allocator import tune_allocator
+from recipe.training_report import report
 from core.errors import CLI_ERRORS, fail
 
 WINDOW = 0.25  # the convergence verdict compares the validation loss over the last quarter of the budget
@@ -239,7 +241,7 @@ def undo_new_exp(new) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    allocator = tune_allocator()  # large CPU tensors without page-fault churn, bounded (steps/runtime.py)
+    allocator = tune_allocator()  # large CPU tensors without page-fault churn, bounded (core/allocator.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--config", required=True)
     p.add_argument("--egs-dir", required=True)

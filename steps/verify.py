@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from losses.metrics import cosine_scores
-from steps.experiment import load_exp_model
-from steps.runtime import HelpFormatter, pick_device
+from recipe.experiment import load_exp_model
+from core.cli import HelpFormatter, pick_device
 from gfa.experiment import pick_threshold
-from steps.wav_embed import embed_arrays, keys_for, wav_features
+from recipe.wav_embed import embed_arrays, keys_for, wav_features
 from core.errors import CLI_ERRORS, fail
 
 

@@ -23,9 +23,9 @@ from datasets.ark_read import read_rows
 from datasets.atomic import atomic_write_bytes
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from models.frontend import PUBLISHED, read_published
-from steps.experiment import npy_bytes, read_exp
-from steps.plotting import feature_axes, pyplot, save
-from steps.runtime import HelpFormatter, positive_int
+from recipe.experiment import npy_bytes, read_exp
+from recipe.plotting import feature_axes, pyplot, save
+from core.cli import HelpFormatter, positive_int
 from gradients.reduce import BIN0, REDUCTIONS, frequency_weights, top_fraction_mask, utterance_profile
 from core.errors import CLI_ERRORS, UsageError, fail
 

@@ -62,7 +62,7 @@ def test_a_teacher_trained_here_gives_b_extracts_vector(user_exps, tmp_path):
     from datasets.ark_read import read_rows
     from datasets.kaldi_files import read_dict
     from losses import build_loss
-    from steps.experiment import exp_labels, load_exp_model
+    from recipe.experiment import exp_labels, load_exp_model
     from training.checkpoint import load_checkpoint
     exp = tmp_path / "teacher"
     shutil.copytree(user_exps["teacher"], exp, ignore=shutil.ignore_patterns("gradients"))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from models.registry import ConfigError
-from steps.config import load_config
+from recipe.config import load_config
 from training.budget import chance_warning, converged, resolve_budget
 from training.optim import build_optimizer, build_scheduler
 

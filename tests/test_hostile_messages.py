@@ -48,7 +48,7 @@ def test_case7_fix_data_dir_drops_bad_label_duplicate_and_self_pair_trials(tmp_p
 
 
 def test_case7_self_pair_trial_is_not_scored(tiny_egs, tmp_path):
-    from steps.evaluate import read_trials
+    from recipe.evaluate import read_trials
     from datasets.kaldi_files import DataDirError
     t = write(tmp_path / "trials", "spk0001-s01-00001 spk0001-s01-00001 target\n")
     with pytest.raises(DataDirError, match="trials:1: self-pair"):
@@ -57,7 +57,7 @@ def test_case7_self_pair_trial_is_not_scored(tiny_egs, tmp_path):
 
 def test_case7_2d_prior_is_refused(tmp_path):
     from models.registry import ConfigError
-    from steps.experiment import resolve_prior
+    from recipe.experiment import resolve_prior
     np.save(tmp_path / "p.npy", np.ones((7, 23)))
     with pytest.raises(ConfigError, match="a 7x23 array, not one value per bin"):
         resolve_prior(str(tmp_path / "p.npy"), 161)

@@ -12,8 +12,8 @@ from models.frontend import FreqAttention, FrontEnd, mel_prior, read_published
 from models.info import count_params
 from losses import LOSSES, build_loss
 from models.registry import MODELS, ConfigError, build_model
-from steps.config import load_config
-from steps.experiment import resolve_prior, with_prior
+from recipe.config import load_config
+from recipe.experiment import resolve_prior, with_prior
 
 torch.manual_seed(0)
 

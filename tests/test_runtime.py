@@ -1,4 +1,4 @@
-"""steps/runtime.py and path.sh: the allocator settings take effect. "heap" reuses large blocks (no
+"""core/allocator.py and path.sh: the allocator settings take effect. "heap" reuses large blocks (no
 page faults once settled); "bounded" hands them back at once and PyTorch takes huge pages for them;
 a preloaded tcmalloc/jemalloc is reported and left alone; a wrong GFA_MALLOC is an error."""
 import os
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="gl
 PROBE = """
 import resource, torch
 import steps.train  # the entry point's imports come before its tune_allocator() call
-from steps.runtime import tune_allocator
+from core.allocator import tune_allocator
 print(tune_allocator())
 
 def rss():
@@ -68,17 +68,17 @@ def test_heap_reuses_large_blocks_and_bounded_returns_them():
 
 
 def test_bad_setting_is_an_error():
-    p = run([sys.executable, "-c", "from steps.runtime import tune_allocator; tune_allocator()"],
+    p = run([sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"],
             env={"GFA_MALLOC": "tcmalloc4"})
     assert p.returncode != 0, p.stdout
     assert "GFA_MALLOC='tcmalloc4': expected one of auto, tcmalloc, jemalloc, heap, bounded, default" in p.stderr
     # a named library that is not in the process: said, not silently replaced by glibc
-    p = run([sys.executable, "-c", "from steps.runtime import tune_allocator; tune_allocator()"],
+    p = run([sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"],
             env={"GFA_MALLOC": "jemalloc", "LD_PRELOAD": ""})
     assert p.returncode != 0 and "GFA_MALLOC=jemalloc: libjemalloc is not preloaded (this process has glibc)" in p.stderr
 
 
-SHOW = "from steps.runtime import tune_allocator; print(tune_allocator())"
+SHOW = "from core.allocator import tune_allocator; print(tune_allocator())"
 
 
 def test_path_sh_preloads_an_installed_allocator():

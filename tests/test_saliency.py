@@ -102,7 +102,7 @@ def test_long_utterances_are_attributed_in_chunks_covering_every_frame():
 
 
 def test_pick_device():
-    from steps.runtime import pick_device
+    from core.cli import pick_device
     assert pick_device("cpu", "0,1", 3).type == "cpu"
     if torch.cuda.is_available():
         assert pick_device("cuda", "0", 2) == torch.device("cuda:0")

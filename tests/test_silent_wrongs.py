@@ -3,7 +3,7 @@ speaker, blanks in an scp path. Each case fails before any work, naming the key,
 import pytest
 
 from conftest import ROOT, make_data_dir, run, write
-from steps.config import ConfigError, load_config
+from recipe.config import ConfigError, load_config
 
 
 def test_r1_duplicate_yaml_keys_name_both_lines(tmp_path):
@@ -111,7 +111,7 @@ def test_r5_score_refuses_a_nan_embedding(tmp_path):
 def test_weak_embedding_tools_name_what_they_leave_out(tmp_path, capsys):
     import numpy as np
     from datasets.kaldi_files import DataDirError
-    from steps.evaluate import dir_loader
+    from recipe.evaluate import dir_loader
     import kaldiio
     d = tmp_path / "d"
     d.mkdir()

@@ -81,7 +81,7 @@ def test_embed_list_matches_data_dir_embeddings(tools, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_export_equals_pytorch(tools, tmp_path, fmt):
-    from steps.experiment import load_exp_model
+    from recipe.experiment import load_exp_model
     s = tools["student"]  # with the attention layer
     if fmt == "onnx":
         pytest.importorskip("onnx")

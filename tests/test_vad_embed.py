@@ -18,7 +18,7 @@ def vad_exp(user_exps):
 
 
 def test_vad_embeddings_drop_only_the_unvoiced_frames(vad_exp):
-    from steps.experiment import load_exp_model
+    from recipe.experiment import load_exp_model
     data, exp = vad_exp
     model, _, _, _ = load_exp_model(exp)
     emb = dict(kaldiio.load_scp_sequential(str(exp / "embeddings" / "test" / "xvector.scp")))

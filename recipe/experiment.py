@@ -22,7 +22,7 @@ from datasets.kaldi_files import DataDirError, read_dict
 from models.info import count_macs, count_params
 from models.frontend import PUBLISHED, check_prior, mel_prior, read_published
 from models.registry import ConfigError, build_model
-from steps.config import validate
+from recipe.config import validate
 from training.checkpoint import CheckpointError, load_checkpoint, load_state_strict
 
 EGS_INDEX = ("egs.json", "feats.scp", "utt2label", "egs2src")
@@ -69,7 +69,7 @@ def egs_inputs(egs: Path, cfg: dict) -> tuple[dict, dict[str, bytes]]:
     if conf.exists():
         copies["feats.conf"] = conf.read_bytes()
     else:
-        print(f"steps.experiment: warning: {egs} records no feature conf (egs made before it was recorded, or "
+        print(f"recipe.experiment: warning: {egs} records no feature conf (egs made before it was recorded, or "
               f"features not made by steps/make_{feat_type}.sh); plots will assume {feat_type} defaults")
     num_classes = len(read_dict(egs / "spk2label"))
     if num_classes < 2:

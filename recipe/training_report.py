@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from datasets.kaldi_files import atomic_write_text
-from steps.plotting import pyplot, save
+from recipe.plotting import pyplot, save
 from training.budget import Budget, Verdict
 
 COLUMNS = ("epoch", "step", "train_loss", "valid_loss", "train_acc", "valid_acc", "lr", "margin", "seconds")
