@@ -19,25 +19,27 @@ def pick_device(kind: str, gpus: str = "", job: int = 0):
     return torch.device(f"cuda:{ids[(max(job, 1) - 1) % len(ids)]}")
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """--help of the entry points: the docstring as written and every option's default (options
-    without a default, None, or a flag that is off show none)."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help of the entry points: the docstring as written (RawDescriptionHelpFormatter) and every option's
+    default (ArgumentDefaultsHelpFormatter), 0 included; a default that says nothing (None, an off flag,
+    an empty string or list) is not printed."""
 
     def _format_action(self, action):
-        if action.help is None and self._shows_default(action):
+        if action.help is None and self._shows_default(action):  # argparse formats no help text at all
             action = copy.copy(action)
             action.help = "(default: %(default)s)"
         return super()._format_action(action)
 
     def _get_help_string(self, action):
-        text = action.help or ""
-        if "%(default)" not in text and self._shows_default(action):
-            text += " (default: %(default)s)"
-        return text
+        if not self._shows_default(action):
+            return action.help or ""
+        return super()._get_help_string(action).strip()
 
     @staticmethod
     def _shows_default(action) -> bool:
-        return bool(action.option_strings) and action.default not in (None, False, argparse.SUPPRESS, [])
+        d = action.default
+        return bool(action.option_strings) and not (d is None or d is False or d is argparse.SUPPRESS
+                                                    or (isinstance(d, (str, list)) and not d))
 
 
 def arg_type(parse):

@@ -70,3 +70,21 @@ def test_a_user_error_exits_1_and_a_bug_keeps_its_traceback(monkeypatch, capsys,
 
 def test_not_found_reads_as_a_sentence():
     assert str(NotFoundError("2 trial utterance(s) have no embedding")) == "2 trial utterance(s) have no embedding"
+
+
+def test_help_shows_every_default_that_says_something():
+    """core.cli.HelpFormatter (the standard library's classes): 0 is shown; None, an off flag, '' and [] are not."""
+    import argparse
+
+    from core.cli import HelpFormatter
+    p = argparse.ArgumentParser(description="line one\n  kept as written", formatter_class=HelpFormatter)
+    p.add_argument("--zero", type=int, default=0)
+    p.add_argument("--five", type=int, default=5, help="a count")
+    p.add_argument("--empty", default="")
+    p.add_argument("--none", default=None, help="unset")
+    p.add_argument("--flag", action="store_true")
+    p.add_argument("--many", nargs="+", default=[])
+    text = " ".join(p.format_help().split())
+    assert "--zero ZERO (default: 0)" in text and "--five FIVE a count (default: 5)" in text
+    assert "--none NONE unset --flag" in text and "(default: )" not in text and "default: None" not in text
+    assert "default: False" not in text and "default: []" not in text and "line one\n  kept as written" in p.format_help()
