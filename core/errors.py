@@ -10,6 +10,11 @@ class GfaError(Exception):
     """Base of every user-facing error of gfa-sv."""
 
 
+class ConfigError(GfaError, ValueError):
+    """A config names an unknown model/loss or argument, or a value out of its range; the message lists
+    the valid ones."""
+
+
 class UsageError(GfaError, ValueError):
     """A value the user gave (an argument, an option, an input array or file's content) is not valid."""
 

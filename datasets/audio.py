@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.atomic import atomic_path
+from core.atomic import atomic_path
 from core.errors import GfaError
 
 

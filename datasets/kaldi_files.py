@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from datasets.atomic import atomic_write_text  # noqa: F401  (re-exported: the data-dir writers use it)
+from core.atomic import atomic_write_text  # noqa: F401  (re-exported: the data-dir writers use it)
 from core.errors import GfaError
 
 

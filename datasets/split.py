@@ -12,7 +12,7 @@ from typing import Iterable
 import numpy as np
 
 from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
-from datasets.atomic import atomic_write_bytes
+from core.atomic import atomic_write_bytes
 from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_table
 
 # files filtered by utterance (wav.scp too when there is no segments file) and by speaker

@@ -25,7 +25,7 @@ from datasets import synth_voice as sv
 from datasets.audio import write_wav
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.kaldi_files import atomic_write_text, c_key, format_table
-from datasets.parallel import pool_map
+from core.parallel import pool_map
 from core.errors import UsageError
 
 

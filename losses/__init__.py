@@ -4,7 +4,8 @@ from __future__ import annotations
 from torch import nn
 
 from losses.margin import AAMSoftmax, AMSoftmax, Softmax
-from models.registry import ConfigError, check_entry
+from core.errors import ConfigError
+from core.spec import check_entry
 
 LOSSES = {"Softmax": Softmax, "AMSoftmax": AMSoftmax, "AAMSoftmax": AAMSoftmax}
 

@@ -17,7 +17,9 @@ import yaml
 
 from losses import LOSSES, check_loss_config
 from models.frontend import ATTENTION_KEYS
-from models.registry import MODELS, ConfigError, Spec, check_model_config, valid_args
+from models.registry import MODELS, check_model_config
+from core.errors import ConfigError
+from core.spec import Spec, valid_args
 from training.optim import OPTIMIZERS, SCHEDULERS
 
 FEAT_TYPES = ("spect", "fbank", "mfcc")

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 import yaml
 
-from datasets.atomic import atomic_write_bytes, atomic_write_text
+from core.atomic import atomic_write_bytes, atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
 from models.info import count_macs, count_params
 from models.frontend import PUBLISHED, check_prior, mel_prior, read_published
-from models.registry import ConfigError, build_model
+from core.errors import ConfigError
+from models.registry import build_model
 from recipe.config import validate
 from training.checkpoint import CheckpointError, load_checkpoint, load_state_strict
 

@@ -1,6 +1,6 @@
 """Insertion / deletion results of steps.insdel: curves, AUCs, the markdown table and the plots.
 
-Every file is written whole through a temp file (datasets.atomic): curves.csv / curves.json (mean
+Every file is written whole through a temp file (core.atomic): curves.csv / curves.json (mean
 top-1 / top-5 accuracy per proportion), auc.csv, results.md (one table per level and fill, ranked,
 beside the AUCs published in the GFA README) and plots/{insert,delete}_<level>_<fill>.{png,pdf};
 insert.png / delete.png are the paper's setting (points, time-mean fill) when it was run.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.atomic import atomic_path, atomic_write_bytes
+from core.atomic import atomic_path, atomic_write_bytes
 from datasets.kaldi_files import atomic_write_text
 from gradients.insdel import PUBLISHED, auc, bootstrap_auc, paired_auc_difference
 from core.errors import UsageError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.atomic import atomic_path
+from core.atomic import atomic_path
 from datasets.feat_opts import read_options
 from datasets.kaldi_feats import bin_axis
 from losses.metrics import det_points, operating_points

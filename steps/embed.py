@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.ark_io import AtomicArkWriter
-from datasets.atomic import atomic_write_bytes, atomic_write_text
+from core.atomic import atomic_write_bytes, atomic_write_text
 from recipe.experiment import load_exp_model
 from core.cli import HelpFormatter, pick_device, positive_int
 from core.progress import progress

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from datasets.atomic import atomic_path, atomic_write_text
+from core.atomic import atomic_path, atomic_write_text
 from recipe.experiment import load_exp_model
 from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, UsageError, fail

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from datasets.atomic import atomic_write_bytes, atomic_write_text
+from core.atomic import atomic_write_bytes, atomic_write_text
 from losses.comparisons import parse_pairs
 from models.prior_variants import band_indicator, shuffled, smooth_alternation
-from recipe.config import ConfigError, load_config, validate
+from core.errors import ConfigError
+from recipe.config import load_config, validate
 from recipe.experiment import npy_bytes, read_exp, resolve_prior
 from datasets.synthetic import parse_band
 from recipe.plotting import feature_axes

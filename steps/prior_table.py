@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.atomic import atomic_write_text
+from core.atomic import atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
 from losses.comparisons import compare, seeds_to_run
 from losses.stats import bootstrap_metrics, dcf_supported, speaker_weights, t_interval

@@ -27,11 +27,12 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from datasets.lock import exclusive_lock
+from core.lock import exclusive_lock
 from datasets.loader import CropBatchSampler, EgsDataset, collate
 from losses.margin import MarginScheduler
 from losses import build_loss
-from models.registry import ConfigError, build_model
+from core.errors import ConfigError
+from models.registry import build_model
 from recipe.config import load_config
 from recipe.evaluate import trials_evaluator
 from recipe.experiment import check_same_inputs, egs_inputs, prior_record, same_config, with_prior, write_inputs

@@ -20,7 +20,7 @@ import kaldiio
 import numpy as np
 
 from datasets.ark_read import read_rows
-from datasets.atomic import atomic_write_bytes
+from core.atomic import atomic_write_bytes
 from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
 from models.frontend import PUBLISHED, read_published
 from recipe.experiment import npy_bytes, read_exp

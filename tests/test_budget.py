@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from models.registry import ConfigError
+from core.errors import ConfigError
 from recipe.config import load_config
 from training.budget import chance_warning, converged, resolve_budget
 from training.optim import build_optimizer, build_scheduler

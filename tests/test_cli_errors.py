@@ -12,7 +12,7 @@ from core.errors import CLI_ERRORS, GfaError, NotFoundError, UsageError
 ROOT = Path(__file__).resolve().parents[1]
 ERRORS = {"models.registry": "ConfigError", "datasets.kaldi_files": "DataDirError", "datasets.ark_read": "ArkReadError",
           "training.checkpoint": "CheckpointError", "datasets.audio": "AudioError", "datasets.feat_opts": "OptionError",
-          "datasets.augment": "AugmentError", "gradients.cams": "NoFrequencyAxisError", "datasets.lock": "LockedError",
+          "datasets.augment": "AugmentError", "gradients.cams": "NoFrequencyAxisError", "core.lock": "LockedError",
           "training.trainer": "NaNLossError"}
 
 

@@ -190,7 +190,7 @@ def test_core_imports_nothing_of_the_project():
 
 
 def test_writes_keep_the_umask_mode(teacher, tmp_path):
-    from datasets.atomic import atomic_write_text
+    from core.atomic import atomic_write_text
     from training.checkpoint import save_checkpoint
     old = os.umask(0o022)
     try:

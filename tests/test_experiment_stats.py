@@ -109,7 +109,7 @@ def test_shuffled_control_is_new_per_seed_with_bin0_fixed(tmp_path):
 
 
 def test_removed_uniform_prior_says_why(tmp_path):
-    from recipe.config import ConfigError
+    from core.errors import ConfigError
     from steps.prior_runs import check_priors
     with pytest.raises(ConfigError, match="BatchNorm"):
         check_priors(["none", "uniform"])
@@ -117,7 +117,7 @@ def test_removed_uniform_prior_says_why(tmp_path):
 
 def test_primaries_are_declared_before_the_runs(tmp_path, capsys):
     from types import SimpleNamespace
-    from recipe.config import ConfigError
+    from core.errors import ConfigError
     from steps.prior_runs import declare
     a = SimpleNamespace(primaries="gradient:none ig:none gradient:shuffled", detect=0.4, power=0.8)
     plan = declare(a, ["none", "gradient", "shuffled", "mel"], tmp_path)

@@ -56,7 +56,7 @@ def test_case7_self_pair_trial_is_not_scored(tiny_egs, tmp_path):
 
 
 def test_case7_2d_prior_is_refused(tmp_path):
-    from models.registry import ConfigError
+    from core.errors import ConfigError
     from recipe.experiment import resolve_prior
     np.save(tmp_path / "p.npy", np.ones((7, 23)))
     with pytest.raises(ConfigError, match="a 7x23 array, not one value per bin"):

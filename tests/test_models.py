@@ -11,7 +11,8 @@ from losses.margin import AAMSoftmax, AMSoftmax, MarginScheduler, Softmax
 from models.frontend import FreqAttention, FrontEnd, mel_prior, read_published
 from models.info import count_params
 from losses import LOSSES, build_loss
-from models.registry import MODELS, ConfigError, build_model
+from models.registry import MODELS, build_model
+from core.errors import ConfigError
 from recipe.config import load_config
 from recipe.experiment import resolve_prior, with_prior
 

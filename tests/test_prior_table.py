@@ -74,7 +74,7 @@ def test_prior_runs_rejects_before_writing(tiny_egs, tmp_path):
 
 
 def test_prior_vectors_without_a_teacher(tmp_path):
-    from recipe.config import ConfigError
+    from core.errors import ConfigError
     from steps.prior_runs import prior_vector
     assert prior_vector("none", tmp_path, 161, None, None, 0) is None
     with pytest.raises(ConfigError, match="needs --oracle-band"):

@@ -3,7 +3,8 @@ speaker, blanks in an scp path. Each case fails before any work, naming the key,
 import pytest
 
 from conftest import ROOT, make_data_dir, run, write
-from recipe.config import ConfigError, load_config
+from core.errors import ConfigError
+from recipe.config import load_config
 
 
 def test_r1_duplicate_yaml_keys_name_both_lines(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from datasets.atomic import atomic_path
+from core.atomic import atomic_path
 from core.errors import GfaError
 
 CKPT_RE = re.compile(r"^checkpoint_(\d+)\.pt$")

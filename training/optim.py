@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from models.registry import Spec
+from core.spec import Spec
 from training.budget import fraction_steps
 
 LR = Spec(0.1, float, lo=0.0, lo_open=True)  # finite (Spec), no upper bound: the NaN-loss path is tested with 1e30
