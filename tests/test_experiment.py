@@ -179,6 +179,35 @@ def test_no_module_imports_an_entry_point():
     assert not offenders, offenders
 
 
+def _defined(module) -> set[str]:
+    """Names a module defines itself (def, class, assignment), not the ones it imports."""
+    out = set()
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            out |= {t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
+    return out
+
+
+def test_no_arrow_between_domain_packages_carries_plumbing():
+    """A domain package imports from another only what that one defines (a model, a loss, a data reader),
+    never a name it re-exports from core/ (the plumbing is imported from core/ itself)."""
+    domain = ("datasets", "models", "losses", "gradients", "training")
+    offenders = []
+    for pkg in domain:
+        for f in sorted((ROOT / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(f.read_text())):
+                mod = getattr(node, "module", None) or ""
+                if not isinstance(node, ast.ImportFrom) or mod.split(".")[0] not in domain or mod.split(".")[0] == pkg:
+                    continue
+                src = ROOT / (mod.replace(".", "/") + ".py")
+                src = src if src.exists() else ROOT / mod.replace(".", "/") / "__init__.py"
+                offenders += [f"{f.relative_to(ROOT)}: {n.name} from {mod}" for n in node.names
+                              if n.name not in _defined(src)]
+    assert not offenders, offenders
+
+
 def test_core_imports_nothing_of_the_project():
     """core/ is the neutral plumbing every package may import: it imports none of them."""
     project = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"core"}
