@@ -3,18 +3,13 @@ frequency-attention layer. Inputs are (batch, time, freq) log spectra; outputs k
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from core.errors import NotFoundError, UsageError
-
-PRIOR_FILE = Path(__file__).with_name("priors") / "gfa_published.txt"
-# published GFA priors (GFA gradients/constants.py), 161 bins of the 20 ms / 320-point spectrogram
-PUBLISHED = {"vox1_clean": "VOX1_CLEAN", "vox1_aug": "VOX1_AUG", "vox2_clean": "VOX2_CLEAN"}
-NAMED_PRIORS = ("mel", *PUBLISHED)
+from core.errors import UsageError
+from models.priors import check_prior, weights_vector
 
 
 class MeanNorm(nn.Module):
@@ -22,46 +17,6 @@ class MeanNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, freq)
         return x - x.mean(dim=1, keepdim=True)
-
-
-def read_published(name: str) -> np.ndarray:
-    """One section (e.g. ``VOX1_CLEAN``) of the shipped prior file, as float64."""
-    text = PRIOR_FILE.read_text()
-    m = re.search(rf"^\[{name}\] n=(\d+)\n(.*?)(?:\n\n|\n#|\Z)", text, flags=re.S | re.M)
-    if not m:
-        raise NotFoundError(f"{PRIOR_FILE}: no section [{name}]")
-    values = np.array(m.group(2).split(), dtype=np.float64)
-    assert len(values) == int(m.group(1)), name
-    return values
-
-
-def mel_prior(n_bins: int, sample_rate: float = 16000.0) -> np.ndarray:
-    """GFA's ``mel`` prior: mel density (mel per Hz) at ``n_bins`` points, divided by its max.
-
-    Integer mel grid m = 0..floor(mel(Nyquist)); density 1/(f_m - f_{m-1}) at f_m (m >= 1), linearly
-    interpolated at f_k = f_1 + k (f_max - f_1) / n_bins, k = 0..n_bins-1 (GFA's grid).
-    """
-    mel_max = 2595.0 * np.log10(1.0 + sample_rate / 2 / 700.0)
-    mels = np.arange(int(np.floor(mel_max)) + 1, dtype=np.float64)
-    hz = 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
-    density = 1.0 / np.diff(hz)  # at hz[1:]
-    points = hz[1] + np.arange(n_bins) * (hz[-1] - hz[1]) / n_bins
-    v = np.interp(points, hz[1:], density)
-    return v / v.max()
-
-
-def check_prior(v: np.ndarray, feat_dim: int, source: str) -> None:
-    if v.ndim != 1:
-        raise UsageError(f"attention prior {source}: a {'x'.join(map(str, v.shape))} array, not one value per bin")
-    if len(v) != feat_dim:
-        raise UsageError(f"attention prior {source}: {len(v)} values but the features have {feat_dim} bins")
-    if not np.isfinite(v).all():
-        bad = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise UsageError(f"attention prior {source}: non-finite value at bin {bad}")
-    if (v < 0).any():
-        raise UsageError(f"attention prior {source}: negative value at bin {int(np.flatnonzero(v < 0)[0])}")
-    if not (v > 0).any():
-        raise UsageError(f"attention prior {source}: all values are zero")
 
 
 class FreqAttention(nn.Module):
@@ -86,13 +41,7 @@ class FreqAttention(nn.Module):
     def from_weights(cls, weights, learn_prior: bool = False) -> "FreqAttention":
         """The layer from a (freq,) weight vector, or from a file of one (``b_extract.sh``'s
         ``freq_weights.npy`` or ``.txt``): put it in front of any model that takes (batch, time, freq)."""
-        source = str(weights) if isinstance(weights, (str, Path)) else "given vector"
-        if isinstance(weights, (str, Path)):
-            path = Path(weights)
-            v = np.load(path) if path.suffix == ".npy" else np.loadtxt(path)
-        else:
-            v = np.asarray(weights.detach().cpu() if isinstance(weights, torch.Tensor) else weights, dtype=np.float64)
-        v = np.asarray(v, dtype=np.float64)
+        v, source = weights_vector(weights)
         check_prior(v, v.shape[0] if v.ndim == 1 else -1, source)
         return cls(v, learn_prior)
 

@@ -20,7 +20,7 @@ import yaml
 from core.atomic import atomic_write_bytes, atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
 from models.info import count_macs, count_params
-from models.frontend import PUBLISHED, check_prior, mel_prior, read_published
+from models.priors import PUBLISHED, check_prior, mel_prior, read_published
 from core.errors import ConfigError
 from models.registry import build_model
 from recipe.config import validate

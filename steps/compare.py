@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.kaldi_files import DataDirError, atomic_write_text
-from models.frontend import PUBLISHED, read_published
+from models.priors import PUBLISHED, read_published
 from datasets.trials import read_scores
 from recipe.experiment import model_facts, read_exp, scored_lists
 from recipe.plotting import det_figure, feature_axes, pyplot, save

@@ -144,7 +144,7 @@ def first_pass(maps: dict, feats: dict, utts: list[str]) -> tuple[torch.Tensor, 
 
 def band_bins(exp: Path, inputs: dict, n_bins: int, band) -> np.ndarray:
     from recipe.plotting import feature_axes
-    from models.prior_variants import band_indicator
+    from models.priors import band_indicator
     return band_indicator(feature_axes(exp, inputs, n_bins)[0], band).astype(bool)
 
 

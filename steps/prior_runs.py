@@ -25,7 +25,7 @@ import yaml
 
 from core.atomic import atomic_write_bytes, atomic_write_text
 from losses.comparisons import parse_pairs
-from models.prior_variants import band_indicator, shuffled, smooth_alternation
+from models.priors import band_indicator, shuffled, smooth_alternation
 from core.errors import ConfigError
 from recipe.config import load_config, validate
 from recipe.experiment import npy_bytes, read_exp, resolve_prior

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from conftest import ROOT, run
 from losses.margin import AAMSoftmax, AMSoftmax, MarginScheduler, Softmax
-from models.frontend import FreqAttention, FrontEnd, mel_prior, read_published
+from models.frontend import FreqAttention, FrontEnd
+from models.priors import mel_prior, read_published
 from models.info import count_params
 from losses import LOSSES, build_loss
 from models.registry import MODELS, build_model

@@ -6,7 +6,7 @@ import pytest
 from conftest import run, tiny_configs
 from losses.metrics import verification_metrics
 from losses.stats import bootstrap_metrics, quantile_interval, speaker_weights, t_interval
-from models.prior_variants import band_indicator, shuffled, smooth_alternation
+from models.priors import band_indicator, shuffled, smooth_alternation
 
 
 def test_t_interval_known_answer():
