@@ -14,7 +14,6 @@ from core.errors import NotFoundError, UsageError
 PRIOR_FILE = Path(__file__).with_name("priors") / "gfa_published.txt"
 # published GFA priors (GFA gradients/constants.py), 161 bins of the 20 ms / 320-point spectrogram
 PUBLISHED = {"vox1_clean": "VOX1_CLEAN", "vox1_aug": "VOX1_AUG", "vox2_clean": "VOX2_CLEAN"}
-NAMED_PRIORS = ("mel", *PUBLISHED)
 
 
 def read_published(name: str) -> np.ndarray:
