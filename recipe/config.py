@@ -209,6 +209,24 @@ def check_override_keys(overrides: list[str]) -> None:
         seen[key] = o
 
 
+RENAMED = {  # old name -> new name of the paper configs with a prior: <model>_gfa-<prior>.yaml
+    "rescnn16_aug.yaml": "rescnn16_gfa-vox1_aug.yaml",
+    "rescnn16_clean.yaml": "rescnn16_gfa-vox1_clean.yaml",
+    "rescnn16_mel.yaml": "rescnn16_gfa-mel.yaml",
+    "rescnn16_vox2.yaml": "rescnn16_gfa-vox2_clean.yaml",
+    "rescnn32_aug.yaml": "rescnn32_gfa-vox1_aug.yaml",
+    "rescnn32_clean.yaml": "rescnn32_gfa-vox1_clean.yaml",
+    "rescnn32_mel.yaml": "rescnn32_gfa-mel.yaml",
+    "rescnn32_vox2.yaml": "rescnn32_gfa-vox2_clean.yaml",
+    "rescnn64_mel.yaml": "rescnn64_gfa-mel.yaml",
+    "tdnn_mel.yaml": "tdnn_gfa-mel.yaml",
+    "tdnn_s_aug.yaml": "tdnn_s_gfa-vox1_aug.yaml",
+    "tdnn_s_clean.yaml": "tdnn_s_gfa-vox1_clean.yaml",
+    "tdnn_s_mel.yaml": "tdnn_s_gfa-mel.yaml",
+    "tdnn_s_vox2.yaml": "tdnn_s_gfa-vox2_clean.yaml",
+}
+
+
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict:
     """Read ``path`` (safe YAML, duplicate keys refused), apply ``--set`` overrides, resolve defaults, validate."""
     path = Path(path)
@@ -216,6 +234,9 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict:
     try:
         raw = read_yaml(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
+        if path.name in RENAMED and not path.exists():
+            raise ConfigError(f"{path}: renamed to {path.with_name(RENAMED[path.name])} (the paper configs with a "
+                              "prior are <model>_gfa-<prior>.yaml)") from None
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e})") from None

@@ -284,3 +284,14 @@ def test_model_info_command():
     assert "MACs for 300 frames:" in p.stdout and "stages.3.gate.time_conv" in p.stdout
     p = run(["python", "-m", "steps.model_info", "--config", "conf/rescnn64.yaml", "--set", "model.widht=3"])
     assert p.returncode == 1 and "unknown key 'widht'" in p.stderr
+
+
+def test_renamed_paper_configs_say_their_new_name():
+    """The paper configs with a prior are <model>_gfa-<prior>.yaml; an old name meets the new one."""
+    from recipe.config import RENAMED
+    assert RENAMED and all((ROOT / "conf" / new).exists() and not (ROOT / "conf" / old).exists()
+                           for old, new in RENAMED.items())
+    with pytest.raises(ConfigError, match=r"conf/rescnn32_clean.yaml: renamed to conf/rescnn32_gfa-vox1_clean.yaml"):
+        load_config("conf/rescnn32_clean.yaml")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config("conf/rescnn33_clean.yaml")
