@@ -1,6 +1,6 @@
 """Optimised deletion masks: meaningful perturbation (Fong & Vedaldi 2017) and I-GOS (Qi et al. 2019).
 
-    method(fn, x, ...) -> maps (batch, time, freq), as the input-gradient methods in path.py.
+    method(fn, x, ...) -> maps (batch, time, freq), as the input-gradient methods in input_gradients.py.
 
 Both learn, per utterance, a low-resolution preservation mask m in [0, 1] (time/down x freq/down,
 bilinearly upsampled; 1 keeps a point, 0 replaces it by ``fill``) that minimises
@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gradients.path import make_baseline
+from gradients.input_gradients import make_baseline
 from core.errors import UsageError
 
 

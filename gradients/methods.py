@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from datasets.loader import chunk_plan
-from gradients import cams, masks, path, perturb
+from gradients import cams, input_gradients, masks, perturb
 from core.errors import NonFiniteError, UsageError
 
 
@@ -50,34 +50,34 @@ DRAWN = ("references", "generator", "internal_batch_size")
 MASK_OPTIONS = {
     "l1": Option(1.0, float, "weight of the deleted area mean|1 - m|"), "tv": Option(0.2, float, "weight of the mask's total variation"),
     "down": Option(4, int, "mask resolution: time/down x freq/down"),
-    "fill": Option("time_mean", str, "what replaces the band / deleted points", path.BASELINES),
+    "fill": Option("time_mean", str, "what replaces the band / deleted points", input_gradients.BASELINES),
     "noise": Option(0.0, float, "std of input noise added each step")}
 METHODS = {
-    "gradient": Method(path.gradient, help="signed dS/dx"),
-    "input_x_gradient": Method(path.input_x_gradient, help="x * dS/dx"),
-    "integrated_gradients": Method(path.integrated_gradients, options={
+    "gradient": Method(input_gradients.gradient, help="signed dS/dx"),
+    "input_x_gradient": Method(input_gradients.input_x_gradient, help="x * dS/dx"),
+    "integrated_gradients": Method(input_gradients.integrated_gradients, options={
         "steps": Option(50, int, "integration points"),
-        "baseline": Option("zero", str, "IG baseline", path.BASELINES),
-        "rule": Option("gausslegendre", str, "integration rule", path.RULES)}, runtime=BATCHED,
+        "baseline": Option("zero", str, "IG baseline", input_gradients.BASELINES),
+        "rule": Option("gausslegendre", str, "integration rule", input_gradients.RULES)}, runtime=BATCHED,
         help="(x - x') * path integral of dS/dx (the paper's default)"),
-    "integrated_gradients_time_mean": Method(path.integrated_gradients, options={
+    "integrated_gradients_time_mean": Method(input_gradients.integrated_gradients, options={
         "steps": Option(50, int, "integration points"),
-        "baseline": Option("time_mean", str, "IG baseline", path.BASELINES),
-        "rule": Option("gausslegendre", str, "integration rule", path.RULES)}, runtime=BATCHED,
+        "baseline": Option("time_mean", str, "IG baseline", input_gradients.BASELINES),
+        "rule": Option("gausslegendre", str, "integration rule", input_gradients.RULES)}, runtime=BATCHED,
         help="IG from each bin's time mean (the neutral input after mean normalisation) instead of zero, "
              "so the map does not carry the input's level"),
-    "expected_gradients": Method(path.expected_gradients, options={"n_samples": Option(50, int, SAMPLES)},
+    "expected_gradients": Method(input_gradients.expected_gradients, options={"n_samples": Option(50, int, SAMPLES)},
                                  runtime=DRAWN, help="IG averaged over references drawn from data"),
-    "gradient_shap": Method(path.gradient_shap, options={"n_samples": Option(5, int, SAMPLES),
+    "gradient_shap": Method(input_gradients.gradient_shap, options={"n_samples": Option(5, int, SAMPLES),
                                                          "stdevs": Option(0.0, float, "input noise std")},
                             runtime=DRAWN, help="Expected Gradients with Gaussian input noise (Captum)"),
-    "smoothgrad": Method(path.smoothgrad, options={"n_samples": Option(25, int, SAMPLES),
+    "smoothgrad": Method(input_gradients.smoothgrad, options={"n_samples": Option(25, int, SAMPLES),
                                                    "noise_frac": Option(0.15, float, "noise std / per-bin range"),
                                                    "squared": Option(False, bool, "mean of squared gradients")},
                          runtime=("generator", "internal_batch_size"), help="mean gradient over noisy copies"),
     "occlusion": Method(perturb.occlusion, options={
         "window": Option(8, int, "occluded band, bins"), "stride": Option(4, int, "band step, bins"),
-        "fill": Option("time_mean", str, "what replaces the band", path.BASELINES)}, runtime=BATCHED,
+        "fill": Option("time_mean", str, "what replaces the band", input_gradients.BASELINES)}, runtime=BATCHED,
         help="target drop when a frequency band is replaced"),
     "mask": Method(masks.meaningful_mask, options={
         "iterations": Option(150, int, "optimisation steps"), "lr": Option(0.1, float, "Adam learning rate"),

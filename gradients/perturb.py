@@ -1,12 +1,12 @@
 """Perturbation saliency: what the target loses when part of the input is replaced.
 
-    method(fn, x, ...) -> maps (batch, time, freq), as the input-gradient methods in path.py.
+    method(fn, x, ...) -> maps (batch, time, freq), as the input-gradient methods in input_gradients.py.
 """
 from __future__ import annotations
 
 import torch
 
-from gradients.path import make_baseline
+from gradients.input_gradients import make_baseline
 from core.errors import UsageError
 
 

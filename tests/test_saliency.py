@@ -8,7 +8,7 @@ from scipy.stats import spearmanr
 from conftest import BAND, small_model
 from gradients.cams import NoFrequencyAxisError
 from gradients.methods import METHODS, long_utterance_map, method_options, saliency_maps
-from gradients.path import completeness_delta
+from gradients.input_gradients import completeness_delta
 from gradients.reduce import frequency_weights, utterance_profile
 from gradients.targets import CosineOutputs, make_target
 
