@@ -11,10 +11,9 @@ import argparse
 import sys
 import time
 
-from tqdm import tqdm
-
 from datasets.synthetic import PRESETS, generate_corpus, parse_band
 from core.cli import HelpFormatter, arg_type
+from core.progress import progress
 from core.errors import CLI_ERRORS, fail
 
 
@@ -30,8 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.nj < 1:
         p.error(f"invalid --nj {a.nj}: must be a positive integer")
     start = time.time()
-    bar = lambda it, total: tqdm(it, total=total, desc="synthesising", unit="utt",  # noqa: E731
-                                 disable=not sys.stderr.isatty())
+    bar = lambda it, total: progress(it, total, "synthesising", "utt")  # noqa: E731  (a bar, or lines in a log)
     try:
         info = generate_corpus(a.out_dir, a.preset, a.seed, a.planted_band, a.nj, progress=bar)
     except CLI_ERRORS as e:

@@ -72,7 +72,7 @@ def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples:
         t, f = np.nonzero(top_fraction_mask(m))  # (time, freq) indices of the top 5 %
         a.scatter(t / fps, f * top / (m.shape[1] - 1), s=1, c="red", alpha=0.5)  # bins drawn evenly spaced
         a.set_title(f"{utt}: top 5 % of |{method}|", fontsize=8)
-        a.set_ylabel(label.split(" (")[0])
+        a.set_ylabel(label, fontsize=7)  # with its unit (Hz, mel, bin)
     rows[-1, 0].set_xlabel("time (s)")
     fig.suptitle(f"{exp.name}: {method} maps over the input spectrogram", fontsize=9)
     fig.tight_layout()

@@ -130,6 +130,7 @@ def test_train_log_has_time_command_inputs_and_eer_in_percent(tools):
     text = (tools["teacher"] / "log" / "train.log").read_text()
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d command: .*-m steps.train .*--config", text, re.M)
     assert re.search(r"egs \S+egs/spect \(spect, from data dir \S+\)", text)
+    assert re.search(r" epoch 1/1 step (\d+)/\1 train_loss ", text)  # where the run is in its budget
     student = (tools["student"] / "log" / "train.log").read_text()
     assert "egs/spect_vad" in student
 

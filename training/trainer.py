@@ -189,6 +189,12 @@ class Trainer:
             row.update(self.evaluate(self.inner.model))
         return row
 
+    def epoch_line(self, row: dict) -> str:
+        """``epoch 9/12 step 360/480 train_loss ...``: where the run is in its budget, then the row."""
+        epochs = -(-self.total_steps // len(self.sampler))  # ceil: the budget may end inside an epoch
+        rest = " ".join(log_field(k, v) for k, v in row.items() if k not in ("epoch", "step"))
+        return f"epoch {row['epoch']}/{epochs} step {row['step']}/{self.total_steps} {rest}"
+
     def fit(self) -> list[dict]:
         while self.state.step < self.total_steps or self.state.batch_in_epoch:  # a resumed last epoch ends too
             t0 = time.time()
@@ -200,7 +206,7 @@ class Trainer:
                 valid_loss = stats.item()
             row = self._end_epoch(train_loss, train_acc, valid_loss, valid_acc, time.time() - t0)
             self.state.history.append(row)
-            self.log(" ".join(log_field(k, v) for k, v in row.items()))
+            self.log(self.epoch_line(row))
             last = self.state.step >= self.total_steps
             if (row["step"] > self.warmup_steps and self.rank == 0
                     and (warn := chance_warning(row, self.num_classes, last))):
