@@ -256,3 +256,13 @@ def planted(tmp_path_factory):
     head.load_state_dict(state["head"])
     return {"model": model.eval(), "untrained": untrained.eval(), "head": head.eval(), "x": state["x"],
             "y": state["y"], "refs": list(state["refs"]), "acc": state["acc"].item()}
+
+
+SLOW_FIXTURES = {"planted"}  # trains the planted-band teacher, about 3 minutes of one core, once per run
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test on a slow fixture is marked slow, besides the ones marked by hand."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

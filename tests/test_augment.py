@@ -142,6 +142,7 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
     assert p.returncode == 1 and f"augmentation source {bad}: cannot be read" in p.stderr
 
 
+@pytest.mark.slow
 def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
     import shutil
 

@@ -4,6 +4,8 @@ stages 1-4 must run on it with no flag that works around its shape, and say how 
 validation and trials."""
 import numpy as np
 
+import pytest
+
 from conftest import run, tiny_configs, write
 from datasets.audio import write_wav
 from datasets.synthetic import Utterance, render
@@ -37,6 +39,7 @@ def read_speech_dir(d, speakers, seed):
     return utts
 
 
+@pytest.mark.slow
 def test_run_sh_on_one_recording_per_speaker(tmp_path):
     data = tmp_path / "read"
     read_speech_dir(data / "train", range(1, 13), seed=3)

@@ -5,9 +5,12 @@ import json
 import numpy as np
 import yaml
 
+import pytest
+
 from conftest import run, tiny_configs
 
 
+@pytest.mark.slow
 def test_run_sh_tiny(tmp_path):
     data = tmp_path / "synth"
     p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--nj", "1", "--stop-stage", "2"])

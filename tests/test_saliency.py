@@ -162,6 +162,7 @@ def test_completeness_at_50_steps(planted):
     assert rel <= 0.01 and worst <= 0.02
 
 
+@pytest.mark.slow
 def test_model_randomisation_changes_the_maps(planted):
     """Adebayo et al.: maps of a re-initialised copy must not resemble the trained model's."""
     for method, bound in (("gradient", 0.3), ("integrated_gradients", 0.5)):

@@ -146,6 +146,7 @@ def test_embeddings_and_scoring(recipe, tmp_path):
     assert p.returncode == 1 and "utterance 'spk0099-s01-00001' has no embedding" in p.stderr
 
 
+@pytest.mark.slow
 def test_c_train_stages(recipe, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(recipe, data, ignore=shutil.ignore_patterns("egs"))
