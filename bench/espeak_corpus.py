@@ -25,7 +25,8 @@ import numpy as np
 from scipy import signal
 
 from datasets.audio import read_wav, write_wav
-from datasets.kaldi_files import atomic_write_text, format_table
+from datasets.kaldi_files import format_table
+from core.atomic import atomic_write_text
 
 LANGS = ["en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "cs"]
 WORDS = ("time person year way day thing man world life hand part child eye woman place work week case point "

@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from datasets.ark_io import AtomicArkWriter  # noqa: E402
-from datasets.kaldi_files import atomic_write_text, format_table, read_dict  # noqa: E402
+from datasets.kaldi_files import format_table, read_dict  # noqa: E402
+from core.atomic import atomic_write_text
 from datasets.loader import CropBatchSampler, EgsDataset, collate  # noqa: E402
 
 

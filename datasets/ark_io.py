@@ -13,7 +13,7 @@ from pathlib import Path
 
 import kaldiio
 
-from datasets.kaldi_files import atomic_write_text
+from core.atomic import atomic_write_text
 
 
 def fingerprint(files: list[str | Path], **extra) -> str:

@@ -17,7 +17,8 @@ from scipy import signal
 
 from datasets import synth_voice as sv
 from datasets.audio import write_wav
-from datasets.kaldi_files import DataDirError, atomic_write_text
+from datasets.kaldi_files import DataDirError
+from core.atomic import atomic_write_text
 
 SR = sv.SR
 

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from datasets.datadir import TRIAL_LABELS, UTT_FILES, utt2spk_to_spk2utt
-from datasets.kaldi_files import DataDirError, Entry, atomic_write_text, c_key, format_table, parse_table
+from datasets.kaldi_files import DataDirError, Entry, c_key, format_table, parse_table
+from core.atomic import atomic_write_text
 
 
 def _lenient(path: Path, lo: int, hi: int | None) -> dict[str, Entry]:

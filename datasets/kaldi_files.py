@@ -1,4 +1,4 @@
-"""Kaldi text tables (``<key> <value...>`` per line): strict reading, C-order checks, atomic writes.
+"""Kaldi text tables (``<key> <value...>`` per line): strict reading, C-order checks, writing a table.
 
 Every reader reports problems as ``<file>:<line>: <message>`` so that a user can open the file at
 the offending line. Keys are compared as UTF-8 bytes, which is ``LC_ALL=C`` sort order.
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from core.atomic import atomic_write_text  # noqa: F401  (re-exported: the data-dir writers use it)
+from core.atomic import atomic_write_text
 from core.errors import GfaError
 
 

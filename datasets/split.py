@@ -13,9 +13,10 @@ import numpy as np
 
 from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
 from core.atomic import atomic_write_bytes
-from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_table
+from datasets.kaldi_files import DataDirError, c_key, format_table, read_table
 
 # files filtered by utterance (wav.scp too when there is no segments file) and by speaker
+from core.atomic import atomic_write_text
 _BY_UTT = [n for n in UTT_FILES if n != "utt2spk"] + ["utt2lang"]
 _BY_SPK = ["spk2gender", "cmvn.scp"]
 

@@ -24,7 +24,8 @@ from scipy import signal
 from datasets import synth_voice as sv
 from datasets.audio import write_wav
 from datasets.datadir import utt2spk_to_spk2utt
-from datasets.kaldi_files import atomic_write_text, c_key, format_table
+from datasets.kaldi_files import c_key, format_table
+from core.atomic import atomic_write_text
 from core.parallel import pool_map
 from core.errors import UsageError
 

@@ -13,7 +13,8 @@ import shlex
 from pathlib import Path
 
 from datasets.datadir import utt2spk_to_spk2utt
-from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table
+from datasets.kaldi_files import DataDirError, c_key, format_table
+from core.atomic import atomic_write_text
 from core.errors import UsageError
 
 # the 40 speakers of the official VoxCeleb1 verification test split (vox1_meta.csv "Set" = test)

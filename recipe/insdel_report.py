@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path, atomic_write_bytes
-from datasets.kaldi_files import atomic_write_text
+from core.atomic import atomic_write_text
 from gradients.insdel import PUBLISHED, auc, bootstrap_auc, paired_auc_difference
 from core.errors import UsageError
 

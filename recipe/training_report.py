@@ -13,7 +13,7 @@ import io
 import json
 from pathlib import Path
 
-from datasets.kaldi_files import atomic_write_text
+from core.atomic import atomic_write_text
 from recipe.plotting import pyplot, save
 from training.budget import Budget, Verdict
 

@@ -24,7 +24,8 @@ from datasets.augment import parse_snrs
 from datasets.augment_corpora import read_musan, read_rir_list
 from datasets.augment_dirs import DEFAULTS, KINDS, SourceCache, apply_recipe, augmented_rows, source_lists
 from datasets.datadir import utt2spk_to_spk2utt
-from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
+from datasets.kaldi_files import DataDirError, c_key, format_table, read_dict
+from core.atomic import atomic_write_text
 from core.cli import HelpFormatter
 from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, fail

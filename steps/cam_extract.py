@@ -28,7 +28,8 @@ import torch
 
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.ark_read import read_rows
-from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, read_dict
+from datasets.kaldi_files import DataDirError, c_key, read_dict
+from core.atomic import atomic_write_text
 from datasets.split import sample_per_speaker
 from gradients.any_model import runtime_inputs, target_for
 from gradients.methods import METHODS, long_utterance_map

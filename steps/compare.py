@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.kaldi_files import DataDirError, atomic_write_text
+from datasets.kaldi_files import DataDirError
+
+from core.atomic import atomic_write_text
 from models.priors import PUBLISHED, read_published
 from datasets.trials import read_scores
 from recipe.experiment import model_facts, read_exp, scored_lists

@@ -25,7 +25,8 @@ from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from datasets.feat_opts import read_options
 from datasets.wav_checks import checked_waves, warn
 from datasets.kaldi_feats import compute_batch, content_rng
-from datasets.kaldi_files import atomic_write_text, format_table, read_dict
+from datasets.kaldi_files import format_table, read_dict
+from core.atomic import atomic_write_text
 from core.cli import HelpFormatter
 from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, fail

@@ -27,7 +27,8 @@ from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
 from core.atomic import atomic_write_bytes
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, describe_split, label_index, plan_speaker_egs, split_valid
-from datasets.kaldi_files import DataDirError, atomic_write_text, c_key, format_table, read_dict
+from datasets.kaldi_files import DataDirError, c_key, format_table, read_dict
+from core.atomic import atomic_write_text
 from core.parallel import pool_map
 from recipe.evaluate import read_voiced
 from core.cli import HelpFormatter

@@ -16,7 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from datasets.kaldi_files import DataDirError, atomic_write_text, format_table, read_dict
+from datasets.kaldi_files import DataDirError, format_table, read_dict
+
+from core.atomic import atomic_write_text
 from datasets.trials import recordings, sample_trials
 from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail

@@ -21,7 +21,9 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
-from datasets.kaldi_files import DataDirError, atomic_write_text
+from datasets.kaldi_files import DataDirError
+
+from core.atomic import atomic_write_text
 from losses.metrics import as_norm, cosine_scores, operating_points
 from recipe.evaluate import metrics, read_trials
 from recipe.plotting import det_figure, pyplot, save

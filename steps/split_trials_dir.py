@@ -19,7 +19,8 @@ import kaldiio
 
 from datasets.ark_io import AtomicArkWriter
 from datasets.datadir import check_trials
-from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from datasets.kaldi_files import DataDirError, read_dict
+from core.atomic import atomic_write_text
 from datasets.split import subset_data_dir
 from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail

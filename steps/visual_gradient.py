@@ -21,7 +21,8 @@ import numpy as np
 
 from datasets.ark_read import read_rows
 from core.atomic import atomic_write_bytes
-from datasets.kaldi_files import DataDirError, atomic_write_text, read_dict
+from datasets.kaldi_files import DataDirError, read_dict
+from core.atomic import atomic_write_text
 from models.priors import PUBLISHED, read_published
 from recipe.experiment import npy_bytes, read_exp
 from recipe.plotting import feature_axes, pyplot, save

@@ -14,4 +14,5 @@ def test_pyproject_matches_the_requirement_files():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert sorted(meta["project"]["dependencies"]) == reqs("requirements.txt")
     assert sorted(meta["project"]["optional-dependencies"]["dev"]) == reqs("requirements-dev.txt")
+    assert sorted(meta["project"]["optional-dependencies"]["bench"]) == reqs("requirements-bench.txt")
     assert meta["tool"]["setuptools"]["packages"] == []  # datasets/, models/ must not reach site-packages
