@@ -38,7 +38,7 @@ num_pairs=4000             # in-domain trials (paper: 20000)
 input_per_spks=64          # egs per speaker (paper: 1024 VoxCeleb1, 768 VoxCeleb2)
 num_frames=400             # eg length in frames (paper: 600); training crops must not exceed it
 num_valid=auto             # utterances per speaker held out for validation; auto: 1-2 per speaker of >= 3, at most 10 % (datasets/egs.py)
-out_format=kaldi_cmp       # kaldi_cmp (Kaldi lossy compression, as the paper) | kaldi
+out_format=kaldi_ref       # kaldi_ref (row ranges of the feature arks: no copy) | kaldi_cmp (self-contained, compressed, as the paper) | kaldi
 seed=123456                # trials, validation split and egs sampling
 aug=false                  # true: also augmented copies (Kaldi voxceleb/v2 style), egs from clean + aug
 musan_root=""              # MUSAN root (noise/ music/ speech/); empty: stand-ins under <data>/standin

@@ -27,6 +27,19 @@ def fingerprint(files: list[str | Path], **extra) -> str:
     return h.hexdigest()
 
 
+def ark_identity(path: str | Path, span: int = 1 << 20) -> dict:
+    """A cheap identity of an ark that others point into: its size and a sha1 of its first and last
+    ``span`` bytes. Re-extracted (changed) features change it; a byte-identical copy does not."""
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha1()
+    with open(p, "rb") as f:
+        h.update(f.read(span))
+        f.seek(max(size - span, 0))
+        h.update(f.read(span))
+    return {"bytes": size, "sha1_ends": h.hexdigest()}
+
+
 def job_done(prefix: str | Path, fp: str, outputs: tuple[str, ...] = (".ark", ".scp")) -> bool:
     marker = Path(f"{prefix}.done")
     if not marker.exists() or not all(Path(f"{prefix}{s}").exists() for s in outputs):
@@ -68,6 +81,23 @@ class AtomicArkWriter:
             self._writer[key] = value
         except OSError as e:  # disk full, quota, I/O error: say which file
             raise OSError(e.errno, f"writing {self.ark} failed: {e.strerror or e}", str(self.tmp_ark)) from None
+        self.count += 1
+
+    def put_blob(self, key: str, blob: bytes) -> None:
+        """Write the bytes of a binary matrix (from ``\\0B``) as they are: no decode, no re-encoding."""
+        fark = self._writer.fark
+        try:
+            fark.write(f"{key} ".encode())
+            pos = fark.tell()
+            fark.write(blob)
+        except OSError as e:
+            raise OSError(e.errno, f"writing {self.ark} failed: {e.strerror or e}", str(self.tmp_ark)) from None
+        self._writer.fscp.write(f"{key} {self.tmp_ark}:{pos}\n")
+        self.count += 1
+
+    def put_reference(self, key: str, spec: str) -> None:
+        """An scp line naming a matrix (or row range) that lives in another ark; nothing goes to this ark."""
+        self._writer.fscp.write(f"{key} {spec}\n")
         self.count += 1
 
     def _discard(self) -> None:

@@ -116,6 +116,29 @@ def read_dict(path: str | Path, min_fields: int = 1, max_fields: int | None = 1)
     return {e.key: e.value for e in read_table(path, min_fields, max_fields)}
 
 
+def read_pairs(path: str | Path) -> tuple[list[str], list[str]]:
+    """(keys, values) of a two-column table whose keys are unique and in C order, read without an
+    object per line (for tables of millions of lines: egs); DataDirError naming the file and line."""
+    keys: list[str] = []
+    values: list[str] = []
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            for n, line in enumerate(f, 1):
+                parts = line.split()
+                if len(parts) != 2 or not line.endswith("\n") or line.endswith("\r\n"):
+                    raise DataDirError(f"{path}:{n}: expected '<key> <value>' and a newline, got {line.strip()[:80]!r}")
+                if keys and parts[0] <= keys[-1]:  # str order is code-point order, which is UTF-8 byte order
+                    what = "duplicate key" if parts[0] == keys[-1] else "not sorted (LC_ALL=C):"
+                    raise DataDirError(f"{path}:{n}: {what} {parts[0]!r} after {keys[-1]!r}")
+                keys.append(parts[0])
+                values.append(parts[1])
+    except UnicodeDecodeError as e:
+        raise DataDirError(f"{path}: not UTF-8 text (byte {e.start} of a block)") from None
+    except OSError as e:
+        raise DataDirError(f"{path}: cannot read ({e.strerror})") from None
+    return keys, values
+
+
 def format_table(rows: Iterable[tuple[str, ...] | list[str]]) -> str:
     return "".join(" ".join(r) + "\n" for r in rows)
 

@@ -9,33 +9,46 @@ of workers, and a resumed epoch replays exactly. Shapes: an example is (time, fr
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from datasets.ark_read import num_rows, read_rows
-from datasets.kaldi_files import DataDirError, read_dict
+from datasets.ark_io import ark_identity
+from datasets.ark_read import decode_packed, num_rows, read_packed, read_rows, split_spec
+from datasets.kaldi_files import DataDirError, read_pairs
 from core.errors import UsageError
 
 
 class EgsDataset(Dataset):
-    """Egs of a ``make_egs`` set: ``feats.scp`` + ``utt2label``; items are (crop (time, freq), label)."""
+    """Egs of a ``make_egs`` set: ``feats.scp`` + ``utt2label``; items are (crop (time, freq), label).
 
-    def __init__(self, egs_dir, num_classes: int | None = None):
-        scp = read_dict(f"{egs_dir}/feats.scp")
-        labels = {k: int(v) for k, v in read_dict(f"{egs_dir}/utt2label").items()}
-        if set(scp) != set(labels):
-            raise DataDirError(f"{egs_dir}: feats.scp and utt2label list different egs")
-        if not scp:
+    The eg table is numpy arrays (ark index, byte offset, first row, row count, label), not a string per
+    eg, so a forked worker inherits a few bytes per eg. Egs stored as row ranges of feature arks
+    (``--out-format kaldi_ref``) are checked against the identity of those arks that egs.json recorded.
+    """
+
+    def __init__(self, egs_dir, num_classes: int | None = None, packed: bool = False):
+        keys, specs = read_pairs(f"{egs_dir}/feats.scp")
+        lkeys, labels = read_pairs(f"{egs_dir}/utt2label")
+        if keys != lkeys:
+            raise DataDirError(f"{egs_dir}: feats.scp and utt2label list different egs ({len(keys)} vs {len(lkeys)})")
+        if not keys:
             raise DataDirError(f"{egs_dir}/feats.scp: no egs")
-        self.keys = sorted(scp)
-        self.specs = [scp[k] for k in self.keys]
-        self.labels = np.array([labels[k] for k in self.keys], dtype=np.int64)
+        self.keys = np.array([k.encode() for k in keys])  # bytes, C order
+        self.arks, self.table = _eg_table(f"{egs_dir}/feats.scp", specs)
+        try:
+            self.labels = np.array(labels, dtype=np.int64)
+        except ValueError:
+            raise DataDirError(f"{egs_dir}/utt2label: labels must be integers") from None
         if num_classes is not None and self.labels.max() >= num_classes:
             raise DataDirError(f"{egs_dir}/utt2label: label {self.labels.max()} but the head has {num_classes} classes")
+        check_references(egs_dir)
+        self.packed = packed  # crops of compressed egs stay compressed (collate -> PackedBatch)
         self._fds: dict = {}
         self._pid = os.getpid()
 
@@ -48,22 +61,65 @@ class EgsDataset(Dataset):
             self._fds, self._pid = {}, os.getpid()
         return self._fds
 
+    def spec(self, index: int) -> str:
+        """The feats.scp entry of eg ``index``: ``ark:offset`` or ``ark:offset[first:last]``."""
+        ark, offset, first, count = self.table[index]
+        return f"{self.arks[ark]}:{offset}" + (f"[{first}:{first + count - 1}]" if count >= 0 else "")
+
+    def feat_dim(self) -> int:
+        """Frequency bins of the egs (of the first one)."""
+        return read_rows(self.spec(0), self._open_files(), 0, 1).shape[1]
+
     def __getitem__(self, item):
-        """(index, crop length or 0 for all frames, seed) -> ((crop, freq) float32 tensor, label)."""
+        """(index, crop length or 0 for all frames, seed) -> ((crop, freq) float32 tensor, label); with
+        ``packed``, a crop of a compressed eg is (bytes (freq, crop) uint8, quantiles (freq, 4))."""
         index, crop, seed = item
-        fds, spec = self._open_files(), self.specs[index]
+        fds, spec = self._open_files(), self.spec(index)
         if crop:
             total = num_rows(spec, fds)
             if total < crop:
-                raise DataDirError(f"eg {self.keys[index]} has {total} frames, fewer than the crop {crop}")
+                raise DataDirError(f"eg {self.keys[index].decode()} has {total} frames, fewer than the crop {crop}")
             start = seed % (total - crop + 1)  # seed is uniform over [0, 2^62): a uniform start
+            packed = read_packed(spec, fds, start, start + crop) if self.packed else None
+            if packed is not None:  # (freq, crop) bytes and (freq, 4) quantiles, decoded on the device
+                return (torch.from_numpy(packed[0]), torch.from_numpy(packed[1])), int(self.labels[index])
             mat = read_rows(spec, fds, start, start + crop)  # (crop, freq)
         else:
             mat = read_rows(spec, fds)  # (time, freq)
-        return torch.from_numpy(np.ascontiguousarray(mat, dtype=np.float32)), int(self.labels[index])
+        return torch.from_numpy(mat.astype(np.float32, copy=False)), int(self.labels[index])
 
     def __getstate__(self):  # open files do not travel to spawned workers
         return {**self.__dict__, "_fds": {}, "_pid": -1}
+
+
+def _eg_table(scp: str, specs: list[str]) -> tuple[list[str], np.ndarray]:
+    """(ark paths, (egs, 4) int64 table of ark index, byte offset, first row, row count or -1 for all)."""
+    arks: dict[str, int] = {}
+    table = np.empty((len(specs), 4), dtype=np.int64)
+    for i, spec in enumerate(specs):
+        try:
+            path, offset, first, count = split_spec(spec)
+        except ValueError as e:
+            raise DataDirError(f"{scp}:{i + 1}: {spec!r} is no ark:offset[first:last] entry ({e})") from None
+        table[i] = arks.setdefault(path, len(arks)), offset, first, -1 if count is None else count
+    return list(arks), table
+
+
+def check_references(egs_dir) -> None:
+    """DataDirError when an ark that the egs are row ranges of is gone or changed since make_egs."""
+    meta = Path(egs_dir) / "egs.json"
+    refs = json.loads(meta.read_text()).get("references", {}) if meta.exists() else {}
+    for path, ident in refs.items():
+        try:
+            now = ark_identity(path)
+        except OSError as e:
+            raise DataDirError(f"{meta}: the egs are row ranges of {path}, which cannot be read ({e.strerror}); "
+                               "rerun a_prep_egs.sh's egs stage") from None
+        if now != ident:
+            raise DataDirError(f"{meta}: the egs are row ranges of {path}, which changed since they were made "
+                               f"({ident['bytes']:,} -> {now['bytes']:,} bytes or other content); rerun "
+                               "a_prep_egs.sh's egs stage (delete its .done marker), or make self-contained egs "
+                               "with --out-format kaldi_cmp")
 
 
 class CropBatchSampler(Sampler):
@@ -105,10 +161,35 @@ class CropBatchSampler(Sampler):
         return (n_batches - n_batches % self.replicas) // self.replicas
 
 
+class PackedBatch:
+    """A batch of compressed crops, decoded where it is sent: ``.to(device)`` returns the (batch, time,
+    freq) float32 tensor, so a loader ships a quarter of the bytes and the GPU does the decode."""
+
+    def __init__(self, data: torch.Tensor, quantiles: torch.Tensor):
+        self.data, self.quantiles = data, quantiles  # (batch, freq, time) uint8, (batch, freq, 4) float32
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def pin_memory(self) -> "PackedBatch":
+        return PackedBatch(self.data.pin_memory(), self.quantiles.pin_memory())
+
+    def to(self, device, non_blocking: bool = False) -> torch.Tensor:
+        data, q = self.data.to(device, non_blocking=non_blocking), self.quantiles.to(device, non_blocking=non_blocking)
+        if data.device.type == "cpu":  # one crop at a time: its (freq, 256) table stays in the CPU's cache
+            return torch.stack([decode_packed(d, p) for d, p in zip(data, q)])
+        return decode_packed(data, q).contiguous()  # (batch, time, freq)
+
+
 def collate(batch):
-    """(list of ((time, freq), label)) -> ((batch, time, freq), (batch,))."""
+    """(list of ((time, freq) tensor or packed (bytes, quantiles), label)) -> ((batch, time, freq) tensor,
+    or a PackedBatch when every item is packed; (batch,) labels)."""
     feats, labels = zip(*batch)
-    return torch.stack(feats), torch.tensor(labels, dtype=torch.long)
+    labels = torch.tensor(labels, dtype=torch.long)
+    if all(isinstance(f, tuple) for f in feats):
+        return PackedBatch(torch.stack([f[0] for f in feats]), torch.stack([f[1] for f in feats])), labels
+    feats = [decode_packed(*f) if isinstance(f, tuple) else f for f in feats]
+    return torch.stack(feats), labels
 
 
 def chunk_plan(length: int, max_frames: int) -> list[tuple[int, int]]:

@@ -23,7 +23,8 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
-from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
+from datasets.ark_io import AtomicArkWriter, ark_identity, fingerprint, job_done, mark_done
+from datasets.ark_read import cm_slice, matrix_blob, matrix_kind, read_rows, split_spec
 from core.atomic import atomic_write_bytes
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, describe_split, label_index, plan_speaker_egs, split_valid
@@ -34,6 +35,9 @@ from recipe.evaluate import read_voiced
 from core.cli import HelpFormatter
 from core.allocator import tune_allocator
 from core.errors import CLI_ERRORS, fail
+
+
+OUT_FORMATS = ("kaldi_ref", "kaldi_cmp", "kaldi")
 
 
 def check_matrix(utt: str, m: np.ndarray, declared: int, spec: str) -> None:
@@ -47,36 +51,73 @@ def check_matrix(utt: str, m: np.ndarray, declared: int, spec: str) -> None:
                            "its egs would be NaN")
 
 
+class Source:
+    """One source utterance of a job: its decoded (time, freq) matrix (voiced frames with VAD), checked, and
+    how its egs can be stored without a copy (a row range of it, or its CM bytes cut per column)."""
+
+    def __init__(self, utt: str, job: dict, fds: dict):
+        self.spec = job["feats"][utt]
+        self.mat = read_rows(self.spec, fds)  # (time, freq)
+        if utt in job["vad"]:  # Kaldi select-voiced-frames: (voiced time, freq)
+            self.mat = self.mat[kaldiio.load_mat(job["vad"][utt]) != 0]
+        check_matrix(utt, self.mat, job["lengths"][utt], self.spec)
+        kind = matrix_kind(self.spec, fds)
+        whole = utt not in job["vad"] and len(self.mat) >= job["num_frames"]
+        self.ref = whole and kind is not None and job["format"] == "kaldi_ref"
+        self.blob = matrix_blob(self.spec, fds) if whole and kind == "CM" and job["format"] == "kaldi_cmp" and \
+            "[" not in self.spec else None
+
+    def store(self, w: AtomicArkWriter, key: str, start: int, num_frames: int) -> str:
+        """Write one eg; returns how: ``ref`` (a row range of the source), ``cut`` (CM bytes cut) or ``copy``."""
+        if self.ref:
+            path, offset, first, _ = split_spec(self.spec)
+            w.put_reference(key, f"{path}:{offset}[{first + start}:{first + start + num_frames - 1}]")
+            return "ref"
+        if self.blob is not None:
+            w.put_blob(key, cm_slice(self.blob, start, num_frames))
+            return "cut"
+        w[key] = cut(self.mat, start, num_frames).astype(np.float32)
+        return "copy"
+
+
+def plan_job(job: dict) -> tuple[list[tuple[str, str, int, str, int]], int]:
+    """(eg key, speaker, label, source utterance, start) for every eg of one job, in C order per speaker,
+    and the count of short utterances skipped."""
+    out, skipped = [], 0
+    for spk, label, spk_index, utts in job["speakers"]:
+        rng = np.random.default_rng([job["seed"], spk_index, 1 if job["train"] else 2])
+        if job["train"]:
+            plan, skip = plan_speaker_egs(utts, job["lengths"], job["n_egs"], job["num_frames"], rng, job["short"])
+            keys = [f"{spk}-eg{k:06d}" for k in range(len(plan))]
+        else:
+            plan, skip = [], 0
+            for u in utts:
+                p, s = plan_speaker_egs([u], job["lengths"], 1, job["num_frames"], rng, job["short"])
+                plan, skip = plan + p, skip + s
+            keys = [u for u, _ in plan]
+        skipped += skip
+        out += [(key, spk, label, utt, start) for key, (utt, start) in sorted(zip(keys, plan), key=lambda kv: c_key(kv[0]))]
+    return out, skipped
+
+
 def run_job(job: dict) -> dict:
     """Write one job's egs; returns its table rows and counts."""
     prefix, fp = job["prefix"], job["fingerprint"]
     meta = Path(f"{prefix}.rows.json")
     if job_done(prefix, fp) and meta.exists():
         return json.loads(meta.read_text())
-    rows, skipped = [], 0
-    with AtomicArkWriter(prefix, compress=job["compress"]) as w:
-        for spk, label, spk_index, utts in job["speakers"]:
-            rng = np.random.default_rng([job["seed"], spk_index, 1 if job["train"] else 2])
-            if job["train"]:
-                plan, skip = plan_speaker_egs(utts, job["lengths"], job["n_egs"], job["num_frames"], rng, job["short"])
-                keys = [f"{spk}-eg{k:06d}" for k in range(len(plan))]
-            else:
-                plan, skip = [], 0
-                for u in utts:
-                    p, s = plan_speaker_egs([u], job["lengths"], 1, job["num_frames"], rng, job["short"])
-                    plan, skip = plan + p, skip + s
-                keys = [u for u, _ in plan]
-            skipped += skip
-            cache: dict[str, np.ndarray] = {}
-            for key, (utt, start) in sorted(zip(keys, plan), key=lambda kv: c_key(kv[0])):
-                if utt not in cache:
-                    cache[utt] = kaldiio.load_mat(job["feats"][utt])  # (time, freq)
-                    if utt in job["vad"]:  # Kaldi select-voiced-frames: (voiced time, freq)
-                        cache[utt] = cache[utt][kaldiio.load_mat(job["vad"][utt]) != 0]
-                    check_matrix(utt, cache[utt], job["lengths"][utt], job["feats"][utt])
-                w[key] = cut(cache[utt], start, job["num_frames"]).astype(np.float32)
-                rows.append([key, spk, label, utt, start])
-    result = {"rows": rows, "skipped": skipped}
+    (rows, skipped), fds, how = plan_job(job), {}, {"ref": 0, "cut": 0, "copy": 0}
+    with AtomicArkWriter(prefix, compress=job["format"] != "kaldi") as w:
+        sources, speaker = {}, None
+        for key, spk, _, utt, start in rows:
+            if spk != speaker:  # a speaker's sources stay decoded while its egs are written
+                sources, speaker = {}, spk
+            if utt not in sources:
+                sources[utt] = Source(utt, job, fds)
+            how[sources[utt].store(w, key, start, job["num_frames"])] += 1
+    for f in fds.values():
+        f.close()
+    result = {"rows": [list(r) for r in rows], "skipped": skipped, "how": how}
     atomic_write_text(meta, json.dumps(result))
     mark_done(prefix, fp, egs=len(rows))
     return result
@@ -144,7 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-valid", type=num_valid_arg, default=None, metavar="N|auto",
                    help="utterances held out per speaker for validation; auto (default) sizes it from the corpus")
     p.add_argument("--feat-format", default="kaldi", choices=["kaldi"])
-    p.add_argument("--out-format", default="kaldi_cmp", choices=["kaldi", "kaldi_cmp"])
+    p.add_argument("--out-format", default="kaldi_ref", choices=OUT_FORMATS,
+                   help="kaldi_ref: egs are row ranges of the feature arks (scp entries path:offset[first:last], "
+                   "no bytes copied); kaldi_cmp: self-contained compressed egs (CM bytes of compressed features "
+                   "cut, not re-encoded); kaldi: uncompressed copies. Egs that are no row range (VAD frames, tiled "
+                   "short utterances) are copied under kaldi_ref (compressed)")
     p.add_argument("--nj", type=int, default=4)
     p.add_argument("--seed", type=int, default=123456)
     p.add_argument("--short-policy", default="tile", choices=SHORT_POLICIES)
@@ -168,6 +213,23 @@ def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], di
     masks = read_voiced(d, lengths, why="--vad asks for it")
     table = read_dict(d / "vad.scp")
     return {u: int(masks[u].sum()) if u in masks else n for u, n in lengths.items()}, {u: table[u] for u in masks}
+
+
+def job_spec(a, out: Path, j: int, fp: str, speakers: list, feats: dict, lengths: dict, vad: dict) -> dict:
+    """Job j's work, with only its own speakers' entries of the data dir's tables."""
+    mine = {u for *_, utts in speakers for u in utts}
+    return {"prefix": str(out / f"egs.{j + 1}"), "fingerprint": fp, "format": a.out_format, "seed": a.seed,
+            "train": a.train, "n_egs": a.input_per_spks, "num_frames": a.num_frames, "short": a.short_policy,
+            "feats": {u: feats[u] for u in mine}, "lengths": {u: lengths[u] for u in mine},
+            "vad": {u: vad[u] for u in mine if u in vad}, "speakers": speakers}
+
+
+def stored_line(how: dict, refs: list) -> str:
+    parts = [f"{how['ref']} as row ranges of {len(refs)} feature ark(s)" if how["ref"] else "",
+             f"{how['cut']} cut from compressed features without re-encoding" if how["cut"] else "",
+             f"{how['copy']} copied" + (" (VAD frames or tiled short utterances: no row range)"
+                                        if how["ref"] else "") if how["copy"] else ""]
+    return "stored: " + ", ".join(p for p in parts if p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,24 +258,25 @@ def main(argv: list[str] | None = None) -> int:
     fp = fingerprint([d / "feats.scp", d / "utt2spk", d / "utt2num_frames"] + ([d / "vad.scp"] if a.vad else []),
                      nj=a.nj, **params)
     speakers = [(s, labels[s], labels[s], chosen[s]) for s in labels if chosen.get(s)]
-    jobs = [{"prefix": str(out / f"egs.{j + 1}"), "fingerprint": fp, "compress": a.out_format == "kaldi_cmp",
-             "seed": a.seed, "train": a.train, "n_egs": a.input_per_spks, "num_frames": a.num_frames,
-             "short": a.short_policy, "feats": feats, "lengths": lengths, "vad": vad, "speakers": speakers[j::a.nj]}
-            for j in range(a.nj)]
+    jobs = [job_spec(a, out, j, fp, speakers[j::a.nj], feats, lengths, vad) for j in range(a.nj)]
     try:
         results = pool_map(run_job, jobs, a.nj)
     except CLI_ERRORS as e:  # a bad matrix, or a full disk (the writer names the file)
         return fail("make_egs", e)
     n, skipped = write_tables(out, results, a.nj)
+    refs = sorted({r.split("[")[0].rpartition(":")[0] for r in read_dict(out / "feats.scp").values() if "[" in r})
+    how = {k: sum(res["how"][k] for res in results) for k in ("ref", "cut", "copy")}
     if conf is not None:
         atomic_write_bytes(Path(a.out_dir) / "feats.conf", conf)
     if a.vad and (d / "conf" / "vad.conf").exists():  # the VAD options, for embedding raw audio the same way
         atomic_write_bytes(Path(a.out_dir) / "vad.conf", (d / "conf" / "vad.conf").read_bytes())
     atomic_write_text(out / "egs.json", json.dumps({**params, "data_dir": str(d.resolve()), "egs": n, "speakers": len(speakers),
-                                                    "short_utterances_skipped": skipped, "split": split_line}, indent=1) + "\n")
+                                                    "short_utterances_skipped": skipped, "split": split_line,
+                                                    "stored": how, "references": {p: ark_identity(p) for p in refs}},
+                                                   indent=1) + "\n")
     print(f"make_egs: {split_line}")
     print(f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "
-          f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped")
+          f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped; {stored_line(how, refs)}")
     return 0
 
 

@@ -72,13 +72,15 @@ def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
     return full, exp, with_prior(cfg["model"], prior), record
 
 
-def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, workers: int):
+def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, workers: int, cuda: bool = False):
+    """(sampler, train loader, valid loader or None). On CUDA crops of compressed egs travel compressed
+    and pinned, and decode on the GPU (datasets.loader.PackedBatch)."""
     t = cfg["train"]
-    train = EgsDataset(egs / "train", num_classes)
+    train = EgsDataset(egs / "train", num_classes, packed=cuda)
     eg_frames = yaml.safe_load((egs / "train" / "egs.json").read_text())["num_frames"]
     if t["crop_max"] > eg_frames:
         raise ConfigError(f"train.crop_max {t['crop_max']} exceeds the egs length {eg_frames} frames")
-    dim = train[(0, 0, 0)][0].shape[1]  # (time, freq) of the first eg
+    dim = train.feat_dim()
     if dim != cfg["data"]["feat_dim"]:
         raise ConfigError(f"{egs}/train: egs have {dim} frequency bins but data.feat_dim is {cfg['data']['feat_dim']}")
     sampler = CropBatchSampler(len(train), t["batch_size"], t["crop_min"], t["crop_max"], t["seed"],
@@ -88,14 +90,14 @@ def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, worke
                           f"per process ({world} processes)")
     gen = torch.Generator().manual_seed(t["seed"])  # workers' seeds: keeps the global RNG untouched
     train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                              generator=gen, persistent_workers=False)
+                              generator=gen, persistent_workers=workers > 0, pin_memory=cuda)
     valid_loader = None
     vscp = egs / "valid" / "feats.scp"
     if rank == 0 and (not vscp.exists() or vscp.stat().st_size == 0):
         print(f"train: warning: {egs}/valid holds no egs: no validation loss; the convergence verdict uses the "
               "training loss", file=sys.stderr)
     elif rank == 0:
-        valid = EgsDataset(egs / "valid", num_classes)
+        valid = EgsDataset(egs / "valid", num_classes, packed=cuda)
         crop = min(t["valid_frames"], eg_frames)
         vs = CropBatchSampler(len(valid), t["batch_size"], crop, crop, t["seed"], shuffle=False, drop_last=False)
         valid_loader = DataLoader(valid, batch_sampler=vs, collate_fn=collate)
@@ -147,7 +149,8 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     if cfg["train"]["compile"]:
         model.compile()  # torch.compile in place: the state_dict keeps its names (bench/train.py --compile)
     workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
-    sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers)
+    sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers,
+                                                     cuda=device.type == "cuda")
     budget = resolve_budget(cfg["train"], sampler.n, len(sampler), world)
     optimizer = build_optimizer(cfg["optim"], net.parameters())
     scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, budget.steps, len(sampler))
