@@ -196,12 +196,23 @@ def matrix_kind(spec: str, fds: dict) -> str | None:
 
 
 def matrix_blob(spec: str, fds: dict) -> bytes:
-    """The bytes of the binary matrix at ``path:offset`` (header included), without decoding it."""
+    """The bytes of the binary ``CM``, ``FM`` or ``DM`` matrix at ``path:offset`` (header included),
+    without decoding it; ValueError for a row range or another kind."""
     f, head, _, count = _header(spec, fds)
-    if count is not None or head[:2] != b"\0B":
-        raise ValueError(f"{spec}: not a whole binary matrix")
-    if head[2:5] != b"CM ":
-        raise ValueError(f"{spec}: {head[2:5].decode(errors='replace').strip()} matrix, not CM")
-    dims = f.read(16)
-    rows, cols = struct.unpack("<ffii", dims)[2:]
-    return head + dims + f.read(8 * cols + rows * cols)
+    kind = head[2:5]
+    if count is not None or head[:2] != b"\0B" or kind not in (b"CM ", b"FM ", b"DM "):
+        raise ValueError(f"{spec}: not a whole CM, FM or DM matrix")
+    if kind == b"CM ":
+        dims = f.read(16)
+        rows, cols = struct.unpack("<ffii", dims)[2:]
+        body = f.read(8 * cols + rows * cols)
+        size = 8 * cols + rows * cols
+    else:
+        dims = f.read(10)
+        rows, cols = struct.unpack("<bi", dims[:5])[1], struct.unpack("<bi", dims[5:])[1]
+        size = rows * cols * (4 if kind == b"FM " else 8)
+        body = f.read(size)
+    if len(body) != size:
+        raise ArkReadError(f"{spec}: the matrix's data ends before its {rows} x {cols} values (the file has "
+                           f"{_size(spec.rpartition(':')[0])} bytes); the scp and its ark disagree")
+    return head + dims + body

@@ -137,3 +137,22 @@ def test_packed_crops_decode_to_the_same_batch(tmp_path):
         torch.testing.assert_close(got, x, rtol=1e-5, atol=1e-5)
     mixed = collate([packed[(0, 50, 1)], plain[(1, 50, 1)]])[0]  # one packed item, one plain: decoded here
     torch.testing.assert_close(mixed[0], plain[(0, 50, 1)][0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("compress", ["true", "false"])
+def test_split_trials_dir_copies_matrices_byte_for_byte(tmp_path, compress, capsys):
+    from steps import split_trials_dir
+    src = feature_dir(tmp_path / "data")
+    keys = sorted(src)
+    (tmp_path / "data" / "trials").write_text(f"{keys[0]} {keys[1]} target\n{keys[2]} {keys[9]} nontarget\n")
+    out = tmp_path / "data" / "trials_dir"
+    assert split_trials_dir.main(["--data-dir", str(tmp_path / "data"), "--out-dir", str(out),
+                                  "--compress", compress]) == 0
+    copied = dict(kaldiio.load_scp_sequential(str(out / "feats.scp")))
+    assert sorted(copied) == sorted([keys[0], keys[1], keys[2], keys[9]])
+    assert all(np.array_equal(copied[u], src[u]) for u in copied)  # CM source: exact either way
+    line = capsys.readouterr().out
+    assert ("4 copied byte for byte, 0 decoded" if compress == "true" else "0 copied byte for byte, 4 decoded") in line
+    blob = (out / "feats.ark").read_bytes()
+    assert (blob.count(b"\0BCM ") == 4) == (compress == "true")
+
