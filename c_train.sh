@@ -3,7 +3,9 @@
 #   ./c_train.sh [--stage N] [--stop-stage N] [--config conf/demo_rescnn.yaml] [--gpus 0,1] ...
 # Stages:
 #   1  train <config> on <data>/egs/<feat-type> (python -m steps.train; torchrun when several
-#      processes: --gpus 0,1 or --cpu-procs 2); resumes from exp/<name>/checkpoints/last.pt
+#      processes: --gpus 0,1 or --cpu-procs 2); resumes from exp/<name>/checkpoints/last.pt. With
+#      $cuda_cmd (cmd.sh) other than run.pl, e.g. utils/slurm.pl, the job is submitted through it with
+#      --gpu <count of --gpus> (docs/cluster.md)
 #   2  embeddings of the test set (and of the training set when --asnorm true) through $train_cmd
 #   3  score every trials list of <data>/<test-set> (trials, trials_*: e.g. Vox1-O/E/H from
 #      prepare_voxceleb): EER, minDCF(0.01, 0.001) -> exp/<name>/{scores/,results.md} (a row per list,
@@ -48,8 +50,10 @@ help_message="Usage: $0 [options]"
 gfa_threads 1 "$threads"  # checks --threads before any work
 gfa_check_cmd "\$train_cmd (cmd.sh)" "$train_cmd"
 
-# set here, not inside train_cmd_for: that runs in a $( ) subshell, whose exports are lost
-[ -n "$gpus" ] && export CUDA_VISIBLE_DEVICES=$gpus
+# set here, not inside train_cmd_for: that runs in a $( ) subshell, whose exports are lost. A cluster's
+# scheduler picks the GPUs of a submitted job: there --gpus only counts them
+local_cmd() { [[ "${cuda_cmd%% *}" == *run.pl ]]; }
+if [ -n "$gpus" ] && local_cmd; then export CUDA_VISIBLE_DEVICES=$gpus; fi
 
 train_procs() {  # training processes: one per GPU of --gpus, else --cpu-procs
   if [ -n "$gpus" ]; then echo "$gpus" | tr ',' '\n' | grep -c .; else echo "$cpu_procs"; fi
@@ -67,6 +71,16 @@ train_cmd_for() {  # the training launcher for this machine
   fi
 }
 
+train_job() {  # <exp dir> <command...>: stage 1's training, here or through $cuda_cmd on a cluster
+  local exp=$1 ngpu=0
+  shift
+  if local_cmd; then "$@"; return; fi  # here: its progress reaches the terminal and exp/<name>/log/
+  [ -n "$gpus" ] && ngpu=$(train_procs)
+  mkdir -p "$exp/log"
+  log "Stage 1 goes through \$cuda_cmd: $cuda_cmd --gpu $ngpu (job output: $exp/log/train_job.log)"
+  $cuda_cmd --gpu "$ngpu" --num-threads "${OMP_NUM_THREADS:-1}" "$exp/log/train_job.log" "$@"
+}
+
 train_embed_score() {  # <config> <exp dir> <prior or empty> <first stage> <last stage>: stages 1-3 of one model
   local config=$1 exp=$2 prior=$3 first=$4 last=$5 s t
   local train_opts=() sets=$test_set lists=()
@@ -75,7 +89,7 @@ train_embed_score() {  # <config> <exp dir> <prior or empty> <first stage> <last
   if [ "$first" -le 1 ] && [ "$last" -ge 1 ]; then
     gfa_threads "$(train_procs)" "$threads"
     log "Stage 1: train $config -> $exp ($GFA_THREADS_NOTE)"
-    $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$(gfa_egs_dir "$data" "$feat_type" "$aug" "$vad")}" \
+    train_job "$exp" $(train_cmd_for) --config "$config" --exp-dir "$exp" --egs-dir "${egs_dir:-$(gfa_egs_dir "$data" "$feat_type" "$aug" "$vad")}" \
       ${train_opts[@]+"${train_opts[@]}"} --num-workers "$num_workers"
   fi
   if [ "$first" -le 2 ] && [ "$last" -ge 2 ]; then

@@ -44,7 +44,7 @@ def split_spec(spec: str) -> tuple[str, int, int, int | None]:
     first, count = (int(m[2]), int(m[3]) - int(m[2]) + 1) if m else (0, None)
     path, _, offset = (m[1] if m else spec).rpartition(":")
     if count is not None and count < 1:
-        raise ValueError(f"empty row range [{m[2]}:{m[3]}]")
+        raise ArkReadError(f"empty row range [{m[2]}:{m[3]}]")
     return path, int(offset), first, count
 
 
@@ -87,7 +87,7 @@ def cm_slice(blob: bytes, first: int, count: int) -> bytes:
     Kaldi's CompressedMatrix sub-matrix constructor does; no value is decoded or quantised again."""
     min_value, rng, rows, cols = struct.unpack("<ffii", blob[5:21])
     if not (0 <= first and first + count <= rows and count > 0):
-        raise ValueError(f"rows {first}..{first + count - 1} of a {rows}-row matrix")
+        raise ArkReadError(f"rows {first}..{first + count - 1} of a {rows}-row matrix")
     head = 21 + 8 * cols
     data = np.frombuffer(blob, dtype=np.uint8, count=rows * cols, offset=head).reshape(cols, rows)  # (cols, time)
     return (blob[:5] + struct.pack("<ffii", min_value, rng, count, cols) + blob[21:head]
@@ -148,7 +148,7 @@ def _read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) ->
             m = None
         if m is not None:
             if count is not None and len(m) < stop - start:
-                raise ValueError(f"the row range ends at row {first + count - 1}, past the matrix's end")
+                raise ArkReadError(f"the row range ends at row {first + count - 1}, past the matrix's end")
             return m
     return np.asarray(kaldiio.load_mat(spec), dtype=np.float32)[start - first:None if stop is None else stop - first]
 
@@ -165,7 +165,7 @@ def read_packed(spec: str, fds: dict, start: int = 0, stop: int | None = None):
             start, stop = first + start, first + stop
         data, p = _cm_packed(f, start, stop)
         if count is not None and data.shape[1] < stop - start:
-            raise ValueError(f"the row range ends at row {first + count - 1}, past the matrix's end")
+            raise ArkReadError(f"the row range ends at row {first + count - 1}, past the matrix's end")
         return data, p
     except (struct.error, ValueError, EOFError) as e:
         raise ArkReadError(f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has "
@@ -201,7 +201,7 @@ def matrix_blob(spec: str, fds: dict) -> bytes:
     f, head, _, count = _header(spec, fds)
     kind = head[2:5]
     if count is not None or head[:2] != b"\0B" or kind not in (b"CM ", b"FM ", b"DM "):
-        raise ValueError(f"{spec}: not a whole CM, FM or DM matrix")
+        raise ArkReadError(f"{spec}: not a whole CM, FM or DM matrix")
     if kind == b"CM ":
         dims = f.read(16)
         rows, cols = struct.unpack("<ffii", dims)[2:]
