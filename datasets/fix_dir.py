@@ -8,28 +8,30 @@ says how many lines each file lost, and never rewrites a file whose content does
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
 from datasets.datadir import TRIAL_LABELS, UTT_FILES, utt2spk_to_spk2utt
-from datasets.kaldi_files import DataDirError, Entry, c_key, format_table, parse_table
+from datasets.kaldi_files import DataDirError, format_table, parse_table
 from core.atomic import atomic_write_text
 
 
-def _lenient(path: Path, lo: int, hi: int | None) -> dict[str, Entry]:
-    """One entry per key; malformed lines and exact duplicates are dropped. A key given two different
-    values (an utterance with two speakers or two wavs) is an error naming both lines: which one is
-    right cannot be guessed."""
+def _lenient(path: Path, lo: int, hi: int | None) -> dict[str, str]:
+    """key -> value, one per key; malformed lines and exact duplicates are dropped. A key given two
+    different values (an utterance with two speakers or two wavs) is an error naming both lines: which
+    one is right cannot be guessed. Values are kept as plain strings (no object per line survives)."""
     entries, problems = parse_table(path, lo, hi, lenient=True)
     if problems and not entries:
         raise DataDirError("\n".join(problems))
-    table: dict[str, Entry] = {}
+    table: dict[str, str] = {}
     for e in entries:
-        first = table.setdefault(e.key, e)
-        if first.value != e.value:
+        first = table.setdefault(e.key, e.value)
+        if first != e.value:
+            line = next(x.lineno for x in entries if x.key == e.key)
             raise DataDirError(f"{path}:{e.lineno}: {e.key!r} again with another value ({e.value!r}; line "
-                               f"{first.lineno} has {first.value!r}); fix it by hand (nothing written)")
+                               f"{line} has {first!r}); fix it by hand (nothing written)")
     return table
 
 
@@ -50,12 +52,14 @@ def _nonblank_lines(path: Path) -> int:
     return sum(1 for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip())
 
 
-def _rows(table: dict[str, Entry], keep) -> list[tuple[str, str]]:
-    return [(k, table[k].value) for k in sorted(table, key=c_key) if keep(k)]
+def _text(table: dict[str, str], keep) -> str:
+    """The table's lines for the kept keys, in C order (str order is UTF-8 byte order)."""
+    return "".join(f"{k} {table[k]}\n" if table[k] else f"{k}\n" for k in sorted(table) if keep(k))
 
 
-def _plan(d: Path) -> tuple[dict[str, str], dict[str, int]]:
-    """New content of every file that fix handles, and the lines each had before."""
+def _plan(d: Path):
+    """(name -> a function giving the new content of that file, the lines each file had before, the
+    kept utterances' speakers): the tables are read once, each text is made when it is written."""
     if not (d / "utt2spk").exists():
         raise DataDirError(f"{d / 'utt2spk'}: missing")
     names = [*UTT_FILES, "wav.scp", "spk2utt", "trials"]
@@ -63,45 +67,42 @@ def _plan(d: Path) -> tuple[dict[str, str], dict[str, int]]:
     tables = {name: _lenient(d / name, lo, hi) for name, (lo, hi, _) in UTT_FILES.items() if name in before}
     wavs = _lenient(d / "wav.scp", 1, None) if "wav.scp" in before else None
     if wavs is not None:  # a plain path to no file: make_spect.sh skipped it and sent the user here
-        missing = sorted(k for k, e in wavs.items() if not e.value.strip().endswith("|") and not Path(e.value.strip()).is_file())
+        missing = sorted(k for k, v in wavs.items() if not v.strip().endswith("|") and not os.path.isfile(v.strip()))
         if missing:
             print(f"fix_data_dir: {d}/wav.scp: {len(missing)} recording(s) whose file does not exist are dropped, "
-                  f"first {missing[0]!r} ({wavs[missing[0]].value.strip()})", file=sys.stderr)
-            gone = set(missing)  # built once: inside the comprehension it made the fix quadratic
-            wavs = {k: e for k, e in wavs.items() if k not in gone}
+                  f"first {missing[0]!r} ({wavs[missing[0]].strip()})", file=sys.stderr)
+            for k in missing:
+                del wavs[k]
+    reco = (lambda u: tables["segments"][u].split()[0]) if "segments" in tables else (lambda u: u)
     utts = set(tables["utt2spk"])
     for table in tables.values():
-        utts &= set(table)
+        utts &= table.keys()
     if wavs is not None:
-        if "segments" in tables:
-            utts = {u for u in utts if tables["segments"][u].fields[0] in wavs}
-        else:
-            utts &= set(wavs)
+        utts = {u for u in utts if reco(u) in wavs}
     if not utts:
         raise DataDirError(f"{d}: no utterance is present in every file; nothing written")
-    out = {name: format_table(_rows(t, utts.__contains__)) for name, t in tables.items()}
+    out = {name: (lambda t=t: _text(t, utts.__contains__)) for name, t in tables.items()}
     if wavs is not None:
-        recos = ({tables["segments"][u].fields[0] for u in utts} if "segments" in tables else utts)
-        out["wav.scp"] = format_table(_rows(wavs, recos.__contains__))
-    u2s = {u: tables["utt2spk"][u].fields[0] for u in utts}
-    s2u = utt2spk_to_spk2utt(u2s)
-    out["spk2utt"] = format_table((s, " ".join(us)) for s, us in s2u.items())
+        recos = {reco(u) for u in utts}
+        out["wav.scp"] = lambda: _text(wavs, recos.__contains__)
+    u2s = {u: tables["utt2spk"][u] for u in utts}
+    out["spk2utt"] = lambda: format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(u2s).items())
     if "trials" in before:
-        out["trials"] = _fixed_trials(d / "trials", utts)
-    return out, before
+        out["trials"] = lambda: _fixed_trials(d / "trials", utts)
+    return out, before, u2s
 
 
 def fix_data_dir(d: str | Path) -> list[str]:
     """Repair ``d`` in place; return one report line per changed file."""
     d = Path(d)
-    out, before = _plan(d)
-    spk_order = [line.split()[1] for line in out["utt2spk"].splitlines()]
-    if spk_order != sorted(spk_order, key=c_key):
+    out, before, u2s = _plan(d)
+    spk_order = [u2s[u] for u in sorted(u2s)]
+    if spk_order != sorted(spk_order):
         raise DataDirError(f"{d / 'utt2spk'}: sorting by utterance does not sort by speaker; prefix "
                            "utterance ids with the speaker id (nothing written)")
     report = []
-    for name, text in out.items():
-        path = d / name
+    for name, make in out.items():
+        text, path = make(), d / name
         old = path.read_bytes() if path.exists() else None
         if old == text.encode("utf-8"):
             continue

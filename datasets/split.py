@@ -13,7 +13,7 @@ import numpy as np
 
 from datasets.datadir import UTT_FILES, utt2spk_to_spk2utt
 from core.atomic import atomic_write_bytes
-from datasets.kaldi_files import DataDirError, c_key, format_table, read_table
+from datasets.kaldi_files import DataDirError, c_key, format_table, read_key_values, read_pairs
 
 # files filtered by utterance (wav.scp too when there is no segments file) and by speaker
 from core.atomic import atomic_write_text
@@ -37,7 +37,7 @@ def subset_data_dir(src: str | Path, dst: str | Path, utts: Iterable[str] | None
     """Write the data dir ``dst`` holding the given utterances (or all of the given speakers'
     utterances). Returns the number of utterances kept; unknown ids are an error."""
     src, dst = Path(src), Path(dst)
-    u2s = {e.key: e.fields[0] for e in read_table(src / "utt2spk", 1, 1)}
+    u2s = dict(zip(*read_pairs(src / "utt2spk")))
     if spks is not None:
         spks = set(spks)
         unknown = spks - set(u2s.values())
@@ -51,34 +51,59 @@ def subset_data_dir(src: str | Path, dst: str | Path, utts: Iterable[str] | None
             raise DataDirError(f"{src}/utt2spk: unknown utterance(s) {sorted(unknown)[:5]}")
     if not keep:
         raise DataDirError(f"subset of {src} would be empty")
-    _write_subset(src, dst, keep, u2s)
+    _write_parts(src, [dst], dict.fromkeys(keep, 0), u2s)
     return len(keep)
 
 
-def _filter(src: Path, dst: Path, name: str, keys: set[str]) -> None:
-    if (src / name).exists():
-        rows = [(e.key, e.value) for e in read_table(src / name, 0, None, sorted_unique=False) if e.key in keys]
-        atomic_write_text(dst / name, format_table(rows))
+def _route(src: Path, name: str, dests: list[Path], parts: dict[str, tuple[int, ...]]) -> None:
+    """Each line of ``src/name`` to the parts its key belongs to, in one pass over the file (a key of no
+    part is dropped); every dest gets the file, empty when none of its keys is there."""
+    path = src / name
+    if not path.exists():
+        return
+    bufs: list[list[str]] = [[] for _ in dests]
+    with open(path, encoding="utf-8", newline="") as f:
+        for n, line in enumerate(f, 1):
+            fields = line.split(maxsplit=1)
+            if not fields or not line.endswith("\n") or line.endswith("\r\n"):
+                raise DataDirError(f"{path}:{n}: an empty line, a CRLF ending or no final newline "
+                                   "(utils/fix_data_dir.sh repairs it)")
+            text = f"{fields[0]} {fields[1].strip()}\n" if len(fields) > 1 else f"{fields[0]}\n"
+            for j in parts.get(fields[0], ()):
+                bufs[j].append(text)
+    for dest, buf in zip(dests, bufs):
+        atomic_write_text(dest / name, "".join(buf))
 
 
-def _write_subset(src: Path, dst: Path, keep: set[str], u2s: dict[str, str]) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    sub = {u: s for u, s in u2s.items() if u in keep}
-    spks = set(sub.values())
-    _filter(src, dst, "utt2spk", keep)
-    atomic_write_text(dst / "spk2utt", format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(sub).items()))
+def _write_parts(src: Path, dests: list[Path], part_of: dict[str, int], u2s: dict[str, str]) -> None:
+    """Data dirs ``dests``: dest j holds the utterances whose ``part_of`` is j; one pass per file."""
+    for dest in dests:
+        dest.mkdir(parents=True, exist_ok=True)
+    by_utt = {u: (j,) for u, j in part_of.items()}
+    spk_parts: dict[str, set[int]] = {}
+    for u, j in part_of.items():
+        spk_parts.setdefault(u2s[u], set()).add(j)
+    _route(src, "utt2spk", dests, by_utt)
+    subs: list[dict[str, str]] = [{} for _ in dests]
+    for u, j in part_of.items():
+        subs[j][u] = u2s[u]
+    for dest, sub in zip(dests, subs):
+        atomic_write_text(dest / "spk2utt", format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(sub).items()))
     for name in _BY_UTT:
-        _filter(src, dst, name, keep)
+        _route(src, name, dests, by_utt)
     for name in _BY_SPK:
-        _filter(src, dst, name, spks)
-    if (src / "segments").exists():
-        recos = {e.fields[0] for e in read_table(dst / "segments", 3, 3)}
-        _filter(src, dst, "wav.scp", recos)
+        _route(src, name, dests, {s: tuple(sorted(js)) for s, js in spk_parts.items()})
+    if (src / "segments").exists():  # wav.scp by recording: a recording goes wherever one of its segments went
+        reco_parts: dict[str, set[int]] = {}
+        for j, dest in enumerate(dests):
+            for line in (dest / "segments").read_text(encoding="utf-8").splitlines():
+                reco_parts.setdefault(line.split()[1], set()).add(j)
+        _route(src, "wav.scp", dests, {r: tuple(sorted(js)) for r, js in reco_parts.items()})
     else:
-        _filter(src, dst, "wav.scp", keep)
-    for name in ("frame_shift",):
-        if (src / name).exists():
-            atomic_write_text(dst / name, (src / name).read_text())
+        _route(src, "wav.scp", dests, by_utt)
+    for dest in dests:
+        if (src / "frame_shift").exists():
+            atomic_write_text(dest / "frame_shift", (src / "frame_shift").read_text())
 
 
 def _balanced_blocks(weights: list[int], n: int) -> list[tuple[int, int]]:
@@ -108,7 +133,7 @@ def split_data(d: str | Path, nj, per_utt: bool = False) -> list[Path]:
     newest = max(p.stat().st_mtime for p in sources)
     if all((p / "utt2spk").exists() and (p / "utt2spk").stat().st_mtime >= newest for p in parts):
         return parts
-    u2s = {e.key: e.fields[0] for e in read_table(d / "utt2spk", 1, 1)}
+    u2s = dict(zip(*read_pairs(d / "utt2spk")))
     if per_utt:
         units = [[u] for u in u2s]
         what = "utterances"
@@ -118,8 +143,9 @@ def split_data(d: str | Path, nj, per_utt: bool = False) -> list[Path]:
     if n > len(units):
         raise DataDirError(f"split_data: cannot split {d} into {n} parts: it has only {len(units)} {what}"
                            + ("" if per_utt else " (use --per-utt)"))
-    for part, (a, b) in zip(parts, _balanced_blocks([len(x) for x in units], n)):
-        _write_subset(d, part, {u for unit in units[a:b] for u in unit}, u2s)
+    part_of = {u: j for j, (a, b) in enumerate(_balanced_blocks([len(x) for x in units], n))
+               for unit in units[a:b] for u in unit}
+    _write_parts(d, parts, part_of, u2s)
     return parts
 
 
@@ -129,7 +155,7 @@ def combine_data_dirs(dest: str | Path, sources: list[str | Path]) -> int:
     dest, sources = Path(dest), [Path(s) for s in sources]
     u2s: dict[str, str] = {}
     for s in sources:
-        part = {e.key: e.fields[0] for e in read_table(s / "utt2spk", 1, 1)}
+        part = dict(zip(*read_pairs(s / "utt2spk")))
         dup = set(part) & set(u2s)
         if dup:
             raise DataDirError(f"{s}/utt2spk: utterance ids also in another source, first {sorted(dup)[0]!r}")
@@ -137,8 +163,9 @@ def combine_data_dirs(dest: str | Path, sources: list[str | Path]) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ["utt2spk", "wav.scp", *_BY_UTT]:
         if all((s / name).exists() for s in sources):
-            rows = [(e.key, e.value) for s in sources for e in read_table(s / name, 0, None)]
-            atomic_write_text(dest / name, format_table(sorted(rows, key=lambda r: r[0].encode())))
+            rows = [r for s in sources for r in read_key_values(s / name)]
+            rows.sort()  # str order is C (UTF-8 byte) order; keys are unique across the sources
+            atomic_write_text(dest / name, "".join(f"{k} {v}\n" if v else f"{k}\n" for k, v in rows))
         else:
             (dest / name).unlink(missing_ok=True)
     atomic_write_text(dest / "spk2utt", format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(u2s).items()))
