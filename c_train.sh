@@ -43,7 +43,7 @@ master_port=29533          # DDP: port of rank 0
 nj=2                       # embedding jobs
 threads=""                 # threads per job (torch, BLAS); empty: cores / training processes, cores / nj to embed
 num_workers=0              # DataLoader workers per training process (0 is fastest on a 2-core CPU; raise on GPU nodes)
-asnorm=false               # also score with adaptive s-norm (cohort: training-set embeddings)
+asnorm=false               # also score with adaptive s-norm (cohort: one mean embedding per training speaker)
 test_while_training=true   # stage 1 scores the in-domain and test trials every train.test_every epochs (false: only stage 3 scores)
 help_message="Usage: $0 [options]"
 . utils/parse_options.sh
@@ -111,7 +111,8 @@ train_embed_score() {  # <config> <exp dir> <prior or empty> <first stage> <last
     for t in "${lists[@]}"; do
       python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set"
       if [ "$asnorm" = true ]; then
-        python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set" --cohort "$train_set"
+        python -m steps.score --exp-dir "$exp" --trials "$t" --embeddings "$test_set" --cohort "$train_set" \
+          --cohort-utt2spk "$data/$train_set/utt2spk"
       fi
     done
     grep -v "^# " "$exp/results.md"

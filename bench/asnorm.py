@@ -1,5 +1,5 @@
 """AS-norm cohort statistics at VoxCeleb scale: time and peak memory of the blocked float32 code
-(losses/metrics.cohort_stats) against the plain full-matrix float64 sort it replaced, in one run.
+(evaluation/metrics.cohort_stats) against the plain full-matrix float64 sort it replaced, in one run.
 
     python bench/asnorm.py [--utts 145375] [--cohort 5994] [--dim 256] [--top-k 300]
 
@@ -20,7 +20,7 @@ CHILD = """
 import json, resource, sys, time
 import numpy as np
 sys.path.insert(0, {root!r})
-from losses.metrics import cohort_stats
+from evaluation.metrics import cohort_stats
 n, c, d, k, plain = {n}, {c}, {d}, {k}, {plain}
 rng = np.random.default_rng(0)
 m, coh = rng.standard_normal((n, d), dtype=np.float32), rng.standard_normal((c, d), dtype=np.float32)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from losses.metrics import verification_metrics
+from evaluation.metrics import verification_metrics
 
 
 def block(c_in, c_out, stride):

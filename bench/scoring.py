@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from losses.metrics import cosine_scores, verification_metrics  # noqa: E402
+from evaluation.metrics import cosine_scores, verification_metrics  # noqa: E402
 
 
 def main() -> None:

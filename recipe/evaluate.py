@@ -13,7 +13,7 @@ from datasets.datadir import check_trials
 from datasets.kaldi_files import DataDirError, read_dict, read_table
 from datasets.loader import UtteranceLoader
 from datasets.vad import voiced_masks
-from losses.metrics import cosine_scores, verification_metrics
+from evaluation.metrics import cosine_scores, verification_metrics
 from models.embed import extract_embeddings
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from core.atomic import atomic_path
 from datasets.feat_opts import read_options
 from datasets.kaldi_feats import bin_axis
-from losses.metrics import det_points, operating_points
+from evaluation.metrics import det_points, operating_points
 
 # DET axes: probit-scaled error rates from 0.01 % to 99 %, the range scores of real systems span
 DET_TICKS = np.array([0.0001, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99])

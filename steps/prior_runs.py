@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from core.atomic import atomic_write_bytes, atomic_write_text
-from losses.comparisons import parse_pairs
+from evaluation.comparisons import parse_pairs
 from models.priors import band_indicator, shuffled, smooth_alternation
 from core.errors import ConfigError
 from recipe.config import load_config, validate

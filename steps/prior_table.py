@@ -7,7 +7,7 @@ Reads <table>/runs.tsv, <table>/plan.json (the comparisons declared before the r
 and each run's <table>/runs/<run>/scores/<test>_trials.score (runs without it are listed as
 unfinished and left out, with a warning). Per prior: EER and both minDCFs as mean ± sd over seeds
 (minDCF at p=0.001 only where at least 10/0.001 nontarget trials back it), parameters and MACs (300
-frames), the learned w, b. Per comparison (losses/comparisons.py): the mean paired difference over
+frames), the learned w, b. Per comparison (evaluation/comparisons.py): the mean paired difference over
 seeds, its two-level bootstrap interval (seeds x test speakers), p-value (Holm-adjusted over the
 primaries), the paired sd and the minimum detectable difference at the seeds run. Writes
 <table>/results.md, results.csv (per prior), comparisons.csv, runs.csv (per run: prior, seed,
@@ -26,8 +26,8 @@ import numpy as np
 
 from core.atomic import atomic_write_text
 from datasets.kaldi_files import DataDirError, read_dict
-from losses.comparisons import compare, seeds_to_run
-from losses.stats import bootstrap_metrics, dcf_supported, speaker_weights, t_interval
+from evaluation.comparisons import compare, seeds_to_run
+from evaluation.stats import bootstrap_metrics, dcf_supported, speaker_weights, t_interval
 from recipe.evaluate import metrics
 from datasets.trials import read_scores
 from recipe.experiment import model_facts, read_exp

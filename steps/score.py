@@ -1,13 +1,15 @@
 """Cosine scoring of a trials list with an experiment's embeddings; EER and minDCF.
 
     python -m steps.score --exp-dir exp/demo_rescnn --trials data/synth/test/trials \\
-        [--embeddings test] [--cohort train --top-k 300] [--name test]
+        [--embeddings test] [--cohort train [--cohort-utt2spk data/synth/train/utt2spk] --top-k 300] [--name test]
 
 Writes <exp>/scores/<name>.score (enrol test score label), <exp>/scores/<name>.json (EER and both
 minDCFs with their thresholds and operating points: what steps.verify decides with and steps.compare
 marks), <exp>/scores/<name>.det.png, and a row
 of <exp>/results.md (one per embeddings, trials list and normalisation: rescoring replaces it). minDCF is normalised as Kaldi's compute_min_dcf.py with C_miss = C_fa = 1 at
-p_target 0.01 and 0.001. --cohort adds adaptive s-norm with that set's embeddings as cohort.
+p_target 0.01 and 0.001. --cohort adds adaptive s-norm with that set's embeddings as cohort: one mean
+per speaker with --cohort-utt2spk (c_train.sh --asnorm true passes the training set's), else every
+embedding.
 """
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
-from datasets.kaldi_files import DataDirError
+from datasets.kaldi_files import DataDirError, read_dict
 
 from core.atomic import atomic_write_text
-from losses.metrics import as_norm, cosine_scores, operating_points
+from evaluation.metrics import as_norm, cosine_scores, operating_points
 from recipe.evaluate import metrics, read_trials
 from recipe.plotting import det_figure, pyplot, save
 from core.cli import HelpFormatter, positive_int
@@ -41,6 +43,26 @@ def load_embeddings(d: Path) -> dict[str, np.ndarray]:
         raise DataDirError(f"{scp}: the embedding of {bad!r} has non-finite values; its scores and the EER would "
                            "be meaningless (check that utterance's features)")
     return out
+
+
+def cohort_matrix(emb: dict[str, np.ndarray], utt2spk: str | None) -> np.ndarray:
+    """(cohort, dim): each speaker's mean embedding (of its length-normalised embeddings) when ``utt2spk``
+    names the set's speakers, else every embedding; prints which and how many."""
+    if utt2spk is None:
+        print(f"score: AS-norm cohort: all {len(emb):,} embeddings of the set")
+        return np.stack(list(emb.values()))
+    u2s = read_dict(utt2spk)
+    missing = [u for u in emb if u not in u2s]
+    if missing:
+        raise DataDirError(f"{utt2spk}: {len(missing)} embedded utterance(s) have no speaker, first {missing[0]!r}")
+    spk = sorted(set(u2s[u] for u in emb))
+    index = {s: i for i, s in enumerate(spk)}
+    x = np.stack(list(emb.values())).astype(np.float64)  # (utts, dim)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    sums = np.zeros((len(spk), x.shape[1]))
+    np.add.at(sums, [index[u2s[u]] for u in emb], x)
+    print(f"score: AS-norm cohort: {len(spk):,} speaker means of {len(emb):,} embeddings ({utt2spk})")
+    return sums.astype(np.float32)  # a mean up to its count: the cosine does not see the scale
 
 
 def append_result(exp: Path, row: dict) -> None:
@@ -64,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", required=True)
     p.add_argument("--embeddings", default=None, help="embedding set under <exp>/embeddings (default: trials dir name)")
     p.add_argument("--cohort", default=None, help="embedding set for adaptive s-norm")
+    p.add_argument("--cohort-utt2spk", default=None, metavar="FILE", help="the cohort set's utt2spk: the cohort is "
+                   "one mean embedding per speaker (WeSpeaker's); without it, every embedding of the set")
     p.add_argument("--top-k", type=positive_int, default=300)
     p.add_argument("--name", default=None)
     a = p.parse_args(argv)
@@ -80,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = np.array([lab == "target" for _, _, lab in trials])
         scores = cosine_scores(emb, pairs)
         if a.cohort:
-            cohort = np.stack(list(load_embeddings(exp / "embeddings" / a.cohort).values()))
+            cohort = cohort_matrix(load_embeddings(exp / "embeddings" / a.cohort), a.cohort_utt2spk)
             scores = as_norm(scores, emb, pairs, cohort, a.top_k)
         m = metrics(scores, labels)
     except CLI_ERRORS as e:

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from losses.metrics import cosine_scores
+from evaluation.metrics import cosine_scores
 from recipe.experiment import load_exp_model
 from core.cli import HelpFormatter, pick_device
 from gfa.experiment import pick_threshold

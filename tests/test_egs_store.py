@@ -156,3 +156,34 @@ def test_split_trials_dir_copies_matrices_byte_for_byte(tmp_path, compress, caps
     blob = (out / "feats.ark").read_bytes()
     assert (blob.count(b"\0BCM ") == 4) == (compress == "true")
 
+
+
+def test_split_trials_dir_names_a_truncated_ark(tmp_path, capsys):
+    from steps import split_trials_dir
+    src = feature_dir(tmp_path / "data")
+    keys = sorted(src)
+    (tmp_path / "data" / "trials").write_text(f"{keys[0]} {keys[-1]} nontarget\n")
+    ark = tmp_path / "data" / "raw.ark"
+    ark.write_bytes(ark.read_bytes()[:-500])  # the last matrix loses its end
+    out = tmp_path / "data" / "trials_dir"
+    assert split_trials_dir.main(["--data-dir", str(tmp_path / "data"), "--out-dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{ark}:" in err and "the scp and its ark disagree" in err
+    assert not list(out.glob("*.tmp")) and not (out / "feats.ark").exists()
+
+
+@pytest.mark.parametrize("bad, where", [("a 1\r\nb 2\n", ":1:"), ("a 1\n\nb 2\n", ":2:"), ("a 1\nb 2", ":2:")])
+def test_split_and_combine_name_the_bad_line(tmp_path, bad, where):
+    from datasets.split import combine_data_dirs, split_data
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "utt2spk").write_text("a s1\nb s2\n")
+    (d / "spk2utt").write_text("s1 a\ns2 b\n")
+    (d / "wav.scp").write_text(bad, newline="")
+    with pytest.raises(DataDirError, match=f"wav.scp{where}"):
+        split_data(d, 2)
+    with pytest.raises(DataDirError, match=f"wav.scp{where}"):
+        combine_data_dirs(tmp_path / "c", [d])
+    (d / "wav.scp").write_text("b 2\na 1\n")
+    with pytest.raises(DataDirError, match="wav.scp:2: not sorted"):
+        combine_data_dirs(tmp_path / "c", [d])

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from losses.comparisons import compare, parse_pairs, seeds_to_run
-from losses.stats import (bootstrap_p, dcf_supported, holm, holm_levels, min_detectable, seeds_needed,
+from evaluation.comparisons import compare, parse_pairs, seeds_to_run
+from evaluation.stats import (bootstrap_p, dcf_supported, holm, holm_levels, min_detectable, seeds_needed,
                           two_level_differences)
 
 

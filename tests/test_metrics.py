@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_curve
 
-from losses.metrics import as_norm, compute_eer, compute_min_dcf, cosine_scores
+from evaluation.metrics import as_norm, compute_eer, compute_min_dcf, cosine_scores
 
 
 def sklearn_eer(scores, labels):
@@ -66,7 +66,7 @@ def test_cosine_and_asnorm():
 
 
 def test_cohort_stats_in_blocks_equal_a_full_sort():
-    from losses.metrics import cohort_stats
+    from evaluation.metrics import cohort_stats
     rng = np.random.default_rng(3)
     m, c = rng.normal(size=(1000, 32)), rng.normal(size=(700, 32))
     full = (m / np.linalg.norm(m, axis=1, keepdims=True)) @ (c / np.linalg.norm(c, axis=1, keepdims=True)).T
@@ -77,3 +77,20 @@ def test_cohort_stats_in_blocks_equal_a_full_sort():
         np.testing.assert_allclose(sd, top.std(axis=1), rtol=1e-4, atol=1e-6)
     mu, _ = cohort_stats(m, c[:20], 50)  # a cohort smaller than top_k: all of it
     np.testing.assert_allclose(mu, full[:, :20].mean(axis=1), rtol=1e-5, atol=1e-6)
+
+
+def test_asnorm_cohort_is_one_mean_per_speaker(tmp_path, capsys):
+    from datasets.kaldi_files import DataDirError
+    from steps.score import cohort_matrix
+    rng = np.random.default_rng(0)
+    emb = {f"s{s}-u{u}": rng.standard_normal(8) * (u + 1) for s in range(3) for u in range(4)}
+    (tmp_path / "utt2spk").write_text("".join(f"{k} {k.split('-')[0]}\n" for k in sorted(emb)))
+    c = cohort_matrix(emb, str(tmp_path / "utt2spk"))
+    assert c.shape == (3, 8) and "3 speaker means of 12 embeddings" in capsys.readouterr().out
+    unit = {k: v / np.linalg.norm(v) for k, v in emb.items()}
+    want = np.mean([unit[f"s1-u{u}"] for u in range(4)], axis=0)  # length-normalised, then averaged
+    assert abs(np.dot(c[1], want) / np.linalg.norm(c[1]) / np.linalg.norm(want) - 1) < 1e-6
+    assert cohort_matrix(emb, None).shape == (12, 8) and "all 12 embeddings" in capsys.readouterr().out
+    (tmp_path / "utt2spk").write_text("s0-u0 s0\n")
+    with pytest.raises(DataDirError, match="11 embedded utterance"):
+        cohort_matrix(emb, str(tmp_path / "utt2spk"))

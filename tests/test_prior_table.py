@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import run, tiny_configs
-from losses.metrics import verification_metrics
-from losses.stats import bootstrap_metrics, quantile_interval, speaker_weights, t_interval
+from evaluation.metrics import verification_metrics
+from evaluation.stats import bootstrap_metrics, quantile_interval, speaker_weights, t_interval
 from models.priors import band_indicator, shuffled, smooth_alternation
 
 

@@ -156,7 +156,8 @@ def test_c_train_stages(recipe, tmp_path):
     args = f"./c_train.sh --data {data} --egs-dir {recipe}/egs/spect --config {teacher} --exp-dir {tmp_path}/exp --asnorm true"
     p = run(args)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    for s in ("Stage 1", "Stage 2", "Stage 3: score 2 trials list(s)", "thread(s) per job: 2 job(s) side by side"):
+    for s in ("Stage 1", "Stage 2", "Stage 3: score 2 trials list(s)", "thread(s) per job: 2 job(s) side by side",
+              "AS-norm cohort: 8 speaker means of 40 embeddings"):
         assert s in p.stdout
     rows = [r for r in (tmp_path / "exp" / "results.md").read_text().splitlines() if r.startswith("| 2")]
     assert len(rows) == 4 and sum("trials_hard | cosine | 60 |" in r for r in rows) == 1  # 2 lists x (cosine, AS-norm)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import t as student_t
 
-from losses.metrics import verification_metrics
+from evaluation.metrics import verification_metrics
 from core.errors import UsageError
 
 

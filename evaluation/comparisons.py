@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from losses.stats import (bootstrap_p, holm, holm_levels, min_detectable, quantile_interval, seeds_needed,
+from evaluation.stats import (bootstrap_p, holm, holm_levels, min_detectable, quantile_interval, seeds_needed,
                           two_level_differences)
 from core.errors import UsageError
 
