@@ -32,7 +32,7 @@ TOOLS = {  # name -> command on data dir D (and a scratch dir S)
     "validate": "utils/validate_data_dir.sh {D}",
     "fix": "utils/fix_data_dir.sh {S}",
     "subset": "utils/subset_data_dir.sh --spk-list {D}/spk_half {D} {S}/sub",
-    "split": "utils/split_data.sh {D} 8",
+    "split": "utils/split_data.sh {S} 8",
     "combine": "utils/combine_data.sh {S}/comb {D}",
     "split_trials_dir": "python -m steps.split_trials_dir --data-dir {D} --out-dir {S}/trials_dir --trials trials",
     "make_trials": "python -m steps.make_trials {pairs} {D} --out {S}/trials_new",
