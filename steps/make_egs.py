@@ -108,16 +108,18 @@ def run_job(job: dict) -> dict:
         return json.loads(meta.read_text())
     (rows, skipped), fds, how = plan_job(job), {}, {"ref": 0, "cut": 0, "copy": 0}
     with AtomicArkWriter(prefix, compress=job["format"] != "kaldi") as w:
-        sources, speaker = {}, None
+        sources, speaker, refs = {}, None, set()
         for key, spk, _, utt, start in rows:
             if spk != speaker:  # a speaker's sources stay decoded while its egs are written
                 sources, speaker = {}, spk
             if utt not in sources:
                 sources[utt] = Source(utt, job, fds)
             how[sources[utt].store(w, key, start, job["num_frames"])] += 1
+            if sources[utt].ref:
+                refs.add(split_spec(sources[utt].spec)[0])
     for f in fds.values():
         f.close()
-    result = {"rows": [list(r) for r in rows], "skipped": skipped, "how": how}
+    result = {"rows": [list(r) for r in rows], "skipped": skipped, "how": how, "refs": sorted(refs)}
     atomic_write_text(meta, json.dumps(result))
     mark_done(prefix, fp, egs=len(rows))
     return result
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     params = {k: v for k, v in vars(a).items() if k not in ("nj", "out_dir", "data_dir")}
     fp = fingerprint([d / "feats.scp", d / "utt2spk", d / "utt2num_frames"] + ([d / "vad.scp"] if a.vad else []),
-                     nj=a.nj, **params)
+                     nj=a.nj, job_result=2, **params)  # job_result: what a finished job's rows.json holds
     speakers = [(s, labels[s], labels[s], chosen[s]) for s in labels if chosen.get(s)]
     jobs = [job_spec(a, out, j, fp, speakers[j::a.nj], feats, lengths, vad) for j in range(a.nj)]
     try:
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     except CLI_ERRORS as e:  # a bad matrix, or a full disk (the writer names the file)
         return fail("make_egs", e)
     n, skipped = write_tables(out, results, a.nj)
-    refs = sorted({r.split("[")[0].rpartition(":")[0] for r in read_dict(out / "feats.scp").values() if "[" in r})
+    refs = sorted({p for res in results for p in res["refs"]})  # the feature arks the egs are row ranges of
     how = {k: sum(res["how"][k] for res in results) for k in ("ref", "cut", "copy")}
     if conf is not None:
         atomic_write_bytes(Path(a.out_dir) / "feats.conf", conf)
