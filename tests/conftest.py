@@ -115,6 +115,17 @@ def user_exps(tiny_egs, tmp_path_factory):
     return {"data": root / "data", "raw": root / "raw" / "test", "teacher": root / "teacher", "student": root / "student"}
 
 
+FAKE_SBATCH = """#!/bin/bash
+# fake sbatch: record the call, run every array task locally, print the job id (--parsable)
+echo "$@" >> "$(dirname "$0")/calls"
+array=; script=
+for a in "$@"; do case $a in --array=*) array=${a#--array=};; -*) ;; *) script=$a;; esac; done
+range=${array%%%*}; s=${range%-*}; e=${range#*-}
+for ((i=s;i<=e;i++)); do SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=4242 bash "$script" >/dev/null 2>&1; done
+echo 4242
+"""
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode())

@@ -4,16 +4,8 @@ import shutil
 
 import pytest
 
-from conftest import run, tiny_configs, write
+from conftest import FAKE_SBATCH, run, tiny_configs, write
 
-FAKE_SBATCH = """#!/bin/bash
-echo "$@" >> "$(dirname "$0")/calls"
-array=; script=
-for a in "$@"; do case $a in --array=*) array=${a#--array=};; -*) ;; *) script=$a;; esac; done
-range=${array%%%*}; s=${range%-*}; e=${range#*-}
-for ((i=s;i<=e;i++)); do SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=77 bash "$script" >/dev/null 2>&1; done
-echo 77
-"""
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ROOT, make_data_dir, make_wav, run, train_args, write
+from conftest import FAKE_SBATCH, ROOT, make_data_dir, make_wav, run, train_args, write
 from datasets.kaldi_files import read_dict
 
 NASTY = ["a;>PWNED1", "b$(>PWNED2)", "c`>PWNED3`", "q'd\"x\""]  # no blanks: Kaldi's rule left these unquoted
@@ -29,15 +29,6 @@ def test_case1_run_pl_passes_paths_with_shell_syntax_literally(tmp_path, name):
 def test_run_pl_still_runs_deliberate_pipes(tmp_path):
     p = run(["utils/run.pl", f"{tmp_path}/x.log", "echo", "hello", "|", "tr", "a-z", "A-Z", ">", f"{tmp_path}/o"])
     assert p.returncode == 0 and (tmp_path / "o").read_text() == "HELLO\n"
-
-
-FAKE_SBATCH = """#!/bin/bash
-array=; script=
-for a in "$@"; do case $a in --array=*) array=${a#--array=};; -*) ;; *) script=$a;; esac; done
-range=${array%%%*}; s=${range%-*}; e=${range#*-}
-for ((i=s;i<=e;i++)); do SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=1 bash "$script" >/dev/null 2>&1; done
-echo 1
-"""
 
 
 def test_case1_slurm_pl_quotes_log_and_command_paths(tmp_path):

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, run, write
+from conftest import FAKE_SBATCH, ROOT, run, write
 from datasets.kaldi_files import DataDirError, read_table
 from datasets.split import split_data
 
@@ -93,17 +93,6 @@ def test_run_pl_usage_errors(tmp_path):
     assert run(["utils/run.pl", "JOB=3:1", f"{tmp_path}/x.log", "true"]).returncode == 1
     assert run(["utils/run.pl", "--bogus", "1", f"{tmp_path}/x.log", "true"]).returncode == 1
     assert run(["utils/run.pl", "--max-jobs-run", "0", f"{tmp_path}/x.log", "true"]).returncode == 1
-
-
-FAKE_SBATCH = """#!/bin/bash
-# fake sbatch: record the call, run every array task locally, print the job id (--parsable)
-echo "$@" >> "$(dirname "$0")/calls"
-array=; script=
-for a in "$@"; do case $a in --array=*) array=${a#--array=};; -*) ;; *) script=$a;; esac; done
-range=${array%%%*}; s=${range%-*}; e=${range#*-}
-for ((i=s;i<=e;i++)); do SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=4242 bash "$script" >/dev/null 2>&1; done
-echo 4242
-"""
 
 
 @pytest.fixture
