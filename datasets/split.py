@@ -51,7 +51,7 @@ def subset_data_dir(src: str | Path, dst: str | Path, utts: Iterable[str] | None
             raise DataDirError(f"{src}/utt2spk: unknown utterance(s) {sorted(unknown)[:5]}")
     if not keep:
         raise DataDirError(f"subset of {src} would be empty")
-    _write_parts(src, [dst], dict.fromkeys(keep, 0), u2s)
+    _write_parts(src, [dst], dict.fromkeys(sorted(keep), 0), u2s)
     return len(keep)
 
 
@@ -62,15 +62,24 @@ def _route(src: Path, name: str, dests: list[Path], parts: dict[str, tuple[int, 
     if not path.exists():
         return
     bufs: list[list[str]] = [[] for _ in dests]
+    keys, vals, i = list(parts), list(parts.values()), 0  # a file in this key order needs no hash look-up
     with open(path, encoding="utf-8", newline="") as f:
         for n, line in enumerate(f, 1):
             fields = line.split(maxsplit=1)
-            if not fields or not line.endswith("\n") or line.endswith("\r\n"):
+            if not fields or line[-1] != "\n" or line[-2:-1] == "\r":
                 raise DataDirError(f"{path}:{n}: an empty line, a CRLF ending or no final newline "
                                    "(utils/fix_data_dir.sh repairs it)")
-            text = f"{fields[0]} {fields[1].strip()}\n" if len(fields) > 1 else f"{fields[0]}\n"
-            for j in parts.get(fields[0], ()):
-                bufs[j].append(text)
+            if len(fields) == 1:
+                line = f"{fields[0]}\n"
+            elif len(fields[0]) + 1 + len(fields[1]) != len(line) or line[len(fields[0])] != " " \
+                    or fields[1][-2:-1].isspace():
+                line = f"{fields[0]} {fields[1].strip()}\n"  # blanks made regular, as Kaldi writes them
+            if i < len(keys) and keys[i] == fields[0]:
+                js, i = vals[i], i + 1
+            else:
+                js = parts.get(fields[0], ())
+            for j in js:
+                bufs[j].append(line)
     for dest, buf in zip(dests, bufs):
         atomic_write_text(dest / name, "".join(buf))
 

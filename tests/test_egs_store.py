@@ -187,3 +187,24 @@ def test_split_and_combine_name_the_bad_line(tmp_path, bad, where):
     (d / "wav.scp").write_text("b 2\na 1\n")
     with pytest.raises(DataDirError, match="wav.scp:2: not sorted"):
         combine_data_dirs(tmp_path / "c", [d])
+
+
+def test_split_routes_lines_whatever_their_order_and_blanks(tmp_path):
+    from datasets.split import split_data, subset_data_dir
+    d = tmp_path / "d"
+    d.mkdir()
+    utts = [f"s{s}-u{u}" for s in range(4) for u in range(3)]
+    (d / "utt2spk").write_text("".join(f"{u} {u[:2]}\n" for u in utts))
+    (d / "spk2utt").write_text("".join(f"s{s} " + " ".join(u for u in utts if u[:2] == f"s{s}") + "\n" for s in range(4)))
+    (d / "wav.scp").write_text("".join(f"{u} /w/{u}.wav\n" for u in ["a-extra"] + utts))  # a key of no part first
+    (d / "feats.scp").write_text("".join(f"{u} f.ark:{i}\n" for i, u in enumerate(utts) if u != "s1-u1"))  # one gone
+    (d / "text").write_text("".join(f"{u}   some\twords  \n" for u in reversed(utts)))  # other order, odd blanks
+    parts = split_data(d, 2)
+    for p in parts:
+        mine = (p / "utt2spk").read_text().split()[::2]
+        assert (p / "wav.scp").read_text() == "".join(f"{u} /w/{u}.wav\n" for u in mine)
+        assert (p / "feats.scp").read_text().split()[::2] == [u for u in mine if u != "s1-u1"]
+        assert (p / "text").read_text() == "".join(f"{u} some\twords\n" for u in reversed(mine))
+    assert sorted(u for p in parts for u in (p / "utt2spk").read_text().split()[::2]) == utts
+    assert subset_data_dir(d, tmp_path / "sub", spks=["s2"]) == 3
+    assert (tmp_path / "sub" / "wav.scp").read_text() == "".join(f"s2-u{u} /w/s2-u{u}.wav\n" for u in range(3))
