@@ -18,21 +18,47 @@ from datasets.kaldi_files import DataDirError, format_table, parse_table
 from core.atomic import atomic_write_text
 
 
+def _fields_ok(rest: str, lo: int, hi: int | None) -> bool:
+    """Whether the text after a key has lo..hi fields (hi None: no upper bound)."""
+    if lo == hi == 1:
+        return rest != "" and len(rest.split(None, 1)) == 1
+    n = len(rest.split())
+    return n >= lo and (hi is None or n <= hi)
+
+
 def _lenient(path: Path, lo: int, hi: int | None) -> dict[str, str]:
-    """key -> value, one per key; malformed lines and exact duplicates are dropped. A key given two
-    different values (an utterance with two speakers or two wavs) is an error naming both lines: which
-    one is right cannot be guessed. Values are kept as plain strings (no object per line survives)."""
-    entries, problems = parse_table(path, lo, hi, lenient=True)
-    if problems and not entries:
-        raise DataDirError("\n".join(problems))
+    """key -> value, one per key; blank lines, CRLF, stray blanks, malformed lines and exact duplicates
+    are dropped. A key given two different values (an utterance with two speakers or two wavs) is an
+    error naming both lines: which one is right cannot be guessed. Read line by line into plain
+    strings: no object per line."""
     table: dict[str, str] = {}
-    for e in entries:
-        first = table.setdefault(e.key, e.value)
-        if first != e.value:
-            line = next(x.lineno for x in entries if x.key == e.key)
-            raise DataDirError(f"{path}:{e.lineno}: {e.key!r} again with another value ({e.value!r}; line "
-                               f"{line} has {first!r}); fix it by hand (nothing written)")
+    try:
+        lines = path.read_bytes().decode("utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        raise DataDirError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    for line in lines:
+        parts = line.split(None, 1)
+        if not parts:
+            continue
+        rest = parts[1].strip() if len(parts) > 1 else ""
+        if _fields_ok(rest, lo, hi) and table.setdefault(parts[0], rest) != rest:
+            raise _conflict(path, lines, parts[0], rest, table[parts[0]])
+    if not table and any(line.strip() for line in lines):
+        entries, problems = parse_table(path, lo, hi, lenient=True)  # its messages name the lines
+        raise DataDirError("\n".join(problems))
     return table
+
+
+def _conflict(path: Path, lines: list[str], key: str, value: str, first: str) -> DataDirError:
+    """The error for ``key`` given ``value`` after ``first``, naming the lines of both."""
+    def rest(line: str) -> str:
+        parts = line.split(None, 1)
+        return parts[1].strip() if len(parts) > 1 else ""
+    at = [n for n, line in enumerate(lines, 1) if line.split(None, 1)[:1] == [key]]
+    first_at = next(n for n in at if rest(lines[n - 1]) == first)
+    again_at = next(n for n in at if rest(lines[n - 1]) == value)
+    return DataDirError(f"{path}:{again_at}: {key!r} again with another value ({value!r}; line {first_at} has "
+                        f"{first!r}); fix it by hand (nothing written)")
 
 
 def _fixed_trials(path: Path, utts: set[str]) -> str:
@@ -52,9 +78,11 @@ def _nonblank_lines(path: Path) -> int:
     return sum(1 for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip())
 
 
-def _text(table: dict[str, str], keep) -> str:
-    """The table's lines for the kept keys, in C order (str order is UTF-8 byte order)."""
-    return "".join(f"{k} {table[k]}\n" if table[k] else f"{k}\n" for k in sorted(table) if keep(k))
+def _text(table: dict[str, str], kept: set[str]) -> str:
+    """The table's lines for the ``kept`` keys (a subset of its keys), in C order (str order is UTF-8
+    byte order). When every key is kept, no key is looked up."""
+    keys = sorted(table) if len(kept) == len(table) else sorted(k for k in table if k in kept)
+    return "".join(f"{k} {table[k]}\n" if table[k] else f"{k}\n" for k in keys)
 
 
 def _plan(d: Path):
@@ -81,10 +109,10 @@ def _plan(d: Path):
         utts = {u for u in utts if reco(u) in wavs}
     if not utts:
         raise DataDirError(f"{d}: no utterance is present in every file; nothing written")
-    out = {name: (lambda t=t: _text(t, utts.__contains__)) for name, t in tables.items()}
+    out = {name: (lambda t=t: _text(t, utts)) for name, t in tables.items()}
     if wavs is not None:
         recos = {reco(u) for u in utts}
-        out["wav.scp"] = lambda: _text(wavs, recos.__contains__)
+        out["wav.scp"] = lambda: _text(wavs, recos)
     u2s = {u: tables["utt2spk"][u] for u in utts}
     out["spk2utt"] = lambda: format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(u2s).items())
     if "trials" in before:
