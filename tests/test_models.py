@@ -295,3 +295,19 @@ def test_renamed_paper_configs_say_their_new_name():
         load_config("conf/rescnn32_clean.yaml")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config("conf/rescnn33_clean.yaml")
+
+
+def test_tf_gate_is_the_papers_mean_of_two_gated_copies():
+    """TFGate computes x * (t/2 + f/2) in one product; the paper's form is 0.5 * (x*t + x*f)."""
+    from models.rescnn import TFGate
+    torch.manual_seed(0)
+    gate = TFGate(4).double()
+    x = torch.randn(3, 4, 20, 9, dtype=torch.float64, requires_grad=True)  # (batch, c, time, freq)
+    t = torch.sigmoid(gate.time_conv(x.mean(dim=3, keepdim=True)))
+    f = torch.sigmoid(gate.freq_conv(x.mean(dim=2, keepdim=True)))
+    want = 0.5 * (x * t + x * f)
+    got = gate(x)
+    assert torch.allclose(got, want, atol=1e-12)
+    g_want, = torch.autograd.grad(want.square().sum(), x)
+    g_got, = torch.autograd.grad(got.square().sum(), x)
+    assert torch.allclose(g_got, g_want, atol=1e-12)
