@@ -1,7 +1,7 @@
 """Kaldi's per-utterance checks before feature extraction (compute-*-feats): channel choice, sample rate,
 at least one window, --min-duration; unreadable audio and failed augmentation recipes are skipped with a
 warning that names the utterance. Used by the feature jobs (steps/compute_feats.py) and by the audio
-paths of the API and steps.verify/embed (recipe/wav_embed.py)."""
+paths of the API and steps.verify/embed (recipe/audio_features.py)."""
 from __future__ import annotations
 
 import json

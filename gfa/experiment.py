@@ -12,7 +12,7 @@ are taken in Kaldi's int16 scale; a float waveform whose peak is at most 1.0 (as
 is scaled by 32768 first. Files are read by the standard library (16-bit PCM WAV) or soundfile
 (FLAC, 24-bit or float WAV, ...). A sample rate other than the experiment's feature conf is an error
 unless ``Experiment.load(..., resample=True)``: nothing is resampled behind the caller's back. Features, dither and VAD are the recipe's own
-(recipe/wav_embed.py), so a pair gets the score ``steps.verify`` gives it. Errors are the project's
+(recipe/audio_features.py), so a pair gets the score ``steps.verify`` gives it. Errors are the project's
 own exceptions (DataDirError, ConfigError, CheckpointError, UsageError: all core.errors.GfaError), never an exit.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 from datasets.kaldi_files import DataDirError
 from gradients.any_model import model_frequency_weights
 from recipe.experiment import load_exp_model, scored_lists
-from recipe.wav_embed import audio_features, embed_arrays, wav_features
+from recipe.audio_features import audio_features, embed_arrays, wav_features
 
 
 def pick_threshold(exp: Path, name: str | None) -> tuple[float, str] | None:

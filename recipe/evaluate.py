@@ -14,7 +14,7 @@ from datasets.kaldi_files import DataDirError, read_dict, read_table
 from datasets.loader import UtteranceLoader
 from datasets.vad import voiced_masks
 from evaluation.metrics import cosine_scores, verification_metrics
-from models.embed import extract_embeddings
+from models.inference import extract_embeddings
 
 
 def read_trials(path: str | Path, utts: set[str] | None = None) -> list[tuple[str, str, str]]:

@@ -36,7 +36,7 @@ from gradients.methods import METHODS, long_utterance_map
 from gradients.targets import TARGETS
 from losses import build_loss
 from training.checkpoint import load_checkpoint
-from models.embed import extract_embeddings
+from models.inference import extract_embeddings
 from recipe.evaluate import dir_loader
 from recipe.experiment import check_feature_conf, exp_labels, load_exp_model
 from core.cli import HelpFormatter, pick_device, positive_int

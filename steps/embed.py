@@ -24,7 +24,7 @@ from core.atomic import atomic_write_bytes, atomic_write_text
 from recipe.experiment import load_exp_model
 from core.cli import HelpFormatter, pick_device, positive_int
 from core.progress import progress
-from recipe.wav_embed import embed_arrays, read_wav_list, wav_features
+from recipe.audio_features import embed_arrays, read_wav_list, wav_features
 from core.errors import CLI_ERRORS, fail
 
 

@@ -33,7 +33,7 @@ TOLERANCE = 1e-4
 
 
 class Embedder(nn.Module):
-    """features (batch, time, freq) -> embeddings (batch, emb), as models/embed.py embeds."""
+    """features (batch, time, freq) -> embeddings (batch, emb), as models/inference.py embeds."""
 
     def __init__(self, model: nn.Module):
         super().__init__()

@@ -21,7 +21,7 @@ from pathlib import Path
 from datasets.ark_io import AtomicArkWriter
 from datasets.kaldi_files import DataDirError, c_key, read_dict
 from core.atomic import atomic_write_text
-from models.embed import extract_embeddings
+from models.inference import extract_embeddings
 from recipe.evaluate import dir_loader
 from recipe.experiment import check_feature_conf, load_exp_model
 from core.cli import HelpFormatter, pick_device, positive_int

@@ -10,7 +10,7 @@ Reads each method's maps (<exp>/gradients/<method>/maps.scp, made by ``b_extract
 same --utts-per-spk and --seed for every method: the methods must cover the same utterances), the
 teacher and its head from <exp>, and the features of the data dir the maps were made on. For every
 utterance, ranking, fill and mode it classifies all proportions of the grid in batches and records
-top-1/top-5 accuracy (gradients/insdel.py). Units: ``points`` ranked by the map's value (signed, as the
+top-1/top-5 accuracy (gradients/faithfulness.py). Units: ``points`` ranked by the map's value (signed, as the
 paper; ``--point-value abs`` ranks magnitudes) and ``rows`` ranked by the method's per-bin weight vector
 (mean over utterances of the time-mean |map|, b_extract's reduction). References: ``random`` (seeded
 random map / bin order) and, with --oracle-band, ``oracle`` (the band's bins first). Finished
@@ -30,11 +30,11 @@ import torch
 
 from datasets.ark_read import read_rows
 from datasets.kaldi_files import DataDirError, read_dict
-from gradients import insdel
+from gradients import faithfulness
 from gradients.reduce import frequency_weights, utterance_profile
 from losses import build_loss
 from recipe.experiment import check_feature_conf, exp_labels, load_exp_model
-from recipe.insdel_report import write_report
+from recipe.faithfulness_report import write_report
 from core.cli import HelpFormatter, pick_device, positive_int
 from core.progress import progress
 from core.allocator import tune_allocator
@@ -63,20 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True, help="the teacher experiment")
     p.add_argument("--methods", nargs="+", default=None, help="default: every method with <exp>/gradients/*/maps.scp")
-    p.add_argument("--levels", nargs="+", default=list(insdel.LEVELS), choices=insdel.LEVELS)
-    p.add_argument("--point-fills", nargs="+", default=list(insdel.FILLS), choices=insdel.FILLS,
+    p.add_argument("--levels", nargs="+", default=list(faithfulness.LEVELS), choices=faithfulness.LEVELS)
+    p.add_argument("--point-fills", nargs="+", default=list(faithfulness.FILLS), choices=faithfulness.FILLS,
                    help="what replaces deleted / not yet inserted points")
-    p.add_argument("--row-fills", nargs="+", default=["dataset_mean"], choices=insdel.FILLS,
+    p.add_argument("--row-fills", nargs="+", default=["dataset_mean"], choices=faithfulness.FILLS,
                    help="what replaces whole rows (any constant row is the same neutral row after the models' "
                         "per-bin mean normalisation, so one fill is enough for them)")
-    p.add_argument("--insert-grid", type=grid_arg, default=insdel.INSERTION_GRID, help="insertion proportions")
-    p.add_argument("--delete-grid", type=grid_arg, default=insdel.DELETION_GRID, help="deletion proportions")
+    p.add_argument("--insert-grid", type=grid_arg, default=faithfulness.INSERTION_GRID, help="insertion proportions")
+    p.add_argument("--delete-grid", type=grid_arg, default=faithfulness.DELETION_GRID, help="deletion proportions")
     p.add_argument("--point-value", default="signed", choices=["signed", "abs"], help="what ranks points")
     p.add_argument("--smooth", type=int, default=0, help="box-average maps over N x N points before ranking (0: off)")
     p.add_argument("--oracle-band", type=band_arg, default=None, help="LO-HI Hz: add the oracle map of a planted band")
     p.add_argument("--data-dir", default=None, help="default: the data dir the maps were made on")
     p.add_argument("--seed", type=int, default=0, help="random reference maps and tie breaking")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="inputs per forward pass (16 measured fastest on a 2-core CPU, bench/insdel.py; larger on GPUs)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="inputs per forward pass (16 measured fastest on a 2-core CPU, bench/faithfulness.py; larger on GPUs)")
     p.add_argument("--checkpoint", default="auto")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", default=None, help="default: <exp>/insdel")
@@ -153,17 +153,17 @@ def rankings(a, maps, vectors, utt, x_shape, rng, band) -> dict:
     out = {}
     for m, d in maps.items():
         if "points" in a.levels:
-            v = insdel.smooth(load_map(m, utt, d[utt], x_shape), a.smooth)
-            out[(m, "points")] = torch.from_numpy(insdel.ranks(np.abs(v) if a.point_value == "abs" else v, rng))
+            v = faithfulness.smooth(load_map(m, utt, d[utt], x_shape), a.smooth)
+            out[(m, "points")] = torch.from_numpy(faithfulness.ranks(np.abs(v) if a.point_value == "abs" else v, rng))
         if "rows" in a.levels:
-            out[(m, "rows")] = torch.from_numpy(insdel.ranks(vectors[m], rng))
+            out[(m, "rows")] = torch.from_numpy(faithfulness.ranks(vectors[m], rng))
     refs = {"random": (rng.random(x_shape), rng.random(x_shape[1]))}
     if band is not None:
         refs["oracle"] = (np.broadcast_to(band.astype(float), x_shape), band.astype(float))
     for name, (pts, rows) in refs.items():
         for level, values in (("points", pts), ("rows", rows)):
             if level in a.levels:
-                out[(name, level)] = torch.from_numpy(insdel.ranks(values, rng))
+                out[(name, level)] = torch.from_numpy(faithfulness.ranks(values, rng))
     return out
 
 
@@ -210,7 +210,7 @@ def load_teacher(a, exp: Path, device):
 
 def run(a) -> str:
     for g, name in ((a.insert_grid, "--insert-grid"), (a.delete_grid, "--delete-grid")):
-        insdel.check_grid(g, name)
+        faithfulness.check_grid(g, name)
     exp = Path(a.exp_dir)
     out = Path(a.out or exp / "insdel")
     maps = discover(exp, a.methods)
@@ -242,10 +242,10 @@ def run(a) -> str:
             x = torch.from_numpy(read_rows(feats[u], {})).to(device)  # (time, freq)
             rng = np.random.default_rng([a.seed, i])
             ranked = rankings(a, maps, vectors, u, tuple(x.shape), rng, band)
-            fills = {f: insdel.fill_for(f, x, dataset_mean.to(device)) for f in {*a.point_fills, *a.row_fills}}
+            fills = {f: faithfulness.fill_for(f, x, dataset_mean.to(device)) for f in {*a.point_fills, *a.row_fills}}
             specs = [(k, f, mode) for k in ranked for f in (a.point_fills if k[1] == "points" else a.row_fills)
                      for mode in grids]
-            curves = insdel.utterance_curves(classify, x, labels[u2s[u]], ranked, grids, fills, a.batch_size, specs)
+            curves = faithfulness.utterance_curves(classify, x, labels[u2s[u]], ranked, grids, fills, a.batch_size, specs)
             rec = {"utt": u, "curves": {"|".join(k[0]) + f"|{k[1]}|{k[2]}": ["".join("01"[int(b)] for b in v)
                                                                                   for v in hit] for k, hit in curves.items()}}
             log.write(json.dumps(rec) + "\n")

@@ -21,7 +21,7 @@ from evaluation.metrics import cosine_scores
 from recipe.experiment import load_exp_model
 from core.cli import HelpFormatter, pick_device
 from gfa.experiment import pick_threshold
-from recipe.wav_embed import embed_arrays, keys_for, wav_features
+from recipe.audio_features import embed_arrays, keys_for, wav_features
 from core.errors import CLI_ERRORS, fail
 
 

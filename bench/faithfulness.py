@@ -1,8 +1,8 @@
 """Insertion / deletion throughput: (utterance, proportion) inputs classified per second by
-gradients.insdel.utterance_curves (every proportion of an utterance built at once, classified in
+gradients.faithfulness.utterance_curves (every proportion of an utterance built at once, classified in
 batches) against a plain loop that builds and classifies one proportion at a time, in the same run.
 
-    python bench/insdel.py [--utts 4] [--frames 400] [--batch-size 16] [--channels 16,32,64]
+    python bench/faithfulness.py [--utts 4] [--frames 400] [--batch-size 16] [--channels 16,32,64]
 
 Both use the same eval-mode ResCNN (the demo teacher's size by default) with a 40-class head, the
 same random point rankings, the paper's time-mean fill and the default insertion + deletion grids
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gradients import insdel  # noqa: E402
+from gradients import faithfulness  # noqa: E402
 from losses import build_loss  # noqa: E402
 from models.registry import build_model  # noqa: E402
 from core.allocator import tune_allocator  # noqa: E402
@@ -32,9 +32,9 @@ def plain_loop(classify, x, label, rank, grids, fill) -> dict:
     out = {}
     for mode, grid in grids.items():
         t1 = []
-        for k in insdel.unit_counts(grid, rank.numel()):
+        for k in faithfulness.unit_counts(grid, rank.numel()):
             with torch.no_grad():
-                t1.append(insdel.hits(classify(insdel.perturbed(x, rank, torch.tensor([int(k)]), mode, fill)), label)[0][0])
+                t1.append(faithfulness.hits(classify(faithfulness.perturbed(x, rank, torch.tensor([int(k)]), mode, fill)), label)[0][0])
         out[mode] = np.array(t1)
     return out
 
@@ -74,17 +74,17 @@ def main() -> None:
     model = build_model({"name": "ResCNN", "channels": [int(c) for c in a.channels.split(",")]}, 161).eval()
     head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 40).eval()
     classify = lambda b: head(model(b))  # noqa: E731
-    grids = {"insertion": np.asarray(insdel.INSERTION_GRID), "deletion": np.asarray(insdel.DELETION_GRID)}
+    grids = {"insertion": np.asarray(faithfulness.INSERTION_GRID), "deletion": np.asarray(faithfulness.DELETION_GRID)}
     rng = np.random.default_rng(0)
     xs = [torch.randn(a.frames, 161) * 2 + 5 for _ in range(a.utts)]
-    ranks = [torch.from_numpy(insdel.ranks(rng.random((a.frames, 161)), rng)) for _ in xs]
+    ranks = [torch.from_numpy(faithfulness.ranks(rng.random((a.frames, 161)), rng)) for _ in xs]
     n_inputs = a.utts * sum(len(g) for g in grids.values())
-    plain_loop(classify, xs[0], 0, ranks[0], grids, insdel.fill_for("time_mean", xs[0]))  # warm-up
+    plain_loop(classify, xs[0], 0, ranks[0], grids, faithfulness.fill_for("time_mean", xs[0]))  # warm-up
     t = time.perf_counter()
-    loop = [plain_loop(classify, x, i, r, grids, insdel.fill_for("time_mean", x)) for i, (x, r) in enumerate(zip(xs, ranks))]
+    loop = [plain_loop(classify, x, i, r, grids, faithfulness.fill_for("time_mean", x)) for i, (x, r) in enumerate(zip(xs, ranks))]
     t_loop = time.perf_counter() - t
     t = time.perf_counter()
-    ours = [insdel.utterance_curves(classify, x, i, {"r": r}, grids, {"time_mean": insdel.fill_for("time_mean", x)},
+    ours = [faithfulness.utterance_curves(classify, x, i, {"r": r}, grids, {"time_mean": faithfulness.fill_for("time_mean", x)},
                                     a.batch_size) for i, (x, r) in enumerate(zip(xs, ranks))]
     t_ours = time.perf_counter() - t
     same = all(np.array_equal(o[("r", "time_mean", m)][0], lp[m]) for o, lp in zip(ours, loop) for m in grids)

@@ -21,7 +21,7 @@ from datasets.kaldi_feats import compute_batch, content_rng
 from datasets.kaldi_files import DataDirError
 from datasets.loader import UtteranceLoader
 from datasets.vad import compute_vad, voiced_masks
-from models.embed import extract_embeddings
+from models.inference import extract_embeddings
 from datasets.wav_checks import check_waves
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.atomic import atomic_path, atomic_write_bytes
 from core.atomic import atomic_write_text
-from gradients.insdel import PUBLISHED, auc, bootstrap_auc, paired_auc_difference
+from gradients.faithfulness import PUBLISHED, auc, bootstrap_auc, paired_auc_difference
 from core.errors import UsageError
 
 
