@@ -25,6 +25,30 @@ from datasets.kaldi_files import read_dict  # noqa: E402
 from gradients.any_model import model_frequency_weights  # noqa: E402
 
 
+def write_csv(out: Path, hz: np.ndarray, vs: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = "band,centre_hz," + ",".join(f"{m}_over_max" for m in vs) + "\n"
+    rows = [f"{i},{h:.1f}," + ",".join(f"{v[i] / v.max():.4f}" for v in vs.values()) + "\n" for i, h in enumerate(hz)]
+    out.write_text(header + "".join(rows))
+
+
+def plot(path: str, hz: np.ndarray, vs: dict, n_utts: int, data_dir: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for m, v in vs.items():
+        ax.plot(hz, v / v.max(), marker="o", ms=2.5, lw=1.2, label=m)
+    ax.legend(fontsize=7)
+    ax.set_xlabel("mel band centre (Hz)")
+    ax.set_ylabel("weight / max")
+    title = f"resemblyzer VoiceEncoder (mel power input): weights over {n_utts} utterances of {data_dir}"
+    ax.set_title(title, fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", required=True)
@@ -40,33 +64,15 @@ def main() -> int:
     wavs = sorted(read_dict(Path(a.data_dir) / "wav.scp").items())[: a.max_utts]
     mels = [wav_to_mel_spectrogram(preprocess_wav(Path(w.strip()))) for _, w in wavs]  # (frames, 40) each
     enc = VoiceEncoder("cpu", verbose=False)
-    methods = a.methods.split(",")
-    vs = {m: model_frequency_weights(enc, mels, m, chunk_frames=1600) for m in methods}
+    vs = {m: model_frequency_weights(enc, mels, m, chunk_frames=1600) for m in a.methods.split(",")}
     hz = librosa.mel_frequencies(n_mels=mel_n_channels + 2, fmax=sampling_rate / 2)[1:-1]  # band centres
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("band,centre_hz," + ",".join(f"{m}_over_max" for m in methods) + "\n" + "".join(
-        f"{i},{h:.1f}," + ",".join(f"{vs[m][i] / vs[m].max():.4f}" for m in methods) + "\n"
-        for i, h in enumerate(hz)))
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3))
-    for m in methods:
-        ax.plot(hz, vs[m] / vs[m].max(), marker="o", ms=2.5, lw=1.2, label=m)
-    ax.legend(fontsize=7)
-    ax.set_xlabel("mel band centre (Hz)")
-    ax.set_ylabel("weight / max")
-    ax.set_title(f"resemblyzer VoiceEncoder (mel power input): weights over {len(mels)} utterances of {a.data_dir}",
-                 fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(a.plot, dpi=120)
+    write_csv(Path(a.out), hz, vs)
+    plot(a.plot, hz, vs, len(mels), a.data_dir)
     for m, v in vs.items():
         peak = int(np.argmax(v))
         print(f"pretrained_weights: {m}: {len(mels)} utterances, peak at band {peak} ({hz[peak]:.0f} Hz); "
               f"above 4 kHz {v[hz > 4000].mean() / v.max():.2f} of the peak on average")
-    print(f"pretrained_weights: -> {out}, {a.plot}")
+    print(f"pretrained_weights: -> {a.out}, {a.plot}")
     return 0
 
 

@@ -52,7 +52,7 @@ def worker(a) -> None:
     print(f"RESULT {time.perf_counter() - t:.1f} {allocator}")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--sizes", default="8,32", help="internal batch sizes, one fresh process each")
@@ -62,7 +62,27 @@ def main() -> None:
     p.add_argument("--malloc", default="auto", help="GFA_MALLOC of the runs (core/allocator.py)")
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
-    a = p.parse_args()
+    return p
+
+
+def one_size(a, size: int, out: Path, prefix: str, env: dict) -> np.ndarray:
+    """The map of one internal batch size, computed in a fresh process; prints its time and peak RSS."""
+    argv = [sys.executable, __file__, "--size", str(size), "--out", str(out), "--minutes", str(a.minutes)]
+    argv += ["--steps", str(a.steps), "--chunk-frames", str(a.chunk_frames), "--model", a.model]
+    with tempfile.TemporaryFile("w+") as log:
+        r = run_peak(prefix + "exec " + shlex.join(argv), env=env, stdout=log)
+        log.seek(0)
+        text = log.read()
+    if r["rc"]:
+        raise SystemExit(f"bench: internal batch {size} failed:\n{text[-3000:]}")
+    secs, allocator = text.split("RESULT ")[-1].split(maxsplit=1)
+    print(f"internal batch {size:4d} rows ({size * a.chunk_frames} frames per pass): {float(secs):.0f} s, "
+          f"peak RSS {r['max_rss_gb']:.2f} GB ({allocator.strip()})", flush=True)
+    return np.load(out)
+
+
+def main() -> None:
+    a = build_parser().parse_args()
     if a.size:
         return worker(a)
     frames = int(a.minutes * 6000)
@@ -71,25 +91,13 @@ def main() -> None:
           f"{a.chunk_frames} frames x {a.steps} steps = {chunks * a.steps} rows, GFA_MALLOC={a.malloc}, "
           f"{torch.get_num_threads()} threads", flush=True)
     prefix, env = recipe_env(a.malloc)
-    maps = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for size in [int(s) for s in a.sizes.split(",")]:
-            out = Path(tmp) / f"map_{size}.npy"
-            argv = [sys.executable, __file__, "--size", str(size), "--out", str(out), "--minutes", str(a.minutes),
-                    "--steps", str(a.steps), "--chunk-frames", str(a.chunk_frames), "--model", a.model]
-            with tempfile.TemporaryFile("w+") as log:
-                r = run_peak(prefix + "exec " + shlex.join(argv), env=env, stdout=log)
-                log.seek(0)
-                text = log.read()
-            if r["rc"]:
-                raise SystemExit(f"bench: internal batch {size} failed:\n{text[-3000:]}")
-            secs, allocator = text.split("RESULT ")[-1].split(maxsplit=1)
-            maps[size] = np.load(out)
-            print(f"internal batch {size:4d} rows ({size * a.chunk_frames} frames per pass): {float(secs):.0f} s, "
-                  f"peak RSS {r['max_rss_gb']:.2f} GB ({allocator.strip()})", flush=True)
-    ref = next(iter(maps.values()))
+        maps = {size: one_size(a, size, Path(tmp) / f"map_{size}.npy", prefix, env)
+                for size in [int(s) for s in a.sizes.split(",")]}
+    first = next(iter(maps))
     for size, m in maps.items():
-        print(f"max |map({size}) - map({next(iter(maps))})| / max |map|: {np.abs(m - ref).max() / np.abs(ref).max():.1e}")
+        diff = np.abs(m - maps[first]).max() / np.abs(maps[first]).max()
+        print(f"max |map({size}) - map({first})| / max |map|: {diff:.1e}")
 
 
 if __name__ == "__main__":

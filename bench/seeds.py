@@ -40,24 +40,29 @@ def sh(cmd: list[str], log: Path, env: dict) -> float:
     return time.time() - t0
 
 
+def train_and_score(a, seed: int, exp: Path, env: dict) -> None:
+    """steps.train with train.seed=<seed>, then steps.extract_embeddings and steps.score on --test-dir."""
+    exp.mkdir(parents=True, exist_ok=True)
+    log, py = exp / "bench.log", sys.executable
+    sets = [x for s in a.set for x in ("--set", s)]
+    train = [py, "-m", "steps.train", "--config", a.config, "--egs-dir", a.egs_dir, "--exp-dir", str(exp)]
+    secs = sh([*train, "--set", f"train.seed={seed}", *sets, "--num-workers", "0"], log, env)
+    (exp / "train_seconds").write_text(f"{secs:.1f}\n")
+    embed = [py, "-m", "steps.extract_embeddings", "--exp-dir", str(exp), "--data-dir", a.test_dir]
+    sh([*embed, "--set-name", "test"], log, env)
+    score = [py, "-m", "steps.score", "--exp-dir", str(exp), "--trials", f"{a.test_dir}/trials"]
+    sh([*score, "--embeddings", "test", "--name", "trials"], log, env)
+
+
 def one_seed(a, seed: int, env: dict) -> dict:
     exp = Path(a.out) / f"s{seed}"
     scores = exp / "scores" / "trials.json"
     if not scores.exists():
-        exp.mkdir(parents=True, exist_ok=True)
-        log = exp / "bench.log"
-        sets = [x for s in a.set for x in ("--set", s)]
-        secs = sh([sys.executable, "-m", "steps.train", "--config", a.config, "--egs-dir", a.egs_dir, "--exp-dir",
-                   str(exp), "--set", f"train.seed={seed}", *sets, "--num-workers", "0"], log, env)
-        (exp / "train_seconds").write_text(f"{secs:.1f}\n")
-        sh([sys.executable, "-m", "steps.extract_embeddings", "--exp-dir", str(exp), "--data-dir", a.test_dir,
-            "--set-name", "test"], log, env)
-        sh([sys.executable, "-m", "steps.score", "--exp-dir", str(exp), "--trials", f"{a.test_dir}/trials",
-            "--embeddings", "test", "--name", "trials"], log, env)
+        train_and_score(a, seed, exp, env)
     rec, train = json.loads(scores.read_text()), json.loads((exp / "training.json").read_text())
     print(f"seeds: {exp} done", flush=True)
-    return {"system": "recipe", "seed": seed, "eer": rec["eer"]["value"], "mindcf_0.01": rec["mindcf_0.01"]["value"],
-            "mindcf_0.001": rec["mindcf_0.001"]["value"], "steps": train["steps"], "converged": train["converged"],
+    metrics = {k: rec[k]["value"] for k in ("eer", "mindcf_0.01", "mindcf_0.001")}
+    return {"system": "recipe", "seed": seed, **metrics, "steps": train["steps"], "converged": train["converged"],
             "train_seconds": float((exp / "train_seconds").read_text())}
 
 

@@ -28,16 +28,8 @@ def c_key(s: str) -> bytes:
     return s.encode("utf-8")
 
 
-def parse_table(path: str | Path, min_fields: int = 1, max_fields: int | None = None,
-                lenient: bool = False) -> tuple[list[Entry], list[str]]:
-    """Read a Kaldi table; return (entries, problems).
-
-    ``min_fields``/``max_fields`` count the fields after the key. With ``lenient`` the formatting
-    problems a fix can repair (CRLF, stray blanks, empty lines) are not reported.
-    """
-    path = Path(path)
-    entries: list[Entry] = []
-    problems: list[str] = []
+def _table_lines(path: Path, lenient: bool) -> tuple[list[str], list[str]]:
+    """(lines, problems) of a UTF-8 text file: unreadable, not UTF-8, empty, or no final newline."""
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -51,30 +43,44 @@ def parse_table(path: str | Path, min_fields: int = 1, max_fields: int | None = 
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
-    elif not lenient:
-        problems.append(f"{path}:{len(lines)}: last line has no newline")
+        return lines, []
+    return lines, [] if lenient else [f"{path}:{len(lines)}: last line has no newline"]
+
+
+def _fields_wanted(min_fields: int, max_fields: int | None) -> str:
+    if max_fields is not None and max_fields != min_fields:
+        return f"{min_fields}-{max_fields}"
+    return f"{min_fields}" if max_fields == min_fields else f">= {min_fields}"
+
+
+def parse_table(path: str | Path, min_fields: int = 1, max_fields: int | None = None,
+                lenient: bool = False) -> tuple[list[Entry], list[str]]:
+    """Read a Kaldi table; return (entries, problems).
+
+    ``min_fields``/``max_fields`` count the fields after the key. With ``lenient`` the formatting
+    problems a fix can repair (CRLF, stray blanks, empty lines) are not reported.
+    """
+    path = Path(path)
+    entries: list[Entry] = []
+    lines, problems = _table_lines(path, lenient)
     for lineno, line in enumerate(lines, start=1):
         if line.endswith("\r"):
             if not lenient:
                 problems.append(f"{path}:{lineno}: CRLF line ending")
             line = line[:-1]
         stripped = line.strip()
-        if not stripped:
+        if not stripped or line != stripped:
             if not lenient:
-                problems.append(f"{path}:{lineno}: empty line")
-            continue
-        if line != stripped and not lenient:
-            problems.append(f"{path}:{lineno}: leading or trailing blanks")
+                problems.append(f"{path}:{lineno}: " + ("leading or trailing blanks" if stripped else "empty line"))
+            if not stripped:
+                continue
         parts = stripped.split()
         nf = len(parts) - 1
         if nf < min_fields or (max_fields is not None and nf > max_fields):
-            want = f"{min_fields}" if max_fields == min_fields else f">= {min_fields}"
-            if max_fields is not None and max_fields != min_fields:
-                want = f"{min_fields}-{max_fields}"
-            problems.append(f"{path}:{lineno}: expected key + {want} fields, got {nf}: {line.strip()[:80]!r}")
+            want = _fields_wanted(min_fields, max_fields)
+            problems.append(f"{path}:{lineno}: expected key + {want} fields, got {nf}: {stripped[:80]!r}")
             continue
-        rest = stripped[len(parts[0]):].strip()
-        entries.append(Entry._make((parts[0], tuple(parts[1:]), lineno, rest)))
+        entries.append(Entry._make((parts[0], tuple(parts[1:]), lineno, stripped[len(parts[0]):].strip())))
     if len(problems) > 20:
         problems = problems[:20] + [f"{path}: ... and {len(problems) - 20} more problems"]
     return entries, problems

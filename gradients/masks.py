@@ -13,6 +13,16 @@ returned is the deletion 1 - m (high = salient), so it ranks like every other me
 The original code of both methods for speech was never published; these are re-implementations
 with the settings documented in ../shared/reference/saliency.md sections 3.11-3.12 adapted to a
 cosine target in [-1, 1] (l1 weighs deleting everything against losing the whole target).
+
+I-GOS's departures from the paper and its code (zhongangqi/IGOS), kept on purpose:
+- initial step: the paper's 200 on a raw gradient; here 1 on the max-scaled direction (a mask entry
+  moves by at most ``step0``), which does not depend on the target's scale;
+- integration points: the paper adds noise (sigma 0.2) to each; here ``noise`` defaults to 0 (set
+  it to follow the paper);
+- regulariser weights: the paper's l1 0.01 * 300 and tv 0.2 * 300 (tv 20 times l1) for a 112 x 112
+  image mask and a softmax target; here l1 1.0 and tv 0.2 for a cosine target in [-1, 1] on a
+  (time/down x freq/down) mask, chosen so that deleting everything costs about the whole target;
+- no l1 annealing: the paper divides l1 by 10 or 5 mid-run when the score stalls; here l1 is fixed.
 """
 from __future__ import annotations
 
@@ -101,17 +111,8 @@ def igos(fn, x: torch.Tensor, iterations: int = 15, steps: int = 20, l1: float =
     scaled so its largest entry is 1: ``step0`` is the largest change of one mask entry tried first,
     shrunk by ``armijo_beta`` until L(m - t d) <= L(m) - armijo_c * t * <g, d>. After ``max_tries``
     failed tries the utterance takes one more shrink, step0 * armijo_beta ** max_tries, untested (as the
-    original code keeps its last shrunk step): a small move, never none.
-
-    Departures from the paper and its code (zhongangqi/IGOS), kept on purpose and listed here:
-    - initial step: the paper's 200 on a raw gradient; here 1 on the max-scaled direction (a mask entry
-      moves by at most ``step0``), which does not depend on the target's scale;
-    - integration points: the paper adds noise (sigma 0.2) to each; here ``noise`` defaults to 0 (set
-      it to follow the paper);
-    - regulariser weights: the paper's l1 0.01 * 300 and tv 0.2 * 300 (tv 20 times l1) for a 112 x 112
-      image mask and a softmax target; here l1 1.0 and tv 0.2 for a cosine target in [-1, 1] on a
-      (time/down x freq/down) mask, chosen so that deleting everything costs about the whole target;
-    - no l1 annealing: the paper divides l1 by 10 or 5 mid-run when the score stalls; here l1 is fixed."""
+    original code keeps its last shrunk step): a small move, never none. Departures from the paper: the
+    module docstring."""
     _check(iterations, down, l1, tv)
     if steps < 1 or step0 <= 0 or not 0 < armijo_beta < 1 or max_tries < 1:
         raise UsageError("igos needs steps >= 1, step0 > 0, 0 < armijo_beta < 1, max_tries >= 1")
@@ -128,15 +129,22 @@ def igos(fn, x: torch.Tensor, iterations: int = 15, steps: int = 20, l1: float =
         (g_reg,) = torch.autograd.grad(_regulariser(r, l1, tv, tv_beta).sum(), r)
         g = _integrated_direction(score, m, steps) + g_reg
         d = g / g.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
-        slope = (g * d).flatten(1).sum(1)  # (batch,)
-        base, t = objective(m), torch.full((len(x),), step0, device=x.device)
-        todo = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        for _ in range(max_tries):
-            trial = (m - t[:, None, None, None] * d).clamp(0, 1)
-            ok = objective(trial) <= base - armijo_c * t * slope
-            todo &= ~ok
-            if not todo.any():
-                break
-            t = torch.where(todo, t * armijo_beta, t)
+        t = _armijo_steps(objective, m, g, d, step0, armijo_c, armijo_beta, max_tries)
         m = (m - t[:, None, None, None] * d).clamp(0, 1)
     return score.deletion(m)
+
+
+def _armijo_steps(objective, m: torch.Tensor, g: torch.Tensor, d: torch.Tensor, step0: float, c: float,
+                  beta: float, max_tries: int) -> torch.Tensor:
+    """Per utterance, the first t in step0 * beta^k (k < max_tries) with L(m - t d) <= L(m) - c t <g, d>;
+    an utterance that never satisfies it gets step0 * beta^max_tries. m, g, d: (batch, 1, t', f')."""
+    slope = (g * d).flatten(1).sum(1)  # (batch,)
+    base, t = objective(m), torch.full((len(m),), step0, device=m.device)
+    todo = torch.ones(len(m), dtype=torch.bool, device=m.device)
+    for _ in range(max_tries):
+        trial = (m - t[:, None, None, None] * d).clamp(0, 1)
+        todo &= ~(objective(trial) <= base - c * t * slope)
+        if not todo.any():
+            break
+        t = torch.where(todo, t * beta, t)
+    return t

@@ -59,8 +59,7 @@ def materialise(rows, wav_scp: dict, out: Path) -> dict:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (core/allocator.py)
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--musan", required=True)
@@ -73,34 +72,47 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--music-snrs", default="15:10:8:5")
     p.add_argument("--babble-snrs", default="20:17:15:13")
     p.add_argument("--babble-speakers", default="3:4:5:6:7")
-    a = p.parse_args(argv)
+    return p
+
+
+def augment_options(a) -> dict:
+    snrs = {k: parse_snrs(getattr(a, k)) for k in ("noise_snrs", "music_snrs", "babble_snrs")}
+    return {**DEFAULTS, **snrs, "babble_speakers": [int(n) for n in parse_snrs(a.babble_speakers)]}
+
+
+def augment(a, d: Path, kinds: list[str]) -> list:
+    """<d>_<kind> for each kind and <d>_aug of them all (or --subset of them); the rows of <d>_aug."""
+    wav_scp, u2s = read_dict(d / "wav.scp", max_fields=None), read_dict(d / "utt2spk")
+    if not (d / "utt2dur").exists():
+        raise DataDirError(f"{d}/utt2dur: missing (steps/make_spect.sh --write-utt2dur true writes it)")
+    durs = read_dict(d / "utt2dur")
+    opts = augment_options(a)
+    sources = source_lists(read_musan(a.musan), {r: read_rir_list(a.rirs, r) for r in ("smallroom", "mediumroom")})
+    every = []
+    for kind in kinds:
+        rows = augmented_rows({u: float(v) for u, v in durs.items()}, kind, sources, a.seed, opts)
+        if a.write_wav:
+            wav_scp.update(materialise(rows, wav_scp, Path(a.write_wav) / kind))
+            rows = [(n, s, None) for n, s, _ in rows]
+        write_dir(Path(f"{d}_{kind}"), rows, wav_scp, u2s, durs)
+        every += rows
+    if a.subset and a.subset < len(every):
+        keep = np.random.default_rng(a.seed).choice(len(every), a.subset, replace=False)
+        every = [every[i] for i in sorted(keep)]
+    write_dir(Path(f"{d}_aug"), every, wav_scp, u2s, durs)
+    return every
+
+
+def main(argv: list[str] | None = None) -> int:
+    tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (core/allocator.py)
+    a = build_parser().parse_args(argv)
     d = Path(a.data_dir.rstrip("/"))
     kinds = a.kinds.split(",")
     try:
         bad = [k for k in kinds if k not in KINDS]
         if bad:
             raise DataDirError(f"unknown augmentation kind(s) {bad}; valid: {', '.join(KINDS)}")
-        wav_scp, u2s = read_dict(d / "wav.scp", max_fields=None), read_dict(d / "utt2spk")
-        if not (d / "utt2dur").exists():
-            raise DataDirError(f"{d}/utt2dur: missing (steps/make_spect.sh --write-utt2dur true writes it)")
-        durs = read_dict(d / "utt2dur")
-        opts = {**DEFAULTS, "noise_snrs": parse_snrs(a.noise_snrs), "music_snrs": parse_snrs(a.music_snrs),
-                "babble_snrs": parse_snrs(a.babble_snrs),
-                "babble_speakers": [int(n) for n in parse_snrs(a.babble_speakers)]}
-        sources = source_lists(read_musan(a.musan), {r: read_rir_list(a.rirs, r) for r in ("smallroom", "mediumroom")})
-        every = []
-        for kind in kinds:
-            rows = augmented_rows({u: float(v) for u, v in durs.items()}, kind, sources, a.seed, opts)
-            if a.write_wav:
-                written = materialise(rows, wav_scp, Path(a.write_wav) / kind)
-                wav_scp.update(written)
-                rows = [(n, s, None) for n, s, _ in rows]
-            write_dir(Path(f"{d}_{kind}"), rows, wav_scp, u2s, durs)
-            every += rows
-        if a.subset and a.subset < len(every):
-            keep = np.random.default_rng(a.seed).choice(len(every), a.subset, replace=False)
-            every = [every[i] for i in sorted(keep)]
-        write_dir(Path(f"{d}_aug"), every, wav_scp, u2s, durs)
+        every = augment(a, d, kinds)
     except CLI_ERRORS as e:
         return fail("augment_data_dir", e)
     print(f"augment_data_dir: {d}_aug: {len(every)} augmented utterances ({', '.join(kinds)})")

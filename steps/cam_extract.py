@@ -115,26 +115,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="cosine", choices=TARGETS)
     p.add_argument("--utts-per-spk", type=positive_int, default=1)
     p.add_argument("--seed", type=int, default=123456)
-    for k, (kind, used) in option_flags().items():
-        choices = next((o.choices for m in METHODS.values() for n, o in m.options.items() if n == k and o.choices), None)
-        p.add_argument(f"--{k.replace('_', '-')}", type=_flag_type(kind), default=None, choices=choices,
-                       nargs="+" if kind is list else None,
-                       help="method option of " + ", ".join(f"{m} (default {d})" for m, d in used.items()))
+    add_method_options(p)
     p.add_argument("--chunk-frames", type=positive_int, default=1200)
-    p.add_argument("--internal-batch-size", type=positive_int, default=None,
-                   help="path points per forward/backward, the memory bound (default: %s on the CPU, where "
-                   "larger is no faster, %s on GPUs); the maps do not depend on it" % INTERNAL_BATCH)
+    add_compute_options(p)
     p.add_argument("--checkpoint", default="auto")
-    p.add_argument("--compile", action="store_true", help="run the teacher through torch.compile (faster "
-                   "path methods after a one-off compile; attributions differ at the 1e-3 level)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--gpus", default="", help="comma-separated GPU ids; job J uses id (J - 1) mod n")
-    p.add_argument("--tf32", action="store_true", help="let cuDNN/cuBLAS use TF32 on GPUs (faster; maps differ "
-                   "at the 1e-3 level); by default attribution runs in full float32")
     p.add_argument("--job", type=int, default=0)
     p.add_argument("--num-jobs", type=positive_int, default=1)
     p.add_argument("--merge", action="store_true")
     return p
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """One flag per method option, with every method's default for it in the help."""
+    for k, (kind, used) in option_flags().items():
+        choices = next((o.choices for m in METHODS.values() for n, o in m.options.items() if n == k and o.choices), None)
+        nargs = "+" if kind is list else None
+        used_help = "method option of " + ", ".join(f"{m} (default {d})" for m, d in used.items())
+        flag = f"--{k.replace('_', '-')}"
+        p.add_argument(flag, type=_flag_type(kind), default=None, choices=choices, nargs=nargs, help=used_help)
+
+
+def add_compute_options(p: argparse.ArgumentParser) -> None:
+    """Where and how the teacher runs; none of these changes the maps beyond the 1e-3 level."""
+    batch_help = ("path points per forward/backward, the memory bound (default: %s on the CPU, where larger is no "
+                  "faster, %s on GPUs); the maps do not depend on it" % INTERNAL_BATCH)
+    p.add_argument("--internal-batch-size", type=positive_int, default=None, help=batch_help)
+    compile_help = ("run the teacher through torch.compile (faster path methods after a one-off compile; "
+                    "attributions differ at the 1e-3 level)")
+    p.add_argument("--compile", action="store_true", help=compile_help)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--gpus", default="", help="comma-separated GPU ids; job J uses id (J - 1) mod n")
+    tf32_help = ("let cuDNN/cuBLAS use TF32 on GPUs (faster; maps differ at the 1e-3 level); by default attribution "
+                 "runs in full float32")
+    p.add_argument("--tf32", action="store_true", help=tf32_help)
 
 
 def teacher_inputs(a, exp: Path, cfg: dict) -> tuple[Path, dict, dict, dict]:
@@ -151,14 +164,8 @@ def teacher_inputs(a, exp: Path, cfg: dict) -> tuple[Path, dict, dict, dict]:
     return d, feats, u2s, labels
 
 
-def run(a) -> str:
-    if not a.exp_dir:
-        raise DataDirError("--exp-dir is required")
-    exp, out = Path(a.exp_dir), Path(a.exp_dir) / "gradients" / a.method
-    if a.merge:
-        n = merge_maps(out, a.num_jobs)
-        return f"{out}/maps.scp: {n} maps"
-    torch.manual_seed(a.seed)
+def load_teacher(a, exp: Path):
+    """(model, config, checkpoint path, head state, device) on this job's device, compiled with --compile."""
     device = pick_device(a.device, a.gpus, a.job)
     if a.internal_batch_size is None:
         a.internal_batch_size = INTERNAL_BATCH[device.type != "cpu"]
@@ -169,13 +176,40 @@ def run(a) -> str:
         if METHODS[a.method].needs_model:
             raise UsageError(f"--compile is for input-gradient methods; {a.method} hooks layers inside the model")
         model = torch.compile(model)
-    d, feats, u2s, labels = teacher_inputs(a, exp, cfg)
-    opts = method_kwargs(a, feats, sorted(feats))
+    return model, cfg, ckpt, head_state, device
+
+
+def job_utterances(a, exp: Path, d: Path, feats: dict, u2s: dict, labels: dict) -> list[str]:
+    """--utts-per-spk utterances per speaker (seeded), this job's share; every speaker must be the teacher's."""
     utts = sample_per_speaker({u: s for u, s in u2s.items() if u in feats}, a.utts_per_spk, a.seed)
     unknown = sorted({u2s[u] for u in utts} - set(labels))
     if unknown:
         raise DataDirError(f"{exp}/spk2label: speaker(s) {unknown[:3]} of {d} are not in the teacher's label index")
-    mine = utts[a.job - 1::a.num_jobs] if a.job else utts
+    return utts[a.job - 1 :: a.num_jobs] if a.job else utts
+
+
+def write_maps(a, prefix: Path, model, head, device, d: Path, mine: list, tables: tuple, opts: dict) -> None:
+    """One (time, freq) map per utterance into <prefix>.ark/.scp; tables = (feats, utt2spk, labels)."""
+    feats, u2s, labels = tables
+    means = speaker_means(model, d, u2s, {u2s[u] for u in mine}, a.seed) if a.target == "verification" else {}
+    with AtomicArkWriter(prefix) as w:
+        for utt in progress(mine, len(mine), a.method, "utt"):
+            spk = u2s[utt]
+            fn_for = target_for(a.target, model, head, label=labels[spk], reference=means.get(spk))
+            w[utt] = utterance_map(model, fn_for, feats[utt], a.method, a.chunk_frames, opts, device)
+
+
+def run(a) -> str:
+    if not a.exp_dir:
+        raise DataDirError("--exp-dir is required")
+    exp, out = Path(a.exp_dir), Path(a.exp_dir) / "gradients" / a.method
+    if a.merge:
+        return f"{out}/maps.scp: {merge_maps(out, a.num_jobs)} maps"
+    torch.manual_seed(a.seed)
+    model, cfg, ckpt, head_state, device = load_teacher(a, exp)
+    d, feats, u2s, labels = teacher_inputs(a, exp, cfg)
+    opts = method_kwargs(a, feats, sorted(feats))
+    mine = job_utterances(a, exp, d, feats, u2s, labels)
     prefix = out / (f"maps.{a.job}" if a.job else "maps")
     settings = {k: v for k, v in opts.items() if k not in ("references", "generator")}
     fp = fingerprint([d / "feats.scp", d / "utt2spk", exp / "spk2label", ckpt], options=settings,
@@ -184,18 +218,11 @@ def run(a) -> str:
         return f"{prefix}: up to date, skipped"
     head = build_loss(cfg["loss"], model.emb_dim, len(labels))
     head.load_state_dict(head_state or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
-    head.to(device).eval()
-    means = speaker_means(model, d, u2s, {u2s[u] for u in mine}, a.seed) if a.target == "verification" else {}
-    bar = progress(mine, len(mine), a.method, "utt")
-    with AtomicArkWriter(prefix) as w:
-        for utt in bar:
-            spk = u2s[utt]
-            fn_for = target_for(a.target, model, head, label=labels[spk], reference=means.get(spk))
-            w[utt] = utterance_map(model, fn_for, feats[utt], a.method, a.chunk_frames, opts, device)
+    write_maps(a, prefix, model, head.to(device).eval(), device, d, mine, (feats, u2s, labels), opts)
     mark_done(prefix, fp, utterances=len(mine))
-    atomic_write_text(out / "extract.json", json.dumps({"data_dir": str(d), "method": a.method, "target": a.target,
-                                                        "checkpoint": str(ckpt), "utts_per_spk": a.utts_per_spk,
-                                                        "seed": a.seed, "options": settings}, indent=1) + "\n")
+    record = {"data_dir": str(d), "method": a.method, "target": a.target, "checkpoint": str(ckpt),
+              "utts_per_spk": a.utts_per_spk, "seed": a.seed, "options": settings}
+    atomic_write_text(out / "extract.json", json.dumps(record, indent=1) + "\n")
     return f"{prefix}.scp: {len(mine)} maps ({a.method}, target {a.target})"
 
 

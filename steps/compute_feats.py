@@ -58,15 +58,9 @@ def audio_stamps(wav_scp: dict[str, str]) -> list:
     return out
 
 
-def run_job(a) -> int:
-    d, prefix = Path(a.data_dir), Path(a.out_prefix)
-    opts, tool = read_options(a.type, a.config)
-    inputs = [d / "wav.scp", d / "segments", d / "utt2spk", d / "utt2aug", a.config]
-    fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, dither="content", opts=repr(opts),
-                     audio=audio_stamps(read_dict(d / "wav.scp", max_fields=None)))
-    if job_done(prefix, fp):
-        print(f"compute_feats: {prefix}: up to date, skipped ({job_failed(prefix)} utterance(s) had failed)")
-        return 0
+def write_features(a, d: Path, prefix: Path, opts, tool: str) -> tuple[int, list, dict, dict]:
+    """Features of every utterance into <prefix>.ark/.scp, in batches of about 2 min of audio;
+    (utterances, failed ones, frames per utterance, seconds per utterance)."""
     n_utts, failed, frames, durs = 0, [], {}, {}
     batch: list[tuple[str, np.ndarray]] = []
 
@@ -94,6 +88,19 @@ def run_job(a) -> int:
         if n_utts == 0 or len(failed) > a.max_fail_frac * n_utts:
             raise SystemExit(f"compute_feats: {d}: {len(failed)} of {n_utts} utterances failed "
                              f"(more than --max-fail-frac {a.max_fail_frac}); nothing written")
+    return n_utts, failed, frames, durs
+
+
+def run_job(a) -> int:
+    d, prefix = Path(a.data_dir), Path(a.out_prefix)
+    opts, tool = read_options(a.type, a.config)
+    inputs = [d / "wav.scp", d / "segments", d / "utt2spk", d / "utt2aug", a.config]
+    fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, dither="content", opts=repr(opts),
+                     audio=audio_stamps(read_dict(d / "wav.scp", max_fields=None)))
+    if job_done(prefix, fp):
+        print(f"compute_feats: {prefix}: up to date, skipped ({job_failed(prefix)} utterance(s) had failed)")
+        return 0
+    n_utts, failed, frames, durs = write_features(a, d, prefix, opts, tool)
     atomic_write_text(f"{prefix}.utt2num_frames", format_table((u, str(n)) for u, n in frames.items()))
     atomic_write_text(f"{prefix}.utt2dur", format_table((u, f"{s:.4f}") for u, s in durs.items()))
     mark_done(prefix, fp, utterances=n_utts, failed=len(failed), failed_utterances=failed)

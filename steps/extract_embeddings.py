@@ -40,56 +40,71 @@ def merge(out: Path, num_jobs: int) -> int:
     return len(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    tune_allocator()  # large CPU tensors without page-fault churn (core/allocator.py)
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True, help="a trained experiment dir")
     p.add_argument("--data-dir", required=False, help="data dir with feats.scp and utt2num_frames")
-    p.add_argument("--set-name", default=None, help="embedding set name under <exp>/embeddings (default: the data "
-                   "dir's name; --merge needs it or --data-dir)")
+    set_help = "embedding set name under <exp>/embeddings (default: the data dir's name; --merge needs it or --data-dir)"
+    p.add_argument("--set-name", default=None, help=set_help)
     p.add_argument("--checkpoint", default="auto", help="auto | last | avg_N | <epoch>")
     p.add_argument("--max-frames", type=positive_int, default=3000, help="longer utterances are cut into equal chunks")
     p.add_argument("--job", type=int, default=0, help="this job's number, 1..--num-jobs (0: every utterance)")
     p.add_argument("--num-jobs", type=positive_int, default=1, help="jobs the utterances are split over")
     p.add_argument("--merge", action="store_true", help="join the jobs' xvector.JOB.scp into xvector.scp")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    a = p.parse_args(argv)
+    return p
+
+
+def set_name(a, exp: Path) -> str:
+    name = a.set_name or (Path(a.data_dir).name if a.data_dir else "")
+    if not name:
+        raise DataDirError("give --data-dir (the set is named after it) or --set-name")
+    if name in (".", "..") or "/" in name or name != name.strip():
+        raise DataDirError(f"--set-name {name!r}: want a plain name (no '/', '.', '..' or surrounding blanks): "
+                           f"the set is a folder under {exp}/embeddings")
+    return name
+
+
+def embed_dir(a, exp: Path, prefix: Path) -> tuple[int, Path]:
+    """Embeds this job's utterances of --data-dir into <prefix>.ark/.scp; (embeddings, checkpoint)."""
+    device = pick_device(a.device)
+    model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
+    note = check_feature_conf(exp, cfg["inputs"], Path(a.data_dir))
+    if note:
+        print(f"extract_embeddings: {note}", file=sys.stderr)
+    utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
+    if a.job:
+        utts = utts[a.job - 1 :: a.num_jobs]
+    data = cfg["data"]
+    loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts), data["vad"],
+                        data["feat_dim"])
+    bar = lambda it: progress(it, loader.num_chunks(), "embed", "chunk", size=lambda b: len(b[0]))  # noqa: E731
+    emb = extract_embeddings(model, loader, device, bar)
+    with AtomicArkWriter(prefix) as w:
+        for u in sorted(emb, key=c_key):
+            w[u] = emb[u]
+    return len(emb), path
+
+
+def main(argv: list[str] | None = None) -> int:
+    tune_allocator()  # large CPU tensors without page-fault churn (core/allocator.py)
+    a = build_parser().parse_args(argv)
     if not 0 <= a.job <= a.num_jobs:
         print(f"extract_embeddings: error: --job {a.job} is outside 1..--num-jobs {a.num_jobs} (0: all)", file=sys.stderr)
         return 1
     exp = Path(a.exp_dir)
-    name = a.set_name or (Path(a.data_dir).name if a.data_dir else "")
-    out = exp / "embeddings" / name
     try:
-        if not name:
-            raise DataDirError("give --data-dir (the set is named after it) or --set-name")
-        if name in (".", "..") or "/" in name or name != name.strip():
-            raise DataDirError(f"--set-name {name!r}: want a plain name (no '/', '.', '..' or surrounding blanks): "
-                               f"the set is a folder under {exp}/embeddings")
+        out = exp / "embeddings" / set_name(a, exp)
         if a.merge:
             print(f"extract_embeddings: {out}/xvector.scp: {merge(out, a.num_jobs)} embeddings")
             return 0
         if not a.data_dir:
             raise DataDirError("--data-dir is required unless --merge")
-        device = pick_device(a.device)
-        model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
-        note = check_feature_conf(exp, cfg["inputs"], Path(a.data_dir))
-        if note:
-            print(f"extract_embeddings: {note}", file=sys.stderr)
-        utts = sorted(read_dict(Path(a.data_dir) / "feats.scp"), key=c_key)
-        if a.job:
-            utts = utts[a.job - 1::a.num_jobs]
-        loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts), cfg["data"]["vad"],
-                            cfg["data"]["feat_dim"])
-        bar = lambda it: progress(it, loader.num_chunks(), "embed", "chunk", size=lambda b: len(b[0]))  # noqa: E731
-        emb = extract_embeddings(model, loader, device, bar)
         prefix = out / (f"xvector.{a.job}" if a.job else "xvector")
-        with AtomicArkWriter(prefix) as w:
-            for u in sorted(emb, key=c_key):
-                w[u] = emb[u]
+        n, path = embed_dir(a, exp, prefix)
     except CLI_ERRORS as e:
         return fail("extract_embeddings", e)
-    print(f"extract_embeddings: {prefix}.scp: {len(emb)} embeddings from {path}")
+    print(f"extract_embeddings: {prefix}.scp: {n} embeddings from {path}")
     return 0
 
 

@@ -208,14 +208,8 @@ def load_teacher(a, exp: Path, device):
     return model, head.to(device).eval(), cfg, ckpt, labels
 
 
-def run(a) -> str:
-    for g, name in ((a.insert_grid, "--insert-grid"), (a.delete_grid, "--delete-grid")):
-        faithfulness.check_grid(g, name)
-    exp = Path(a.exp_dir)
-    out = Path(a.out or exp / "insdel")
-    maps = discover(exp, a.methods)
-    device = pick_device(a.device)
-    model, head, cfg, ckpt, labels = load_teacher(a, exp, device)
+def source_tables(a, exp: Path, cfg: dict, maps: dict, labels: dict) -> tuple[Path, dict, dict, list[str]]:
+    """(data dir, feats, utt2spk, mapped utterances); each must have features, a speaker and a teacher label."""
     d = source_dir(a, exp, maps)
     note = check_feature_conf(exp, cfg["inputs"], d)
     if note:
@@ -226,31 +220,50 @@ def run(a) -> str:
     if lost:
         raise DataDirError(f"{d}: {len(lost)} mapped utterance(s) have no features, speaker or teacher label "
                            f"(first: {lost[0]})")
+    return d, feats, u2s, utts
+
+
+def utterance_record(a, ctx: dict, i: int, u: str) -> dict:
+    """One utterance's hit strings ('0'/'1' per proportion) for every method, level, fill and mode."""
+    x = torch.from_numpy(read_rows(ctx["feats"][u], {})).to(ctx["device"])  # (time, freq)
+    rng = np.random.default_rng([a.seed, i])
+    ranked = rankings(a, ctx["maps"], ctx["vectors"], u, tuple(x.shape), rng, ctx["band"])
+    mean = ctx["dataset_mean"].to(ctx["device"])
+    fills = {f: faithfulness.fill_for(f, x, mean) for f in {*a.point_fills, *a.row_fills}}
+    specs = [(k, f, mode) for k in ranked for f in (a.point_fills if k[1] == "points" else a.row_fills)
+             for mode in ctx["grids"]]
+    label = ctx["labels"][ctx["u2s"][u]]
+    curves = faithfulness.utterance_curves(ctx["classify"], x, label, ranked, ctx["grids"], fills, a.batch_size, specs)
+    hits = {"|".join(k[0]) + f"|{k[1]}|{k[2]}": ["".join("01"[int(b)] for b in v) for v in hit]
+            for k, hit in curves.items()}
+    return {"utt": u, "curves": hits}
+
+
+def run(a) -> str:
+    for g, name in ((a.insert_grid, "--insert-grid"), (a.delete_grid, "--delete-grid")):
+        faithfulness.check_grid(g, name)
+    exp = Path(a.exp_dir)
+    out = Path(a.out or exp / "insdel")
+    maps = discover(exp, a.methods)
+    device = pick_device(a.device)
+    model, head, cfg, ckpt, labels = load_teacher(a, exp, device)
+    d, feats, u2s, utts = source_tables(a, exp, cfg, maps, labels)
     dataset_mean, vectors = first_pass(maps, feats, utts)
     band = band_bins(exp, cfg["inputs"], len(dataset_mean), a.oracle_band) if a.oracle_band else None
     grids = {"insertion": np.asarray(a.insert_grid), "deletion": np.asarray(a.delete_grid)}
+    ctx = {"feats": feats, "u2s": u2s, "labels": labels, "maps": maps, "vectors": vectors, "band": band,
+           "grids": grids, "dataset_mean": dataset_mean, "device": device, "classify": classifier(model, head)}
     resume = out / "progress" / f"{settings_key(a, maps, ckpt)}.jsonl"
     done = read_progress(resume)
     todo = [i for i, u in enumerate(utts) if u not in done]
     print(f"insdel: {len(utts)} utterances x {len(maps)} methods from {d}; {len(utts) - len(todo)} already done "
           f"({resume})", file=sys.stderr)
     resume.parent.mkdir(parents=True, exist_ok=True)
-    classify = classifier(model, head)
     with open(resume, "a") as log:
         for i in progress(todo, len(todo), "insdel", "utt"):
-            u = utts[i]
-            x = torch.from_numpy(read_rows(feats[u], {})).to(device)  # (time, freq)
-            rng = np.random.default_rng([a.seed, i])
-            ranked = rankings(a, maps, vectors, u, tuple(x.shape), rng, band)
-            fills = {f: faithfulness.fill_for(f, x, dataset_mean.to(device)) for f in {*a.point_fills, *a.row_fills}}
-            specs = [(k, f, mode) for k in ranked for f in (a.point_fills if k[1] == "points" else a.row_fills)
-                     for mode in grids]
-            curves = faithfulness.utterance_curves(classify, x, labels[u2s[u]], ranked, grids, fills, a.batch_size, specs)
-            rec = {"utt": u, "curves": {"|".join(k[0]) + f"|{k[1]}|{k[2]}": ["".join("01"[int(b)] for b in v)
-                                                                                  for v in hit] for k, hit in curves.items()}}
+            done[utts[i]] = rec = utterance_record(a, ctx, i, utts[i])
             log.write(json.dumps(rec) + "\n")
             log.flush()
-            done[u] = rec
     summary = write_report(out, {u: done[u] for u in utts}, grids, exp.name, a)
     return f"{out}: {len(utts)} utterances, {len(maps)} methods; {summary}"
 

@@ -234,6 +234,38 @@ def stored_line(how: dict, refs: list) -> str:
     return "stored: " + ", ".join(p for p in parts if p)
 
 
+def read_plan(a, d: Path) -> dict:
+    """Everything the jobs need, checked before anything is written: tables, labels, the split, VAD lengths."""
+    feats, lengths, u2s = load_inputs(d)
+    labels = label_index(u2s.values())
+    if len(labels) < 2:
+        raise DataDirError(f"{d}/utt2spk: {len(labels)} speaker(s); a speaker classifier needs at least 2")
+    train, valid = split_valid(utt2spk_to_spk2utt(u2s), a.num_valid, a.seed)
+    chosen = train if a.train else valid
+    split_line = describe_split(valid, lengths, a.num_valid)
+    check_label_index(Path(a.out_dir) / "spk2label", labels)
+    conf = feature_record(d, a.feat_type)
+    lengths, vad = voiced_lengths(d, lengths) if a.vad else (lengths, {})
+    speakers = [(s, labels[s], labels[s], chosen[s]) for s in labels if chosen.get(s)]
+    return {"feats": feats, "lengths": lengths, "vad": vad, "speakers": speakers, "split": split_line, "conf": conf}
+
+
+def write_records(a, d: Path, out: Path, plan: dict, params: dict, results: list) -> tuple[int, int, dict, list]:
+    """egs tables, feats.conf / vad.conf beside them and egs.json; (egs, short skipped, how stored, arks)."""
+    n, skipped = write_tables(out, results, a.nj)
+    refs = sorted({p for res in results for p in res["refs"]})  # the feature arks the egs are row ranges of
+    how = {k: sum(res["how"][k] for res in results) for k in ("ref", "cut", "copy")}
+    if plan["conf"] is not None:
+        atomic_write_bytes(Path(a.out_dir) / "feats.conf", plan["conf"])
+    if a.vad and (d / "conf" / "vad.conf").exists():  # the VAD options, for embedding raw audio the same way
+        atomic_write_bytes(Path(a.out_dir) / "vad.conf", (d / "conf" / "vad.conf").read_bytes())
+    record = {**params, "data_dir": str(d.resolve()), "egs": n, "speakers": len(plan["speakers"]),
+              "short_utterances_skipped": skipped, "split": plan["split"], "stored": how,
+              "references": {p: ark_identity(p) for p in refs}}
+    atomic_write_text(out / "egs.json", json.dumps(record, indent=1) + "\n")
+    return n, skipped, how, refs
+
+
 def main(argv: list[str] | None = None) -> int:
     tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (core/allocator.py)
     a = build_parser().parse_args(argv)
@@ -243,40 +275,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     d, out = Path(a.data_dir), Path(a.out_dir) / a.out_set
     try:
-        feats, lengths, u2s = load_inputs(d)
-        labels = label_index(u2s.values())
-        if len(labels) < 2:
-            raise DataDirError(f"{d}/utt2spk: {len(labels)} speaker(s); a speaker classifier needs at least 2")
-        train, valid = split_valid(utt2spk_to_spk2utt(u2s), a.num_valid, a.seed)
-        chosen = train if a.train else valid
-        split_line = describe_split(valid, lengths, a.num_valid)
-        check_label_index(Path(a.out_dir) / "spk2label", labels)
-        conf = feature_record(d, a.feat_type)
-        lengths, vad = voiced_lengths(d, lengths) if a.vad else (lengths, {})
+        plan = read_plan(a, d)
+        out.mkdir(parents=True, exist_ok=True)
+        params = {k: v for k, v in vars(a).items() if k not in ("nj", "out_dir", "data_dir")}
+        inputs = [d / "feats.scp", d / "utt2spk", d / "utt2num_frames"] + ([d / "vad.scp"] if a.vad else [])
+        fp = fingerprint(inputs, nj=a.nj, job_result=2, **params)  # job_result: what a finished job's rows.json holds
+        speakers = plan["speakers"]
+        jobs = [job_spec(a, out, j, fp, speakers[j::a.nj], plan["feats"], plan["lengths"], plan["vad"])
+                for j in range(a.nj)]
+        results = pool_map(run_job, jobs, a.nj)  # a bad matrix, or a full disk (the writer names the file)
     except CLI_ERRORS as e:
         return fail("make_egs", e)
-    out.mkdir(parents=True, exist_ok=True)
-    params = {k: v for k, v in vars(a).items() if k not in ("nj", "out_dir", "data_dir")}
-    fp = fingerprint([d / "feats.scp", d / "utt2spk", d / "utt2num_frames"] + ([d / "vad.scp"] if a.vad else []),
-                     nj=a.nj, job_result=2, **params)  # job_result: what a finished job's rows.json holds
-    speakers = [(s, labels[s], labels[s], chosen[s]) for s in labels if chosen.get(s)]
-    jobs = [job_spec(a, out, j, fp, speakers[j::a.nj], feats, lengths, vad) for j in range(a.nj)]
-    try:
-        results = pool_map(run_job, jobs, a.nj)
-    except CLI_ERRORS as e:  # a bad matrix, or a full disk (the writer names the file)
-        return fail("make_egs", e)
-    n, skipped = write_tables(out, results, a.nj)
-    refs = sorted({p for res in results for p in res["refs"]})  # the feature arks the egs are row ranges of
-    how = {k: sum(res["how"][k] for res in results) for k in ("ref", "cut", "copy")}
-    if conf is not None:
-        atomic_write_bytes(Path(a.out_dir) / "feats.conf", conf)
-    if a.vad and (d / "conf" / "vad.conf").exists():  # the VAD options, for embedding raw audio the same way
-        atomic_write_bytes(Path(a.out_dir) / "vad.conf", (d / "conf" / "vad.conf").read_bytes())
-    atomic_write_text(out / "egs.json", json.dumps({**params, "data_dir": str(d.resolve()), "egs": n, "speakers": len(speakers),
-                                                    "short_utterances_skipped": skipped, "split": split_line,
-                                                    "stored": how, "references": {p: ark_identity(p) for p in refs}},
-                                                   indent=1) + "\n")
-    print(f"make_egs: {split_line}")
+    n, skipped, how, refs = write_records(a, d, out, plan, params, results)
+    print(f"make_egs: {plan['split']}")
     print(f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "
           f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped; {stored_line(how, refs)}")
     return 0

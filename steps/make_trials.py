@@ -24,36 +24,51 @@ from core.cli import HelpFormatter
 from core.errors import CLI_ERRORS, fail
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("num_pairs", type=int)
     p.add_argument("data_dir")
     p.add_argument("--seed", type=int, default=123456)
     p.add_argument("--out", default=None)
     p.add_argument("--avoid-same-recording", action="store_true")
-    a = p.parse_args(argv)
+    return p
+
+
+def recording_map(d: Path, u2s: dict) -> dict | None:
+    """utterance -> recording (from segments, else from the ids), or None with a warning when unknown."""
+    segs = {u: v.split()[0] for u, v in read_dict(d / "segments", 3, 3).items()} if (d / "segments").exists() else None
+    rec_of, how = recordings(u2s, segs)
+    if rec_of is not None:
+        print(f"make_trials: recordings from {how}", file=sys.stderr)
+    else:
+        print(f"make_trials: warning: --avoid-same-recording: {how} and {d} has no segments; drawing target pairs "
+              "without the recording constraint", file=sys.stderr)
+    return rec_of
+
+
+def draw_trials(a, d: Path) -> list:
+    """Balanced trials; with --avoid-same-recording, across recordings where the data dir allows it."""
+    u2s = read_dict(d / "utt2spk")
+    rec_of = recording_map(d, u2s) if a.avoid_same_recording else None
+    trials = sample_trials(u2s, a.num_pairs, a.seed, rec_of)
+    if rec_of is not None and not any(t[2] == "target" for t in trials):
+        print(f"make_trials: warning: --avoid-same-recording: no speaker of {d} has two utterances of different "
+              "recordings (one recording per speaker?); drawing target pairs within recordings instead, so "
+              "target trials share channel and session and the EER on them is optimistic", file=sys.stderr)
+        rec_of = None
+        trials = sample_trials(u2s, a.num_pairs, a.seed, None)
+    if not trials or not any(t[2] == "target" for t in trials):
+        raise DataDirError(f"{d}: no target trial could be drawn (need a speaker with two utterances"
+                           f"{' of different recordings' if rec_of else ''}); nothing written")
+    return trials
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     d = Path(a.data_dir)
     out = Path(a.out or d / "trials")
     try:
-        u2s = read_dict(d / "utt2spk")
-        rec_of = None
-        if a.avoid_same_recording:
-            segs = {u: v.split()[0] for u, v in read_dict(d / "segments", 3, 3).items()} \
-                if (d / "segments").exists() else None
-            rec_of, how = recordings(u2s, segs)
-            print(f"make_trials: recordings from {how}" if rec_of is not None else
-                  f"make_trials: warning: --avoid-same-recording: {how} and {d} has no segments; "
-                  "drawing target pairs without the recording constraint", file=sys.stderr)
-        trials = sample_trials(u2s, a.num_pairs, a.seed, rec_of)
-        if rec_of is not None and not any(t[2] == "target" for t in trials):
-            print(f"make_trials: warning: --avoid-same-recording: no speaker of {d} has two utterances of different "
-                  "recordings (one recording per speaker?); drawing target pairs within recordings instead, so "
-                  "target trials share channel and session and the EER on them is optimistic", file=sys.stderr)
-            rec_of = None
-            trials = sample_trials(u2s, a.num_pairs, a.seed, None)
-        if not trials or not any(t[2] == "target" for t in trials):
-            raise DataDirError(f"{d}: no target trial could be drawn (need a speaker with two utterances"
-                               f"{' of different recordings' if rec_of else ''}); nothing written")
+        trials = draw_trials(a, d)
     except CLI_ERRORS as e:
         return fail("make_trials", e)
     if len(trials) < a.num_pairs:

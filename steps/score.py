@@ -80,17 +80,45 @@ def append_result(exp: Path, row: dict) -> None:
     atomic_write_text(path, "".join(kept) + line)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True)
     p.add_argument("--trials", required=True)
     p.add_argument("--embeddings", default=None, help="embedding set under <exp>/embeddings (default: trials dir name)")
     p.add_argument("--cohort", default=None, help="embedding set for adaptive s-norm")
-    p.add_argument("--cohort-utt2spk", default=None, metavar="FILE", help="the cohort set's utt2spk: the cohort is "
-                   "one mean embedding per speaker (WeSpeaker's); without it, every embedding of the set")
+    cohort_help = ("the cohort set's utt2spk: the cohort is one mean embedding per speaker (WeSpeaker's); without it, "
+                   "every embedding of the set")
+    p.add_argument("--cohort-utt2spk", default=None, metavar="FILE", help=cohort_help)
     p.add_argument("--top-k", type=positive_int, default=300)
     p.add_argument("--name", default=None)
-    a = p.parse_args(argv)
+    return p
+
+
+def score_trials(a, exp: Path, emb_set: str, trials_path: Path) -> tuple[list, np.ndarray, np.ndarray]:
+    """(trials, scores, target labels): cosine scores of the trials, AS-normed with --cohort."""
+    emb = load_embeddings(exp / "embeddings" / emb_set)
+    trials = read_trials(trials_path, set(emb))
+    pairs = [(x, y) for x, y, _ in trials]
+    labels = np.array([lab == "target" for _, _, lab in trials])
+    scores = cosine_scores(emb, pairs)
+    if a.cohort:
+        cohort = cohort_matrix(load_embeddings(exp / "embeddings" / a.cohort), a.cohort_utt2spk)
+        scores = as_norm(scores, emb, pairs, cohort, a.top_k)
+    return trials, scores, labels
+
+
+def write_scores(out: Path, name: str, trials: list, scores: np.ndarray, record: dict) -> None:
+    """<name>.score (Kaldi's 'enroll test score target|nontarget') and <name>.json (record + operating points)."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = "".join(f"{x} {y} {s:.6f} {lab}\n" for (x, y, lab), s in zip(trials, scores))
+    atomic_write_text(out / f"{name}.score", lines)
+    labels = np.array([lab == "target" for _, _, lab in trials])
+    record = {**record, "n": len(trials), "targets": int(labels.sum()), **operating_points(scores, labels)}
+    atomic_write_text(out / f"{name}.json", json.dumps(record, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     exp, trials_path = Path(a.exp_dir), Path(a.trials)
     emb_set = a.embeddings or trials_path.parent.name
     name = a.name or f"{emb_set}_{trials_path.name}" + ("_asnorm" if a.cohort else "")
@@ -98,29 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", name):
             raise UsageError(f"--name {name!r}: a plain file name is needed (letters, digits, _ . + -), "
                              f"no directory part: scores go to {exp}/scores/")
-        emb = load_embeddings(exp / "embeddings" / emb_set)
-        trials = read_trials(trials_path, set(emb))
-        pairs = [(x, y) for x, y, _ in trials]
-        labels = np.array([lab == "target" for _, _, lab in trials])
-        scores = cosine_scores(emb, pairs)
-        if a.cohort:
-            cohort = cohort_matrix(load_embeddings(exp / "embeddings" / a.cohort), a.cohort_utt2spk)
-            scores = as_norm(scores, emb, pairs, cohort, a.top_k)
+        trials, scores, labels = score_trials(a, exp, emb_set, trials_path)
         m = metrics(scores, labels)
     except CLI_ERRORS as e:
         return fail("score", str(e).replace("is not in this data dir", f"has no embedding in {exp}/embeddings/{emb_set}"))
-    out = exp / "scores"
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / f"{name}.score", "".join(f"{x} {y} {s:.6f} {lab}\n" for (x, y, lab), s in zip(trials, scores)))
-    points = operating_points(scores, labels)
-    atomic_write_text(out / f"{name}.json", json.dumps({
-        "trials": str(trials_path), "embeddings": emb_set, "norm": "asnorm" if a.cohort else "cosine", "n": len(trials),
-        "targets": int(labels.sum()), **points}, indent=1) + "\n")
+    norm = "asnorm" if a.cohort else "cosine"
+    write_scores(exp / "scores", name, trials, scores, {"trials": str(trials_path), "embeddings": emb_set, "norm": norm})
     fig = det_figure([(f"{exp.name} {name}", scores, labels)], f"{exp.name}: {name}, {len(trials)} trials")
-    save(fig, out / f"{name}.det", ("png",))
+    save(fig, exp / "scores" / f"{name}.det", ("png",))
     pyplot().close(fig)
-    append_result(exp, {"embeddings": emb_set, "trials": str(trials_path), "norm": f"AS-norm top {a.top_k}" if a.cohort else "cosine",
-                        "n": len(trials), **m})
+    norm = f"AS-norm top {a.top_k}" if a.cohort else "cosine"
+    append_result(exp, {"embeddings": emb_set, "trials": str(trials_path), "norm": norm, "n": len(trials), **m})
     print(f"score: {name}: {len(trials)} trials, EER {100 * m['eer']:.2f}%, minDCF(0.01) {m['mindcf_0.01']:.4f}, "
           f"minDCF(0.001) {m['mindcf_0.001']:.4f}")
     return 0

@@ -91,17 +91,21 @@ def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, worke
     gen = torch.Generator().manual_seed(t["seed"])  # workers' seeds: keeps the global RNG untouched
     train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                               generator=gen, persistent_workers=workers > 0, pin_memory=cuda)
-    valid_loader = None
+    valid_loader = valid_egs_loader(t, egs, num_classes, eg_frames, cuda) if rank == 0 else None
+    return sampler, train_loader, valid_loader
+
+
+def valid_egs_loader(t: dict, egs: Path, num_classes: int, eg_frames: int, cuda: bool):
+    """Validation batches of train.valid_frames frames, in order; None (with a warning) without valid egs."""
     vscp = egs / "valid" / "feats.scp"
-    if rank == 0 and (not vscp.exists() or vscp.stat().st_size == 0):
+    if not vscp.exists() or vscp.stat().st_size == 0:
         print(f"train: warning: {egs}/valid holds no egs: no validation loss; the convergence verdict uses the "
               "training loss", file=sys.stderr)
-    elif rank == 0:
-        valid = EgsDataset(egs / "valid", num_classes, packed=cuda)
-        crop = min(t["valid_frames"], eg_frames)
-        vs = CropBatchSampler(len(valid), t["batch_size"], crop, crop, t["seed"], shuffle=False, drop_last=False)
-        valid_loader = DataLoader(valid, batch_sampler=vs, collate_fn=collate)
-    return sampler, train_loader, valid_loader
+        return None
+    valid = EgsDataset(egs / "valid", num_classes, packed=cuda)
+    crop = min(t["valid_frames"], eg_frames)
+    vs = CropBatchSampler(len(valid), t["batch_size"], crop, crop, t["seed"], shuffle=False, drop_last=False)
+    return DataLoader(valid, batch_sampler=vs, collate_fn=collate)
 
 
 def setup_distributed(device_arg: str) -> tuple[int, int, torch.device]:
@@ -136,32 +140,22 @@ def resume_or_init(trainer: Trainer, cfg: dict, ckpt_dir: Path, init_from: str, 
         log(f"initialised the model from {init_from}")
 
 
-def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: int, device) -> tuple[Trainer, int]:
-    """The model, loaders, optimiser and loop, every input checked; nothing is written yet."""
+def build_net(cfg: dict, model_cfg: dict, device) -> tuple[Net, torch.nn.Module]:
+    """(model + head on the device, the model), checked by one smoke batch; channels_last / compile per train."""
     torch.manual_seed(cfg["train"]["seed"])
-    num_classes = cfg["inputs"]["num_classes"]
     model = build_model(model_cfg, cfg["data"]["feat_dim"])
-    head = build_loss(cfg["loss"], model.emb_dim, num_classes)
+    head = build_loss(cfg["loss"], model.emb_dim, cfg["inputs"]["num_classes"])
     net = Net(model, head).to(device)
     smoke_batch(net, cfg, device)
     if cfg["train"]["channels_last"]:
         net = net.to(memory_format=torch.channels_last)
     if cfg["train"]["compile"]:
         model.compile()  # torch.compile in place: the state_dict keeps its names (bench/train.py --compile)
-    workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
-    sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers,
-                                                     cuda=device.type == "cuda")
-    budget = resolve_budget(cfg["train"], sampler.n, len(sampler), world)
-    optimizer = build_optimizer(cfg["optim"], net.parameters())
-    scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, budget.steps, len(sampler))
-    margin = margin_schedule(head, cfg["margin_warmup"], budget.steps)
-    warmup = max(margin.start + margin.warmup, fraction_steps(cfg["scheduler"].get("warmup", 0.0), budget.steps))
-    evaluate = trials_evaluator(a.test_dir, device, cfg["data"]["vad"])
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(net)
-    bar = None
-    if rank == 0:
-        bar = lambda it, left: progress(it, total=left, desc="train", unit="batch")  # noqa: E731
+    return net, model
+
+
+def train_logger(exp: Path, rank: int):
+    """log(msg): rank 0 prints 'train: msg' and appends it, time-stamped, to <exp>/log/train.log."""
     log_path = exp / "log" / "train.log"
 
     def log(msg: str) -> None:
@@ -171,10 +165,29 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
             with open(log_path, "a") as f:
                 f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
 
+    return log
+
+
+def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: int, device) -> tuple[Trainer, int]:
+    """The model, loaders, optimiser and loop, every input checked; nothing is written yet."""
+    num_classes = cfg["inputs"]["num_classes"]
+    net, model = build_net(cfg, model_cfg, device)
+    workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
+    sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers,
+                                                  cuda=device.type == "cuda")
+    budget = resolve_budget(cfg["train"], sampler.n, len(sampler), world)
+    optimizer = build_optimizer(cfg["optim"], net.parameters())
+    scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, budget.steps, len(sampler))
+    margin = margin_schedule(net.head, cfg["margin_warmup"], budget.steps)
+    warmup = max(margin.start + margin.warmup, fraction_steps(cfg["scheduler"].get("warmup", 0.0), budget.steps))
+    evaluate = trials_evaluator(a.test_dir, device, cfg["data"]["vad"])
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(net)
+    bar = (lambda it, left: progress(it, total=left, desc="train", unit="batch")) if rank == 0 else None
     trainer = Trainer(net=net, optimizer=optimizer, scheduler=scheduler, sched_step=sched_step, margin=margin,
                       sampler=sampler, train_loader=train_loader, valid_loader=valid_loader, cfg=cfg,
-                      ckpt_dir=exp / "checkpoints", log=log, device=device, rank=rank, evaluate=evaluate,
-                      save_every_steps=a.save_every_steps, progress=bar, total_steps=budget.steps,
+                      ckpt_dir=exp / "checkpoints", log=train_logger(exp, rank), device=device, rank=rank,
+                      evaluate=evaluate, save_every_steps=a.save_every_steps, progress=bar, total_steps=budget.steps,
                       warmup_steps=warmup, num_classes=num_classes, budget=budget)
     return trainer, sum(x.numel() for x in model.parameters())
 

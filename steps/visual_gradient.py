@@ -81,44 +81,64 @@ def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples:
     plt.close("all")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True)
     p.add_argument("--method", default="integrated_gradients")
     p.add_argument("--reduction", default="abs", choices=REDUCTIONS)
     p.add_argument("--bin0", default="keep", choices=BIN0)
     p.add_argument("--examples", type=positive_int, default=3, help="utterances in the example-maps plot")
-    p.add_argument("--published", default="", help="overlay the published VoxCeleb vectors on the weights plot "
-                   f"(comma-separated: {', '.join(PUBLISHED)}; 161-bin spectrograms only)")
-    a = p.parse_args(argv)
+    published_help = (f"overlay the published VoxCeleb vectors on the weights plot (comma-separated: "
+                      f"{', '.join(PUBLISHED)}; 161-bin spectrograms only)")
+    p.add_argument("--published", default="", help=published_help)
+    return p
+
+
+def read_maps(a, d: Path, feats: dict) -> tuple[list, list, list]:
+    """(per-utterance frequency profiles, mean spectra, the first --examples (utt, features, map))."""
+    profiles, spectra, examples = [], [], []
+    for utt, m in kaldiio.load_scp_sequential(str(d / "maps.scp")):
+        profiles.append(utterance_profile(m, a.reduction))
+        x = read_rows(feats[utt], {})  # (time, freq)
+        spectra.append(x.mean(axis=0))
+        if len(examples) < a.examples:
+            examples.append((utt, x, m))
+    return profiles, spectra, examples
+
+
+def published_names(text: str, bins: int) -> list[str]:
+    published = [n for n in text.split(",") if n]
+    bad = [n for n in published if n not in PUBLISHED]
+    if bad:
+        raise UsageError(f"--published {text}: unknown {bad}; valid: {', '.join(PUBLISHED)}")
+    if published and bins != 161:
+        raise UsageError(f"--published {text}: the published vectors have 161 bins, these weights {bins}")
+    return published
+
+
+def write_weights(d: Path, v: np.ndarray, record: dict) -> None:
+    atomic_write_bytes(d / "freq_weights.npy", npy_bytes(v))
+    atomic_write_text(d / "freq_weights.txt", " ".join(f"{x:.8e}" for x in v) + "\n")
+    atomic_write_text(d / "freq_weights.json", json.dumps(record, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     exp = Path(a.exp_dir)
     d = exp / "gradients" / a.method
     try:
         if not (d / "maps.scp").exists() or not (d / "extract.json").exists():
             raise DataDirError(f"{d}/maps.scp: missing; run gradients/cam_extract.py (b_extract.sh stage 1) first")
         info = json.loads((d / "extract.json").read_text())
-        feats = read_dict(Path(info["data_dir"]) / "feats.scp")
-        profiles, spectra, examples = [], [], []
-        for utt, m in kaldiio.load_scp_sequential(str(d / "maps.scp")):
-            profiles.append(utterance_profile(m, a.reduction))
-            x = read_rows(feats[utt], {})  # (time, freq)
-            spectra.append(x.mean(axis=0))
-            if len(examples) < a.examples:
-                examples.append((utt, x, m))
+        profiles, spectra, examples = read_maps(a, d, read_dict(Path(info["data_dir"]) / "feats.scp"))
         v = frequency_weights(profiles, a.bin0)
         cfg, inputs = read_exp(exp)
         axes = feature_axes(exp, inputs, len(v))
-        published = [n for n in a.published.split(",") if n]
-        bad = [n for n in published if n not in PUBLISHED]
-        if bad or (published and len(v) != 161):
-            raise UsageError(f"--published {a.published}: " + (f"unknown {bad}; valid: {', '.join(PUBLISHED)}" if bad
-                             else f"the published vectors have 161 bins, these weights {len(v)}"))
+        published = published_names(a.published, len(v))
     except CLI_ERRORS as e:
         return fail("visual_gradient", e)
-    atomic_write_bytes(d / "freq_weights.npy", npy_bytes(v))
-    atomic_write_text(d / "freq_weights.txt", " ".join(f"{x:.8e}" for x in v) + "\n")
-    atomic_write_text(d / "freq_weights.json", json.dumps({**info, "reduction": a.reduction, "bin0": a.bin0,
-                                                          "utterances": len(profiles), "bins": len(v)}, indent=1) + "\n")
+    record = {**info, "reduction": a.reduction, "bin0": a.bin0, "utterances": len(profiles), "bins": len(v)}
+    write_weights(d, v, record)
     (exp / "plots").mkdir(parents=True, exist_ok=True)
     plot(exp, a.method, v, np.mean(spectra, axis=0), examples, axes, len(profiles), published)
     peak = int(np.argmax(v))

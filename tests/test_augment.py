@@ -93,10 +93,21 @@ def test_standins_in_the_published_layouts(tmp_path):
         read_musan(tmp_path / "nowhere")
 
 
+def _augment_features_twice(aug, tmp_path) -> list[dict]:
+    """The augmented dir's features from two make_spect.sh runs with the same dither seed."""
+    import kaldiio
+
+    from conftest import run
+    feats = []
+    for rerun in range(2):
+        p = run(f"steps/make_spect.sh --nj 2 --dither-seed 0 {aug} {aug}/log{rerun} {tmp_path}/spect{rerun}")
+        assert p.returncode == 0, p.stderr
+        feats.append(dict(kaldiio.load_scp_sequential(str(aug / "feats.scp"))))
+    return feats
+
+
 def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, tmp_path):
     import shutil
-
-    import kaldiio
 
     from conftest import run
     from datasets.datadir import validate_data_dir
@@ -105,34 +116,27 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
     make_rirs_standin(tmp_path, n_rooms=1, per_room=2)
     d = tmp_path / "data" / "train"
     shutil.copytree(tiny_corpus / "train", d)
-    p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/musan --rirs {tmp_path}/RIRS_NOISES")
+    augment = f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/musan --rirs {tmp_path}/RIRS_NOISES"
+    p = run(augment)
     assert p.returncode == 0, p.stderr
     for kind in ("reverb", "noise", "music", "babble", "aug"):
-        dd = tmp_path / "data" / f"train_{kind}"
-        assert validate_data_dir(dd, no_feats=True) == [], kind
+        assert validate_data_dir(tmp_path / "data" / f"train_{kind}", no_feats=True) == [], kind
     aug = tmp_path / "data" / "train_aug"
     assert len(read_dict(aug / "utt2spk")) == 4 * 40
     u, spk = next(iter(read_dict(d / "utt2spk").items()))
     assert read_dict(aug / "utt2spk")[f"{u}-babble"] == spk
-    feats = []
-    for rerun in range(2):
-        p = run(f"steps/make_spect.sh --nj 2 --dither-seed 0 {aug} {aug}/log{rerun} {tmp_path}/spect{rerun}")
-        assert p.returncode == 0, p.stderr
-        feats.append(dict(kaldiio.load_scp_sequential(str(aug / "feats.scp"))))
+    feats = _augment_features_twice(aug, tmp_path)
     assert feats[0].keys() == feats[1].keys() and len(feats[0]) == 160
     assert all(np.array_equal(feats[0][k], feats[1][k]) for k in feats[0])  # same seed, same features
     kinds = [feats[0][f"{u}-{k}"] for k in ("reverb", "noise", "music", "babble")]
     assert all(f.shape[1] == 161 for f in kinds)
     assert not any(np.allclose(kinds[i], kinds[j]) for i in range(4) for j in range(i))  # different copies
-    p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/musan --rirs {tmp_path}/RIRS_NOISES "
-            f"--kinds music --subset 10 --write-wav {tmp_path}/wavs")
+    p = run(f"{augment} --kinds music --subset 10 --write-wav {tmp_path}/wavs")
     assert p.returncode == 0, p.stderr
     assert len(read_dict(aug / "utt2spk")) == 10 and not (aug / "utt2aug").exists()
-    p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/musan --rirs {tmp_path}/RIRS_NOISES "
-            "--kinds echo")
+    p = run(f"{augment} --kinds echo")
     assert p.returncode == 1 and "unknown augmentation kind" in p.stderr
-    p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/musan --rirs {tmp_path}/RIRS_NOISES "
-            "--music-snrs 15,10")
+    p = run(f"{augment} --music-snrs 15,10")
     assert p.returncode == 1 and "bad SNR list '15,10'" in p.stderr
     p = run(f"python -m steps.augment_data_dir --data-dir {d} --musan {tmp_path}/nowhere --rirs {tmp_path}/RIRS_NOISES")
     assert p.returncode == 1 and "expected the MUSAN layout" in p.stderr

@@ -129,57 +129,58 @@ def test_case7_score_name_cannot_leave_the_exp(tmp_path):
     assert not list(tmp_path.rglob("x.score"))
 
 
-def test_case7_resumed_epoch_metrics_count_the_batches_before_the_resume():
-    """One epoch of 6 batches, killed after batch 2 and resumed, logs the loss of all 6 batches."""
+class _Sampler:
+    start, n = 0, 6
+
+    def set_epoch(self, epoch, start=0):
+        self.start = start
+
+    def __len__(self):
+        return self.n
+
+
+class _Loader:
+    def __init__(self, sampler, batches, stop=None):
+        self.sampler, self.batches, self.stop = sampler, batches, stop
+
+    def __iter__(self):
+        for i in range(self.sampler.start, len(self.batches)):
+            if i == self.stop:
+                raise KeyboardInterrupt  # the kill
+            yield self.batches[i]
+
+
+def _one_epoch_trainer(ckpt_dir, batches, stop=None):
+    """A tiny ResCNN trained one epoch over `batches`, a checkpoint after every step; killed at batch `stop`."""
     from losses import build_loss
     from losses.margin import MarginScheduler
     from models.registry import build_model
     from training.trainer import Net, Trainer
-    torch.manual_seed(0)
-    batches = [(torch.randn(4, 60, 161), torch.randint(0, 3, (4,))) for _ in range(6)]
+    torch.manual_seed(1)
+    model = build_model({"name": "ResCNN", "channels": [4]}, 161)
+    net = Net(model, build_loss({"name": "AAMSoftmax"}, model.emb_dim, 3))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    sampler = _Sampler()
+    cfg = {"train": {"amp": "none", "epochs": 1, "test_every": 1, "keep_last": 0, "grad_clip": 0.0}}
+    loop = {"sampler": sampler, "train_loader": _Loader(sampler, batches, stop), "valid_loader": None, "cfg": cfg}
+    steps = {"scheduler": torch.optim.lr_scheduler.StepLR(opt, 1), "sched_step": "epoch"}
+    return Trainer(net=net, optimizer=opt, margin=MarginScheduler(net.head, 0, 0), **loop, **steps,
+                   ckpt_dir=ckpt_dir, log=lambda m: None, device=torch.device("cpu"), save_every_steps=1)
 
-    class Sampler:
-        start = 0
 
-        def set_epoch(self, epoch, start=0):
-            self.start = start
-
-        def __len__(self):
-            return len(batches)
-
-    class Loader:
-        def __init__(self, sampler, stop=None):
-            self.sampler, self.stop = sampler, stop
-
-        def __iter__(self):
-            for i in range(self.sampler.start, len(batches)):
-                if i == self.stop:
-                    raise KeyboardInterrupt  # the kill
-                yield batches[i]
-
-    def trainer(ckpt_dir, stop=None):
-        torch.manual_seed(1)
-        model = build_model({"name": "ResCNN", "channels": [4]}, 161)
-        net = Net(model, build_loss({"name": "AAMSoftmax"}, model.emb_dim, 3))
-        opt = torch.optim.SGD(net.parameters(), lr=0.01)
-        sampler = Sampler()
-        cfg = {"train": {"amp": "none", "epochs": 1, "test_every": 1, "keep_last": 0, "grad_clip": 0.0}}
-        return Trainer(net=net, optimizer=opt, scheduler=torch.optim.lr_scheduler.StepLR(opt, 1), sched_step="epoch",
-                       margin=MarginScheduler(net.head, 0, 0), sampler=sampler, train_loader=Loader(sampler, stop),
-                       valid_loader=None, cfg=cfg, ckpt_dir=ckpt_dir, log=lambda m: None,
-                       device=torch.device("cpu"), save_every_steps=1)
-
-    import tempfile
-    from pathlib import Path
+def test_case7_resumed_epoch_metrics_count_the_batches_before_the_resume(tmp_path):
+    """One epoch of 6 batches, killed after batch 2 and resumed, logs the loss of all 6 batches."""
     from training.checkpoint import load_checkpoint
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        whole = trainer(Path(a)).fit()[0]["train_loss"]
-        with pytest.raises(KeyboardInterrupt):
-            trainer(Path(b), stop=2).fit()
-        resumed = trainer(Path(b))
-        resumed.restore(load_checkpoint(Path(b) / "last.pt"))
-        assert resumed.state.batch_in_epoch == 2
-        assert resumed.fit()[0]["train_loss"] == pytest.approx(whole, rel=1e-6)
+    torch.manual_seed(0)
+    batches = [(torch.randn(4, 60, 161), torch.randint(0, 3, (4,))) for _ in range(_Sampler.n)]
+    a, b = tmp_path / "whole", tmp_path / "killed"
+    whole = _one_epoch_trainer(a, batches).fit()[0]["train_loss"]
+    with pytest.raises(KeyboardInterrupt):
+        _one_epoch_trainer(b, batches, stop=2).fit()
+    resumed = _one_epoch_trainer(b, batches)
+    resumed.restore(load_checkpoint(b / "last.pt"))
+    assert resumed.state.batch_in_epoch == 2
+    assert resumed.fit()[0]["train_loss"] == pytest.approx(whole, rel=1e-6)
 
 
 # --- 8. augmented validation leak -------------------------------------------------------------

@@ -12,7 +12,37 @@ from conftest import run, tiny_configs
 
 @pytest.mark.slow
 def test_run_sh_tiny(tmp_path):
-    data = tmp_path / "synth"
+    data, exp, table = tmp_path / "synth", tmp_path / "exp", tmp_path / "table"
+    check_corpus_stages(data)
+    teacher, student = tiny_configs(tmp_path, batch_size=32)
+    recipe = ["--preset", "tiny", "--data", str(data), "--config", str(teacher), "--exp-dir", str(exp)]
+    recipe += ["--student-config", str(student), "--table", str(table)]
+    recipe += ["--table-priors", "none ig shuffled", "--table-seeds", "1 2"]
+    # a rerun keeps the corpus and can start at a later stage; stage 3 trains, embeds and scores
+    p = run(["./run.sh", "--stage", "1", *recipe])
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "Stage 0" not in p.stdout and "Stage 5" in p.stdout
+    assert "EER" in (exp / "results.md").read_text()
+    v = check_teacher_weights(exp)
+    # stage 5 (local/prior_table.sh): three priors x two seeds in one printed table with the teacher
+    ig_run = table / "runs" / "ig_s1"
+    assert "EER" in (ig_run / "results.md").read_text()
+    saved = yaml.safe_load((ig_run / "config.yaml").read_text())
+    assert saved["model"]["attention"]["prior"] == str(table / "priors" / "ig.npy")
+    assert np.array_equal(np.load(ig_run / "prior.npy"), v)
+    check_prior_table(table, v, p.stdout)
+    compare = (tmp_path / "compare_exp" / "results.md").read_text()  # stage 6: teacher + 6 students, one table
+    assert "Stage 6" in p.stdout and compare.count("| test_trials |") == 7 and "| ig_s2 |" in p.stdout
+    check_b_extract_reruns(data, exp)
+    # the prior table again: every finished run is skipped and the table is the same
+    before = (table / "results.csv").read_text()
+    p = run(["./run.sh", "--stage", "5", "--stop-stage", "5", *recipe])
+    assert p.returncode == 0 and p.stdout.count("finished, skipped") == 6, p.stdout[-2000:]
+    assert (table / "results.csv").read_text() == before
+
+
+def check_corpus_stages(data):
+    """Stages 0-2: the corpus, its features (validated before and after) and the egs."""
     p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--nj", "1", "--stop-stage", "2"])
     assert p.returncode == 0, p.stdout + p.stderr
     assert "Stage 0" in p.stdout and "Stage 1" in p.stdout and "Stage 2" in p.stdout
@@ -20,45 +50,29 @@ def test_run_sh_tiny(tmp_path):
     for part in ("train", "test"):
         assert (data / part / "feats.scp").exists() and (data / part / "utt2num_frames").exists()
     assert (data / "train" / "trials_2w").exists()
-    assert (data / "egs" / "spect" / "train" / "feats.scp").exists() and (data / "egs" / "spect" / "spk2label").exists()
-    # a rerun keeps the corpus and can start at a later stage; stage 3 trains, embeds and scores
-    teacher, student = tiny_configs(tmp_path, batch_size=32)
-    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "1", "--config",
-             str(teacher), "--exp-dir", str(tmp_path / "exp"), "--student-config",
-             str(student), "--table", str(tmp_path / "table"), "--table-priors", "none ig shuffled",
-             "--table-seeds", "1 2"])
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    assert "Stage 0" not in p.stdout and "Stage 5" in p.stdout
-    assert "EER" in (tmp_path / "exp" / "results.md").read_text()
-    out = tmp_path / "exp" / "gradients" / "integrated_gradients"
+    egs = data / "egs" / "spect"
+    assert (egs / "train" / "feats.scp").exists() and (egs / "spk2label").exists()
+
+
+def check_teacher_weights(exp):
+    """Stage 4's IG frequency weights of the teacher: positive, one map per training speaker, plotted."""
+    out = exp / "gradients" / "integrated_gradients"
     v = np.load(out / "freq_weights.npy")
     assert v.shape == (161,) and np.isfinite(v).all() and (v > 0).all()
     assert len((out / "maps.scp").read_text().splitlines()) == 8  # one utterance per training speaker
     for f in ("weights_integrated_gradients.png", "weights_integrated_gradients.pdf", "maps_integrated_gradients.png"):
-        assert (tmp_path / "exp" / "plots" / f).exists()
-    # stage 5 (local/prior_table.sh): three priors x two seeds in one printed table with the teacher
-    table = tmp_path / "table"
-    ig_run = table / "runs" / "ig_s1"
-    assert "EER" in (ig_run / "results.md").read_text()
-    saved = yaml.safe_load((ig_run / "config.yaml").read_text())
-    assert saved["model"]["attention"]["prior"] == str(tmp_path / "table" / "priors" / "ig.npy")
-    assert np.array_equal(np.load(ig_run / "prior.npy"), v)
-    check_prior_table(table, v, p.stdout)
-    compare = (tmp_path / "compare_exp" / "results.md").read_text()  # stage 6: teacher + 6 students, one table
-    assert "Stage 6" in p.stdout and compare.count("| test_trials |") == 7 and "| ig_s2 |" in p.stdout
-    # b_extract.sh: a rerun with the same options is skipped; a CAM method runs on the same teacher
-    p = run(["./b_extract.sh", "--data", str(data), "--teacher-exp", str(tmp_path / "exp"), "--nj", "2",
-             "--steps", "20", "--stop-stage", "1"])  # run.sh's IG points (its ig_steps)
-    assert p.returncode == 0 and "up to date, skipped" in (out / "log" / "cam_extract.1.log").read_text()
-    p = run(["./b_extract.sh", "--teacher-exp", str(tmp_path / "exp"), "--method", "grad_cam", "--nj", "1"])
+        assert (exp / "plots" / f).exists()
+    return v
+
+
+def check_b_extract_reruns(data, exp):
+    """b_extract.sh: a rerun with the same options is skipped; a CAM method runs on the same teacher."""
+    log = exp / "gradients" / "integrated_gradients" / "log" / "cam_extract.1.log"
+    again = ["--nj", "2", "--steps", "20", "--stop-stage", "1"]  # run.sh's IG points (its ig_steps)
+    p = run(["./b_extract.sh", "--data", str(data), "--teacher-exp", str(exp), *again])
+    assert p.returncode == 0 and "up to date, skipped" in log.read_text()
+    p = run(["./b_extract.sh", "--teacher-exp", str(exp), "--method", "grad_cam", "--nj", "1"])
     assert p.returncode == 0, p.stderr[-2000:]
-    # the prior table again: every finished run is skipped and the table is the same
-    before = (table / "results.csv").read_text()
-    p = run(["./run.sh", "--preset", "tiny", "--data", str(data), "--stage", "5", "--stop-stage", "5", "--config",
-             str(teacher), "--exp-dir", str(tmp_path / "exp"), "--student-config", str(student), "--table", str(table),
-             "--table-priors", "none ig shuffled", "--table-seeds", "1 2"])
-    assert p.returncode == 0 and p.stdout.count("finished, skipped") == 6, p.stdout[-2000:]
-    assert (table / "results.csv").read_text() == before
 
 
 def check_prior_table(table, ig, stdout):
