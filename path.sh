@@ -31,22 +31,34 @@ gfa_threads() {  # <jobs side by side> <threads option, empty: cores / jobs>
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$GFA_ROOT/.venv/bin/activate" ]; then
   . "$GFA_ROOT/.venv/bin/activate"
 fi
-# CPU memory allocator (core/allocator.py, docs/performance.md): preload tcmalloc
-# when installed (apt install libtcmalloc-minimal4, conda install gperftools) unless GFA_MALLOC names
-# another setting. GFA_MALLOC=jemalloc preloads jemalloc (faster than glibc, but it grew to 3.3 GB
-# in the demo training where tcmalloc stayed at 1.2 GB), keeping freed pages (no decay), one arena.
-gfa_find_allocator() {  # [auto|tcmalloc|jemalloc] -> the library's path, or nothing
-  local d n names="libtcmalloc_minimal.so.4 libtcmalloc.so.4"
-  if [ "${1:-auto}" = jemalloc ]; then names=libjemalloc.so.2; fi
+# CPU memory allocator (core/allocator.py, docs/performance.md): preload tcmalloc when installed
+# (apt install libtcmalloc-minimal4, conda install gperftools), else mimalloc (pip's cmeel-mimalloc,
+# in requirements.txt, or apt's libmimalloc), unless GFA_MALLOC names another setting.
+# GFA_MALLOC=jemalloc preloads jemalloc (faster than glibc, but it grew to 3.3 GB in the demo training
+# where tcmalloc stayed at 1.2 GB), keeping freed pages (no decay), one arena.
+gfa_python_lib() {  # the lib folder of pip's cmeel packages in the active Python, or nothing
+  local py
+  py=$(command -v python3 || command -v python || true)
+  [ -n "$py" ] && "$py" -c 'import sysconfig; print(sysconfig.get_path("purelib") + "/cmeel.prefix/lib")' 2>/dev/null
+  return 0
+}
+gfa_find_allocator() {  # [auto|tcmalloc|jemalloc|mimalloc] -> the library's path, or nothing
+  local d n names="libtcmalloc_minimal.so.4 libtcmalloc.so.4 libmimalloc.so.3 libmimalloc.so.2" pip_lib
+  case "${1:-auto}" in
+    jemalloc) names=libjemalloc.so.2 ;;
+    tcmalloc) names="libtcmalloc_minimal.so.4 libtcmalloc.so.4" ;;
+    mimalloc) names="libmimalloc.so.3 libmimalloc.so.2" ;;
+  esac
+  pip_lib=$(gfa_python_lib)
   for n in $names; do
-    for d in ${CONDA_PREFIX:+"$CONDA_PREFIX/lib"} /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+    for d in ${CONDA_PREFIX:+"$CONDA_PREFIX/lib"} ${pip_lib:+"$pip_lib"} /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
       [ -f "$d/$n" ] && { echo "$d/$n"; return 0; }
     done
   done
   return 0
 }
 case "${GFA_MALLOC:-auto}" in
-  auto|tcmalloc|jemalloc)
+  auto|tcmalloc|jemalloc|mimalloc)
     if [[ "${LD_PRELOAD:-}" != *malloc* ]]; then
       GFA_ALLOCATOR_LIB=$(gfa_find_allocator "${GFA_MALLOC:-auto}")
       if [ -n "$GFA_ALLOCATOR_LIB" ]; then

@@ -81,8 +81,8 @@ def recipe_env(mode: str) -> tuple[str, dict]:
 
 
 def installed(mode: str) -> bool:
-    """Whether path.sh can start a process with GFA_MALLOC=mode (tcmalloc/jemalloc: the library is found)."""
-    if mode not in ("tcmalloc", "jemalloc"):
+    """Whether path.sh can start a process with GFA_MALLOC=mode (tcmalloc/jemalloc/mimalloc: the library is found)."""
+    if mode not in ("tcmalloc", "jemalloc", "mimalloc"):
         return True
     p = subprocess.run(["bash", "-c", f". ./path.sh && gfa_find_allocator {mode}"], cwd=ROOT, capture_output=True,
                        text=True, env=recipe_env(mode)[1])

@@ -26,7 +26,7 @@ GLIBC_MODES = {"heap": ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_P
                "bounded": ((M_MMAP_THRESHOLD, 1 << 20),),
                "default": ()}
 PRELOADABLE = ("tcmalloc", "jemalloc", "mimalloc")
-MODES = ("auto", "tcmalloc", "jemalloc", *GLIBC_MODES)  # GFA_MALLOC
+MODES = ("auto", "tcmalloc", "jemalloc", "mimalloc", *GLIBC_MODES)  # GFA_MALLOC
 
 
 def preloaded_allocator() -> str:

@@ -71,7 +71,7 @@ def test_bad_setting_is_an_error():
     p = run([sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"],
             env={"GFA_MALLOC": "tcmalloc4"})
     assert p.returncode != 0, p.stdout
-    assert "GFA_MALLOC='tcmalloc4': expected one of auto, tcmalloc, jemalloc, heap, bounded, default" in p.stderr
+    assert "GFA_MALLOC='tcmalloc4': expected one of auto, tcmalloc, jemalloc, mimalloc, heap, bounded, default" in p.stderr
     # a named library that is not in the process: said, not silently replaced by glibc
     p = run([sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"],
             env={"GFA_MALLOC": "jemalloc", "LD_PRELOAD": ""})
@@ -86,7 +86,8 @@ def test_path_sh_preloads_an_installed_allocator():
     found = run(["bash", "-c", ". ./path.sh && gfa_find_allocator"], env=clean).stdout.strip()
     p = run(["bash", "-c", f". ./path.sh && python -c '{SHOW}'"], env={**clean, "GFA_MALLOC": "auto"})
     assert p.returncode == 0, p.stderr
-    name = "tcmalloc" if "tcmalloc" in os.path.basename(found) else "glibc bounded"  # auto: never jemalloc
+    base = os.path.basename(found)  # auto: tcmalloc, else mimalloc, never jemalloc
+    name = "tcmalloc" if "tcmalloc" in base else "mimalloc" if "mimalloc" in base else "glibc bounded"
     assert p.stdout.strip() == name, (found, p.stdout)
     p = run(["bash", "-c", f". ./path.sh && echo \"[$LD_PRELOAD]\" && python -c '{SHOW}'"],
             env={**clean, "GFA_MALLOC": "heap"})
@@ -102,7 +103,22 @@ def test_path_sh_keeps_a_users_preload(tmp_path):
     assert p.stdout.strip() == "/opt/x/libtcmalloc_minimal.so.4"
 
 
-@pytest.mark.parametrize("lib", ["tcmalloc", "jemalloc"])
+def test_path_sh_finds_mimalloc_where_pip_puts_it(tmp_path):
+    """pip's cmeel-mimalloc installs lib/libmimalloc.so.3 under site-packages/cmeel.prefix: found there."""
+    site = tmp_path / "site"
+    lib = site / "cmeel.prefix" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "libmimalloc.so.3").write_bytes(b"")
+    fake = tmp_path / "bin" / "python3"  # a python whose purelib is the fake site-packages
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho {site}/cmeel.prefix/lib\n")
+    fake.chmod(0o755)
+    env = {"LD_PRELOAD": "", "PATH": f"{fake.parent}:/usr/bin:/bin", "VIRTUAL_ENV": "x", "CONDA_PREFIX": ""}
+    p = run(["bash", "-c", ". ./path.sh >/dev/null 2>&1; gfa_find_allocator mimalloc"], env=env, cwd=ROOT)
+    assert p.stdout.strip() == f"{lib}/libmimalloc.so.3", p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("lib", ["tcmalloc", "jemalloc", "mimalloc"])
 def test_path_sh_preloads_the_named_allocator(lib):
     clean = {"LD_PRELOAD": "", "MALLOC_CONF": "", "GFA_MALLOC": lib}
     found = run(["bash", "-c", f". ./path.sh && gfa_find_allocator {lib}"], env=clean).stdout.strip()
