@@ -4,10 +4,12 @@
 
 torch.hub puts the checkout on sys.path, so its packages import as they do from the repo root.
 """
+
 dependencies = ["torch", "numpy", "kaldiio", "yaml", "scipy"]
 
 
 def experiment(exp_dir, checkpoint: str = "auto", device: str = "cpu", dither_seed: int = 0):
     """A trained experiment dir as a gfa.Experiment (embed, verify, frequency_weights)."""
     from gfa import Experiment
+
     return Experiment.load(exp_dir, checkpoint, device, dither_seed)

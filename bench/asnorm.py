@@ -7,6 +7,7 @@ Vox1-E: 145,375 utterances; a cohort of one mean embedding per VoxCeleb2-dev spe
 version is run on --plain-utts utterances (its memory grows with utterances x cohort) and its figures
 are scaled linearly to the full size; each variant runs in its own process so that peaks do not mix.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,10 @@ def main() -> int:
     old_peak = old["inputs_mb"] + (old["peak_mb"] - old["inputs_mb"]) * scale
     print(f"asnorm: {a.utts:,} utterances x cohort {a.cohort:,}, dim {a.dim}, top {a.top_k}")
     print(f"  blocked float32 (cohort_stats): {new['seconds']:.1f} s, peak RSS {new['peak_mb']:.0f} MB")
-    print(f"  plain float64 sort: {old['seconds'] * scale:.1f} s and {old_peak:.0f} MB extrapolated from "
-          f"{a.plain_utts:,} utterances ({old['seconds']:.1f} s, {old['peak_mb']:.0f} MB measured)")
+    print(
+        f"  plain float64 sort: {old['seconds'] * scale:.1f} s and {old_peak:.0f} MB extrapolated from "
+        f"{a.plain_utts:,} utterances ({old['seconds']:.1f} s, {old['peak_mb']:.0f} MB measured)"
+    )
     print(f"  ratio plain / blocked: time {old['seconds'] * scale / new['seconds']:.1f}x, peak {old_peak / new['peak_mb']:.1f}x")
     return 0
 

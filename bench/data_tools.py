@@ -10,6 +10,7 @@ turn, at 1,000 real Kaldi-compressed matrices (300-1,500 frames) in one ark, and
 each on a fresh copy where it writes, --repeat times (the fastest run counts). Goal (issue 28): every tool <= 1.15x linear growth from 100 k
 and <= 2 GB peak; split_trials_dir at VoxCeleb2 size <= 2 minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,8 +76,9 @@ def data_dir(d: Path, n: int, specs: list[str], lengths: list[int], pairs: int) 
     (d / "spk_half").write_text("".join(f"{s}\n" for s in sorted(by_spk)[::2]))
     rng = np.random.default_rng(1)
     pairs_ = {(int(i), int(j)) for i, j in rng.integers(0, n, size=(pairs, 2)) if i != j}
-    (d / "trials").write_text("".join(f"{utts[i]} {utts[j]} {'target' if utts[i][:7] == utts[j][:7] else 'nontarget'}\n"
-                                      for i, j in sorted(pairs_)))
+    (d / "trials").write_text(
+        "".join(f"{utts[i]} {utts[j]} {'target' if utts[i][:7] == utts[j][:7] else 'nontarget'}\n" for i, j in sorted(pairs_))
+    )
 
 
 def main() -> None:
@@ -99,8 +101,11 @@ def main() -> None:
                 for _ in range(a.repeat):  # the fastest of --repeat runs: load on the machine only slows
                     shutil.rmtree(s, ignore_errors=True)
                     shutil.copytree(d, s)  # a tool that writes works on a copy
-                    runs.append(run_peak(TOOLS[tool].format(D=d, S=s, pairs=a.pairs), env=env, cwd=ROOT,
-                                         stdout=open(Path(tmp) / "log", "w")))
+                    runs.append(
+                        run_peak(
+                            TOOLS[tool].format(D=d, S=s, pairs=a.pairs), env=env, cwd=ROOT, stdout=open(Path(tmp) / "log", "w")
+                        )
+                    )
                 r = min(runs, key=lambda x: x["wall"])
                 if r["rc"] != 0:
                     print(f"{tool} failed at {n:,} utterances:\n{(Path(tmp) / 'log').read_text()[-2000:]}")
@@ -112,9 +117,11 @@ def main() -> None:
         print(f"\ngrowth from {lo:,} to {hi:,} utterances ({hi / lo:.2f}x the data); 1.00 = linear")
         for tool in tools:
             r0, r1 = res[(tool, lo)], res[(tool, hi)]
-            print(f"{tool:<17} time {r1['wall'] / r0['wall'] / (hi / lo):5.2f}x linear   peak "
-                  f"{r1['max_rss_gb'] / max(r0['max_rss_gb'], 1e-9) / (hi / lo):5.2f}x linear   "
-                  f"({r1['wall']:.1f} s, {r1['max_rss_gb'] * 1024:.0f} MB at {hi:,})")
+            print(
+                f"{tool:<17} time {r1['wall'] / r0['wall'] / (hi / lo):5.2f}x linear   peak "
+                f"{r1['max_rss_gb'] / max(r0['max_rss_gb'], 1e-9) / (hi / lo):5.2f}x linear   "
+                f"({r1['wall']:.1f} s, {r1['max_rss_gb'] * 1024:.0f} MB at {hi:,})"
+            )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ and white noise at a per-utterance SNR. Shapes unlike the synthetic corpus: hash
 Writes <out>/{train,test}/{wav.scp,utt2spk,spk2utt} and <out>/test/trials (all target pairs, as many
 nontargets, seeded) and wavs under <out>/wav. Then: ./run.sh --data <out> --stage 1 --stop-stage 3.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,11 @@ from datasets.kaldi_files import format_table
 from core.atomic import atomic_write_text
 
 LANGS = ["en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "cs"]
-WORDS = ("time person year way day thing man world life hand part child eye woman place work week case point "
-         "number group problem fact small large early young important public bad same able house river garden "
-         "music paper water story money light night road table window morning evening market winter summer").split()
+WORDS = (
+    "time person year way day thing man world life hand part child eye woman place work week case point "
+    "number group problem fact small large early young important public bad same able house river garden "
+    "music paper water story money light night road table window morning evening market winter summer"
+).split()
 
 
 def variants() -> list[str]:
@@ -45,8 +48,13 @@ def speakers(n: int, rng: np.random.Generator) -> list[dict]:
     out = []
     for i in picks:
         var, lang = combos[i]
-        spk = {"voice": f"{lang}+{var}", "pitch": int(rng.integers(20, 80)), "gap": int(rng.integers(0, 6)),
-               "speed": int(rng.integers(140, 190)), "tilt": float(rng.uniform(-0.6, 0.6))}
+        spk = {
+            "voice": f"{lang}+{var}",
+            "pitch": int(rng.integers(20, 80)),
+            "gap": int(rng.integers(0, 6)),
+            "speed": int(rng.integers(140, 190)),
+            "tilt": float(rng.uniform(-0.6, 0.6)),
+        }
         spk["id"] = "S" + hashlib.sha1(repr(sorted(spk.items())).encode()).hexdigest()[:6].upper()
         out.append(spk)
     return out
@@ -54,8 +62,24 @@ def speakers(n: int, rng: np.random.Generator) -> list[dict]:
 
 def speak(spk: dict, text: str, tmp: Path) -> np.ndarray:
     wav = tmp / "x.wav"
-    subprocess.run(["espeak-ng", "-v", spk["voice"], "-p", str(spk["pitch"]), "-g", str(spk["gap"]), "-s",
-                    str(spk["speed"]), "-w", str(wav), text], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            spk["voice"],
+            "-p",
+            str(spk["pitch"]),
+            "-g",
+            str(spk["gap"]),
+            "-s",
+            str(spk["speed"]),
+            "-w",
+            str(wav),
+            text,
+        ],
+        check=True,
+        capture_output=True,
+    )
     if not wav.exists():
         raise RuntimeError(f"espeak-ng wrote nothing for voice {spk['voice']}")
     x, sr = read_wav(str(wav))  # (channels, samples)
@@ -65,7 +89,7 @@ def speak(spk: dict, text: str, tmp: Path) -> np.ndarray:
 def degrade(x: np.ndarray, tilt: float, rng: np.random.Generator) -> np.ndarray:
     x = signal.lfilter([1.0, tilt], [1.0], x)  # a speaker's channel: first-order spectral tilt
     snr = rng.uniform(5, 30)
-    noise = rng.standard_normal(len(x)) * np.sqrt(np.mean(x ** 2) / 10 ** (snr / 10))
+    noise = rng.standard_normal(len(x)) * np.sqrt(np.mean(x**2) / 10 ** (snr / 10))
     y = x + noise
     return np.clip(y * (8000 / (np.abs(y).max() + 1e-9)), -32768, 32767)
 
@@ -118,8 +142,8 @@ def main(argv=None) -> int:
         print(f"espeak_corpus: error: {out} already holds a corpus; remove it or choose another", file=sys.stderr)
         return 1
     spks = speakers(a.train_speakers + a.test_speakers, rng)
-    make_part(out, "train", spks[:a.train_speakers], a.train_utts, rng)
-    test = make_part(out, "test", spks[a.train_speakers:], a.test_utts, rng)
+    make_part(out, "train", spks[: a.train_speakers], a.train_utts, rng)
+    test = make_part(out, "test", spks[a.train_speakers :], a.test_utts, rng)
     atomic_write_text(out / "test" / "trials", format_table(trials(test, rng)))
     print(f"espeak_corpus: {out}: {a.train_speakers} train / {a.test_speakers} test speakers")
     return 0

@@ -10,6 +10,7 @@ same random point rankings, the paper's time-mean fill and the default insertion
 row times the original GFA workflow, one process per proportion (interpreter + torch start, model
 build, one input), over --processes runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ def plain_loop(classify, x, label, rank, grids, fill) -> dict:
         t1 = []
         for k in faithfulness.unit_counts(grid, rank.numel()):
             with torch.no_grad():
-                t1.append(faithfulness.hits(classify(faithfulness.perturbed(x, rank, torch.tensor([int(k)]), mode, fill)), label)[0][0])
+                t1.append(
+                    faithfulness.hits(classify(faithfulness.perturbed(x, rank, torch.tensor([int(k)]), mode, fill)), label)[0][0]
+                )
         out[mode] = np.array(t1)
     return out
 
@@ -53,8 +56,9 @@ with torch.no_grad():
 
 def per_process(a, n: int) -> float:
     """Seconds per proportion when each one is its own process (the original's workflow)."""
-    code = ONE_PROCESS.format(root=str(Path(__file__).resolve().parents[1]), frames=a.frames,
-                              channels=[int(c) for c in a.channels.split(",")])
+    code = ONE_PROCESS.format(
+        root=str(Path(__file__).resolve().parents[1]), frames=a.frames, channels=[int(c) for c in a.channels.split(",")]
+    )
     t = time.perf_counter()
     for _ in range(n):
         subprocess.run([sys.executable, "-c", code], check=True)
@@ -81,21 +85,31 @@ def main() -> None:
     n_inputs = a.utts * sum(len(g) for g in grids.values())
     plain_loop(classify, xs[0], 0, ranks[0], grids, faithfulness.fill_for("time_mean", xs[0]))  # warm-up
     t = time.perf_counter()
-    loop = [plain_loop(classify, x, i, r, grids, faithfulness.fill_for("time_mean", x)) for i, (x, r) in enumerate(zip(xs, ranks))]
+    loop = [
+        plain_loop(classify, x, i, r, grids, faithfulness.fill_for("time_mean", x)) for i, (x, r) in enumerate(zip(xs, ranks))
+    ]
     t_loop = time.perf_counter() - t
     t = time.perf_counter()
-    ours = [faithfulness.utterance_curves(classify, x, i, {"r": r}, grids, {"time_mean": faithfulness.fill_for("time_mean", x)},
-                                    a.batch_size) for i, (x, r) in enumerate(zip(xs, ranks))]
+    ours = [
+        faithfulness.utterance_curves(
+            classify, x, i, {"r": r}, grids, {"time_mean": faithfulness.fill_for("time_mean", x)}, a.batch_size
+        )
+        for i, (x, r) in enumerate(zip(xs, ranks))
+    ]
     t_ours = time.perf_counter() - t
     same = all(np.array_equal(o[("r", "time_mean", m)][0], lp[m]) for o, lp in zip(ours, loop) for m in grids)
-    print(f"insdel bench: {a.utts} utterances x {n_inputs // a.utts} proportions, {a.frames} frames, ResCNN "
-          f"{a.channels}, {torch.get_num_threads()} threads")
+    print(
+        f"insdel bench: {a.utts} utterances x {n_inputs // a.utts} proportions, {a.frames} frames, ResCNN "
+        f"{a.channels}, {torch.get_num_threads()} threads"
+    )
     print(f"  plain loop (one proportion per forward): {n_inputs / t_loop:8.1f} inputs/s  ({t_loop:.2f} s)")
     print(f"  batched (batch {a.batch_size}):                 {n_inputs / t_ours:8.1f} inputs/s  ({t_ours:.2f} s)")
     t_proc = per_process(a, a.processes)
     print(f"  one process per proportion:              {1 / t_proc:8.1f} inputs/s  ({t_proc:.2f} s each)")
-    print(f"  ratio batched / loop: {t_loop / t_ours:.2f}x; batched / one process each: {t_proc * n_inputs / t_ours:.0f}x; "
-          f"identical correctness: {same}")
+    print(
+        f"  ratio batched / loop: {t_loop / t_ours:.2f}x; batched / one process each: {t_proc * n_inputs / t_ours:.0f}x; "
+        f"identical correctness: {same}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ second of audio) of our spectrogram-161, fbank-80 and MFCC-30 and of kaldi-nativ
 and MFCC-30 (it has no spectrogram), and the speed ratio knf time / our time (> 1: we are faster).
 The wavs are read into memory first: only feature computation is timed. Dither is on (1.0) for both.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,22 +35,26 @@ def load_waves(data: str | None) -> list[np.ndarray]:
     if data:
         return [read_wav(v)[0][0] for v in read_dict(Path(data) / "wav.scp", max_fields=None).values()]
     from datasets import synth_voice as sv
+
     rng = np.random.default_rng(0)
-    return [sv.apply_channel(rng, sv.synthesize(rng, sv.random_voice(rng), 4.0), sv.random_channel(rng))
-            .astype(np.float32) for _ in range(60)]
+    return [
+        sv.apply_channel(rng, sv.synthesize(rng, sv.random_voice(rng), 4.0), sv.random_channel(rng)).astype(np.float32)
+        for _ in range(60)
+    ]
 
 
 def ours(waves, kind, conf) -> float:
     opts, _ = read_options(kind, ROOT / "conf" / conf)
     t = time.process_time()
     for i in range(0, len(waves), 30):  # batches of 30 utterances (as a job batches ~2 min of audio)
-        chunk = waves[i:i + 30]
+        chunk = waves[i : i + 30]
         compute_batch(chunk, opts, [np.random.default_rng(i + j) for j in range(len(chunk))])
     return time.process_time() - t
 
 
 def knf(waves, kind, conf) -> float:
     import kaldi_native_fbank as kn
+
     opts, _ = read_options(kind, ROOT / "conf" / conf)
     o = kn.FbankOptions() if kind == "fbank" else kn.MfccOptions()
     fr = opts.frame
@@ -72,9 +77,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data")
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
-                   help="tuned: the allocator of our feature entry points (core/allocator.py: a preloaded "
-                        "tcmalloc, else glibc heap); default: glibc's")
+    p.add_argument(
+        "--malloc",
+        default="tuned",
+        choices=["tuned", "default"],
+        help="tuned: the allocator of our feature entry points (core/allocator.py: a preloaded "
+        "tcmalloc, else glibc heap); default: glibc's",
+    )
     a = p.parse_args()
     if a.malloc == "tuned" and tune_allocator("heap") == "glibc default":
         raise SystemExit("bench: could not apply the allocator settings (not glibc?)")

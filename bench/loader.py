@@ -11,6 +11,7 @@ EgsDataset + CropBatchSampler (crop fixed at 300 frames) through a DataLoader wi
 (0 = in the main process, i.e. one worker), and a reader of the same crops from one float32 memmap of
 all egs through the same sampler and DataLoader. Goal (issue 28): the loader >= 0.5x the memmap reader.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ class MemmapCrops(Dataset):
         if self.mm is None:  # opened per process
             self.mm = np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.n, EG, DIM))
         start = seed % (EG - crop + 1)
-        return torch.from_numpy(np.array(self.mm[index, start:start + crop])), int(self.labels[index])
+        return torch.from_numpy(np.array(self.mm[index, start : start + crop])), int(self.labels[index])
 
 
 def write_features(d: Path, n_utts: int) -> dict[str, str]:
@@ -109,18 +110,24 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=0)
     a = p.parse_args()
     torch.set_num_threads(1)
-    print(f"{a.egs} egs of {EG} x {DIM}, crops {CROP} x {DIM}, batch {a.batch}, {a.workers} DataLoader workers "
-          f"(0: the main process)")
+    print(
+        f"{a.egs} egs of {EG} x {DIM}, crops {CROP} x {DIM}, batch {a.batch}, {a.workers} DataLoader workers "
+        f"(0: the main process)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         feats = write_features(Path(tmp), max(a.egs // 4, 1))
         rates = {}
         for fmt in ("kaldi", "kaldi_cmp", "kaldi_ref"):
             write_egs(Path(tmp) / fmt, feats, a.egs, fmt)
         peer = MemmapCrops(Path(tmp) / "kaldi" / "peer.f32", a.egs, EgsDataset(Path(tmp) / "kaldi").labels)
-        readers = {"memmap": peer, "kaldi": EgsDataset(Path(tmp) / "kaldi"),
-                   "kaldi_cmp": EgsDataset(Path(tmp) / "kaldi_cmp"), "kaldi_ref": EgsDataset(Path(tmp) / "kaldi_ref"),
-                   "kaldi_ref packed": EgsDataset(Path(tmp) / "kaldi_ref", packed=True),
-                   "kaldi_cmp packed": EgsDataset(Path(tmp) / "kaldi_cmp", packed=True)}
+        readers = {
+            "memmap": peer,
+            "kaldi": EgsDataset(Path(tmp) / "kaldi"),
+            "kaldi_cmp": EgsDataset(Path(tmp) / "kaldi_cmp"),
+            "kaldi_ref": EgsDataset(Path(tmp) / "kaldi_ref"),
+            "kaldi_ref packed": EgsDataset(Path(tmp) / "kaldi_ref", packed=True),
+            "kaldi_cmp packed": EgsDataset(Path(tmp) / "kaldi_cmp", packed=True),
+        }
         for _ in range(3):  # three rounds, interleaved: load drifts hit every reader alike
             for name, ds in readers.items():
                 rates.setdefault(name, []).append(crops_per_s(ds, a.batch, a.workers))
@@ -129,12 +136,20 @@ def main() -> None:
             fmt = name.split()[0]
             size = os.path.getsize(Path(tmp) / ("kaldi/peer.f32" if fmt == "memmap" else f"{fmt}/feats.ark")) / a.egs
             decode = min(d for _, d in r)
-            print(f"{name:<17} {max(x for x, _ in r):>8,.0f} crops/s per worker  ({size / 1024:5.1f} KiB stored per eg)  "
-                  f"loader / memmap = {max(x for x, _ in r) / peer_rate:.2f}"
-                  + (f"  (then decoded on the device: here, this CPU, {1e6 * decode:.0f} us per crop in batches)"
-                     if "packed" in name else ""))
-        print("packed: the worker ships compressed bytes and quantiles (PackedBatch); .to(device) decodes them "
-              "there, as steps/train.py does")
+            print(
+                f"{name:<17} {max(x for x, _ in r):>8,.0f} crops/s per worker  ({size / 1024:5.1f} KiB stored per eg)  "
+                f"loader / memmap = {max(x for x, _ in r) / peer_rate:.2f}"
+                + (
+                    f"  (then decoded on the device: here, this CPU, {1e6 * decode:.0f} us per crop in batches)"
+                    if "packed" in name
+                    else ""
+                )
+            )
+        print(
+            "packed: the worker ships compressed bytes and quantiles (PackedBatch); .to(device) decodes them "
+            "there, as steps/train.py does"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ that map them), sampled every ``every`` seconds from /proc (Linux). ``recipe_env
 does (path.sh) with a given GFA_MALLOC. Nothing here imports torch: a forked child's ru_maxrss starts
 at its parent's resident size, so a parent holding torch would put a floor under every figure.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,8 +70,12 @@ def run_peak(cmd, env: dict | None = None, cwd=None, every: float = 0.25, stdout
     done.set()
     sampler.join()
     p.returncode = os.waitstatus_to_exitcode(status)
-    return {"rc": p.returncode, "wall": time.perf_counter() - t0, "max_rss_gb": usage.ru_maxrss * 1024 / GB,
-            "tree_gb": peak[0] / GB}
+    return {
+        "rc": p.returncode,
+        "wall": time.perf_counter() - t0,
+        "max_rss_gb": usage.ru_maxrss * 1024 / GB,
+        "tree_gb": peak[0] / GB,
+    }
 
 
 def recipe_env(mode: str) -> tuple[str, dict]:
@@ -84,8 +89,13 @@ def installed(mode: str) -> bool:
     """Whether path.sh can start a process with GFA_MALLOC=mode (tcmalloc/jemalloc/mimalloc: the library is found)."""
     if mode not in ("tcmalloc", "jemalloc", "mimalloc"):
         return True
-    p = subprocess.run(["bash", "-c", f". ./path.sh && gfa_find_allocator {mode}"], cwd=ROOT, capture_output=True,
-                       text=True, env=recipe_env(mode)[1])
+    p = subprocess.run(
+        ["bash", "-c", f". ./path.sh && gfa_find_allocator {mode}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=recipe_env(mode)[1],
+    )
     return bool(p.stdout.strip())
 
 

@@ -11,6 +11,7 @@ SpeechBrain imports torchaudio at package import, and the torchaudio wheel on Py
 that cannot load beside the CPU torch; its ECAPA_TDNN does not use torchaudio, so this script puts an
 empty stand-in module under that name before importing it (nothing else is affected).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,18 +77,24 @@ def main() -> None:
         t_sb = time_fwd_bwd(sb, x80, a.repeat)
         t_ours = min(t_ours, time_fwd_bwd(ours, x80, a.repeat))
         t_sb = min(t_sb, time_fwd_bwd(sb, x80, a.repeat))
-        print(f"  SpeechBrain ECAPA_TDNN, {sum(p.numel() for p in sb.parameters()):,} params: {t_sb:.3f} s; "
-              f"ours / SpeechBrain = {t_ours / t_sb:.2f}x")
+        print(
+            f"  SpeechBrain ECAPA_TDNN, {sum(p.numel() for p in sb.parameters()):,} params: {t_sb:.3f} s; "
+            f"ours / SpeechBrain = {t_ours / t_sb:.2f}x"
+        )
 
     x161 = torch.randn(a.batch, 300, 161)
-    for name, cfg in (("ResCNN-64", {"name": "ResCNN", "channels": [64, 128, 256]}),
-                      ("ResCNN-32", {"name": "ResCNN", "channels": [32, 64, 128]}),
-                      ("ResCNN-16", {"name": "ResCNN", "channels": [16, 32, 64]}),
-                      ("TDNN", {"name": "TDNN"}),
-                      ("TDNN-s", {"name": "TDNN", "channels": [256, 256, 256, 256, 768]})):
+    for name, cfg in (
+        ("ResCNN-64", {"name": "ResCNN", "channels": [64, 128, 256]}),
+        ("ResCNN-32", {"name": "ResCNN", "channels": [32, 64, 128]}),
+        ("ResCNN-16", {"name": "ResCNN", "channels": [16, 32, 64]}),
+        ("TDNN", {"name": "TDNN"}),
+        ("TDNN-s", {"name": "TDNN", "channels": [256, 256, 256, 256, 768]}),
+    ):
         m = build_model(cfg, 161)
-        print(f"{name:<10} {count_params(m) / 1e6:6.3f} M params, batch {a.batch}x300x161: "
-              f"{time_fwd_bwd(m, x161, a.repeat):.3f} s fwd+bwd")
+        print(
+            f"{name:<10} {count_params(m) / 1e6:6.3f} M params, batch {a.batch}x300x161: "
+            f"{time_fwd_bwd(m, x161, a.repeat):.3f} s fwd+bwd"
+        )
 
 
 if __name__ == "__main__":

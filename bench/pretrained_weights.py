@@ -10,6 +10,7 @@ Each wav goes through resemblyzer's own preprocessing (preprocess_wav: resamplin
 VAD trimming) and mel front end; the target is each utterance's cosine to its own embedding (no
 classifier). Writes the 40 weights with each band's centre frequency, and a plot.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ def write_csv(out: Path, hz: np.ndarray, vs: dict) -> None:
 
 def plot(path: str, hz: np.ndarray, vs: dict, n_utts: int, data_dir: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 3))
     for m, v in vs.items():
         ax.plot(hz, v / v.max(), marker="o", ms=2.5, lw=1.2, label=m)
@@ -61,6 +64,7 @@ def main() -> int:
     from resemblyzer import VoiceEncoder, preprocess_wav
     from resemblyzer.audio import wav_to_mel_spectrogram
     from resemblyzer.hparams import mel_n_channels, sampling_rate
+
     wavs = sorted(read_dict(Path(a.data_dir) / "wav.scp").items())[: a.max_utts]
     mels = [wav_to_mel_spectrogram(preprocess_wav(Path(w.strip()))) for _, w in wavs]  # (frames, 40) each
     enc = VoiceEncoder("cpu", verbose=False)
@@ -70,8 +74,10 @@ def main() -> int:
     plot(a.plot, hz, vs, len(mels), a.data_dir)
     for m, v in vs.items():
         peak = int(np.argmax(v))
-        print(f"pretrained_weights: {m}: {len(mels)} utterances, peak at band {peak} ({hz[peak]:.0f} Hz); "
-              f"above 4 kHz {v[hz > 4000].mean() / v.max():.2f} of the peak on average")
+        print(
+            f"pretrained_weights: {m}: {len(mels)} utterances, peak at band {peak} ({hz[peak]:.0f} Hz); "
+            f"above 4 kHz {v[hz > 4000].mean() / v.max():.2f} of the peak on average"
+        )
     print(f"pretrained_weights: -> {a.out}, {a.plot}")
     return 0
 

@@ -10,6 +10,7 @@ ru_maxrss) and the peak of the summed proportional set size of all the stage's p
 bounded memory; "auto" is today's default (tcmalloc preloaded by path.sh when installed, else
 glibc bounded).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,16 @@ def stages(spec: str) -> list[int]:
 def run_recipe(mode: str, root: Path, todo: list[int], nj: int) -> dict[int, dict]:
     """Every stage of run.sh for one GFA_MALLOC setting, into ``root``."""
     prefix, env = recipe_env(mode)
-    opts = ["--data", str(root / "data"), "--exp-dir", str(root / "exp" / "demo_rescnn"), "--nj", str(nj),
-            "--table", str(root / "exp" / "prior_table")]
+    opts = [
+        "--data",
+        str(root / "data"),
+        "--exp-dir",
+        str(root / "exp" / "demo_rescnn"),
+        "--nj",
+        str(nj),
+        "--table",
+        str(root / "exp" / "prior_table"),
+    ]
     out = {}
     with open(root / "run.log", "a") as log:
         for n in todo:
@@ -41,8 +50,11 @@ def run_recipe(mode: str, root: Path, todo: list[int], nj: int) -> dict[int, dic
             if r["rc"]:
                 raise SystemExit(f"bench: run.sh stage {n} failed with GFA_MALLOC={mode}; see {root / 'run.log'}")
             out[n] = r
-            print(f"  GFA_MALLOC={mode} stage {n}: {r['wall']:.0f} s, largest process {r['max_rss_gb']:.2f} GB, "
-                  f"all processes {r['tree_gb']:.2f} GB", flush=True)
+            print(
+                f"  GFA_MALLOC={mode} stage {n}: {r['wall']:.0f} s, largest process {r['max_rss_gb']:.2f} GB, "
+                f"all processes {r['tree_gb']:.2f} GB",
+                flush=True,
+            )
     return out
 
 
@@ -64,11 +76,23 @@ def main() -> None:
     print("| stage | " + " | ".join(modes) + " |")
     print("|---|" + "---|" * len(modes))
     for n in todo:
-        print(f"| {n} | " + " | ".join(f"{rows[m][n]['wall']:.0f} s / {rows[m][n]['max_rss_gb']:.2f} / "
-                                       f"{rows[m][n]['tree_gb']:.2f}" for m in modes) + " |")
-    print("| all | " + " | ".join(f"{sum(r['wall'] for r in rows[m].values()):.0f} s / "
-                                   f"{max(r['max_rss_gb'] for r in rows[m].values()):.2f} / "
-                                   f"{max(r['tree_gb'] for r in rows[m].values()):.2f}" for m in modes) + " |")
+        print(
+            f"| {n} | "
+            + " | ".join(
+                f"{rows[m][n]['wall']:.0f} s / {rows[m][n]['max_rss_gb']:.2f} / {rows[m][n]['tree_gb']:.2f}" for m in modes
+            )
+            + " |"
+        )
+    print(
+        "| all | "
+        + " | ".join(
+            f"{sum(r['wall'] for r in rows[m].values()):.0f} s / "
+            f"{max(r['max_rss_gb'] for r in rows[m].values()):.2f} / "
+            f"{max(r['tree_gb'] for r in rows[m].values()):.2f}"
+            for m in modes
+        )
+        + " |"
+    )
 
 
 if __name__ == "__main__":

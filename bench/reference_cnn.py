@@ -9,6 +9,7 @@ embedding with an AAM-softmax head (m 0.2, s 30, from step 0), Adam 1e-3, a 20-s
 cosine decay over the wall-clock budget (the LR follows the elapsed share of the minutes), 200-frame
 crops, batch 64; then embeds every test utterance whole and prints the EER of <test-dir>/trials.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,14 @@ from evaluation.metrics import verification_metrics
 
 
 def block(c_in, c_out, stride):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-                         nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    )
 
 
 class PlainCNN(nn.Module):
@@ -76,7 +83,7 @@ def batches(x, y, rng, batch=64, crop=200):
     while True:
         for idx in np.array_split(rng.permutation(len(x)), len(x) // batch):
             starts = rng.integers(0, x.shape[1] - crop + 1, size=len(idx))
-            xb = np.stack([x[i, s:s + crop] for i, s in zip(idx, starts)])
+            xb = np.stack([x[i, s : s + crop] for i, s in zip(idx, starts)])
             yield torch.from_numpy(xb), torch.from_numpy(y[idx])
 
 
@@ -103,16 +110,20 @@ def train(x, y, seconds: float, seed: int):
         opt.step()
         step += 1
         if step % 50 == 0:
-            print(f"reference: step {step}, {(time.time() - t0) / 60:.1f} of {seconds / 60:.1f} min, "
-                  f"loss {loss.item():.3f}", flush=True)
+            print(
+                f"reference: step {step}, {(time.time() - t0) / 60:.1f} of {seconds / 60:.1f} min, loss {loss.item():.3f}",
+                flush=True,
+            )
     return model, step, time.time() - t0
 
 
 @torch.no_grad()
 def score(model, test_dir: str) -> dict:
     model.eval()
-    emb = {k: F.normalize(model(torch.from_numpy(np.asarray(m, np.float32))[None]), dim=1)[0]
-           for k, m in kaldiio.load_scp_sequential(f"{test_dir}/feats.scp")}
+    emb = {
+        k: F.normalize(model(torch.from_numpy(np.asarray(m, np.float32))[None]), dim=1)[0]
+        for k, m in kaldiio.load_scp_sequential(f"{test_dir}/feats.scp")
+    }
     trials = [line.split() for line in open(f"{test_dir}/trials")]
     scores = np.array([float(emb[a] @ emb[b]) for a, b, _ in trials])
     labels = np.array([t == "target" for _, _, t in trials])
@@ -136,8 +147,10 @@ def main(argv=None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     r = run(a.egs_dir, a.test_dir, 60 * a.minutes, a.seed)
-    print(f"reference: EER {100 * r['eer']:.2f} % minDCF(0.01) {r['mindcf_0.01']:.4f} after {r['steps']} steps "
-          f"in {r['train_seconds'] / 60:.1f} min")
+    print(
+        f"reference: EER {100 * r['eer']:.2f} % minDCF(0.01) {r['mindcf_0.01']:.4f} after {r['steps']} steps "
+        f"in {r['train_seconds'] / 60:.1f} min"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ preloaded by path.sh when installed, else glibc "bounded"). Ratios are printed a
 against Captum in the same process ("like for like"), so the source of any speed-up is visible. The
 opt-in torch.compile mode (cam_extract --compile) is timed after its one-off compile.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ from gradients.targets import CosineOutputs, make_target  # noqa: E402
 from losses import build_loss  # noqa: E402
 from models.registry import build_model  # noqa: E402
 
-MODELS = {"rescnn64": ({"name": "ResCNN", "channels": [64, 128, 256]}, 161),
-          "ecapa512": ({"name": "ECAPA_TDNN", "channels": 512}, 80)}
+MODELS = {
+    "rescnn64": ({"name": "ResCNN", "channels": [64, 128, 256]}, 161),
+    "ecapa512": ({"name": "ECAPA_TDNN", "channels": 512}, 80),
+}
 
 
 def timed(f, device: str):
@@ -48,6 +51,7 @@ def timed(f, device: str):
 def measure(name: str, a) -> dict:
     """Seconds for Captum, ours (and ours compiled) on one model, and the max differences."""
     from captum.attr import IntegratedGradients
+
     cfg, dim = MODELS[name]
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # float32 on GPUs too
     torch.manual_seed(0)
@@ -58,12 +62,18 @@ def measure(name: str, a) -> dict:
     captum_ig = IntegratedGradients(CosineOutputs(model, head))
 
     def ours(m, inputs, steps=50):
-        fn = make_target("cosine", m, head, y[:len(inputs)])
+        fn = make_target("cosine", m, head, y[: len(inputs)])
         return saliency_maps("integrated_gradients", m, inputs, fn, {"steps": steps, "internal_batch_size": a.internal_batch})
 
     def captum(inputs, steps=50):
-        return captum_ig.attribute(inputs, baselines=torch.zeros_like(inputs), target=y[:len(inputs)], n_steps=steps,
-                                   method="gausslegendre", internal_batch_size=a.internal_batch)
+        return captum_ig.attribute(
+            inputs,
+            baselines=torch.zeros_like(inputs),
+            target=y[: len(inputs)],
+            n_steps=steps,
+            method="gausslegendre",
+            internal_batch_size=a.internal_batch,
+        )
 
     # warm-up at full chunk size: thread pools, kernel selection, and the heap grown to its working size
     ours(model, x[:1]), captum(x[:1])
@@ -81,6 +91,7 @@ def measure(name: str, a) -> dict:
 
 def worker(a) -> None:
     from core.allocator import tune_allocator
+
     allocator = tune_allocator()  # GFA_MALLOC=default for "default": glibc untouched
     print(json.dumps({"allocator": allocator, **{name: measure(name, a) for name in a.models.split(",")}}))
 
@@ -89,11 +100,25 @@ def spawn(kind: str, a) -> dict:
     """The bench in a fresh process started as the recipe starts one (path.sh), with glibc's default
     malloc ("default") or our entry points' allocator ("tuned": GFA_MALLOC=--malloc, default auto)."""
     from bench.memory import recipe_env
+
     prefix, env = recipe_env("default" if kind == "default" else a.malloc)
-    cmd = [sys.executable, __file__, "--worker", kind, "--device", a.device, "--utts", str(a.utts),
-           "--internal-batch", str(a.internal_batch), "--models", a.models] + ([] if a.compile else ["--no-compile"])
-    p = subprocess.run(prefix + "exec " + shlex.join(cmd), shell=True, executable="/bin/bash", env=env,
-                       capture_output=True, text=True)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        kind,
+        "--device",
+        a.device,
+        "--utts",
+        str(a.utts),
+        "--internal-batch",
+        str(a.internal_batch),
+        "--models",
+        a.models,
+    ] + ([] if a.compile else ["--no-compile"])
+    p = subprocess.run(
+        prefix + "exec " + shlex.join(cmd), shell=True, executable="/bin/bash", env=env, capture_output=True, text=True
+    )
     if p.returncode:
         raise SystemExit(f"bench worker ({kind}) failed:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -126,8 +151,10 @@ def main() -> None:
     if a.worker:
         return worker(a)
     dev = torch.cuda.get_device_name() if a.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
-    print(f"IG, 300 frames, 50 steps, {a.utts} utterances, internal batch {a.internal_batch}, {dev}, "
-          f"torch {torch.__version__}; max|diff| is relative to max|Captum attribution|")
+    print(
+        f"IG, 300 frames, 50 steps, {a.utts} utterances, internal batch {a.internal_batch}, {dev}, "
+        f"torch {torch.__version__}; max|diff| is relative to max|Captum attribution|"
+    )
     if a.device == "cuda":
         runs = {"same": {name: measure(name, a) for name in a.models.split(",")}}
     else:
@@ -135,8 +162,10 @@ def main() -> None:
     for name in a.models.split(","):
         report(name, runs, a)
     if a.device == "cpu":
-        print("\nThe second allocator is how steps/*.py run (core/allocator.py); 'as run' compares with Captum called "
-              "from a plain script, 'like for like' with Captum in the same process.")
+        print(
+            "\nThe second allocator is how steps/*.py run (core/allocator.py); 'as run' compares with Captum called "
+            "from a plain script, 'like for like' with Captum in the same process."
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ GFA_MALLOC=--malloc). Prints each run's seconds and peak RSS, the rows per pass,
 difference between the maps of the two sizes relative to the largest attribution. --steps is below
 cam_extract's 50 to keep the bench short: the rows per pass, hence the peak, do not depend on it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ def worker(a) -> None:
     from losses import build_loss
     from models.registry import build_model
     from core.allocator import tune_allocator
+
     allocator = tune_allocator()
     cfg, dim = MODELS[a.model]
     torch.manual_seed(0)
@@ -76,8 +78,11 @@ def one_size(a, size: int, out: Path, prefix: str, env: dict) -> np.ndarray:
     if r["rc"]:
         raise SystemExit(f"bench: internal batch {size} failed:\n{text[-3000:]}")
     secs, allocator = text.split("RESULT ")[-1].split(maxsplit=1)
-    print(f"internal batch {size:4d} rows ({size * a.chunk_frames} frames per pass): {float(secs):.0f} s, "
-          f"peak RSS {r['max_rss_gb']:.2f} GB ({allocator.strip()})", flush=True)
+    print(
+        f"internal batch {size:4d} rows ({size * a.chunk_frames} frames per pass): {float(secs):.0f} s, "
+        f"peak RSS {r['max_rss_gb']:.2f} GB ({allocator.strip()})",
+        flush=True,
+    )
     return np.load(out)
 
 
@@ -87,13 +92,17 @@ def main() -> None:
         return worker(a)
     frames = int(a.minutes * 6000)
     chunks = -(-frames // a.chunk_frames)
-    print(f"IG of one {a.minutes:g}-minute utterance ({frames} frames), {a.model}, {chunks} chunks of <= "
-          f"{a.chunk_frames} frames x {a.steps} steps = {chunks * a.steps} rows, GFA_MALLOC={a.malloc}, "
-          f"{torch.get_num_threads()} threads", flush=True)
+    print(
+        f"IG of one {a.minutes:g}-minute utterance ({frames} frames), {a.model}, {chunks} chunks of <= "
+        f"{a.chunk_frames} frames x {a.steps} steps = {chunks * a.steps} rows, GFA_MALLOC={a.malloc}, "
+        f"{torch.get_num_threads()} threads",
+        flush=True,
+    )
     prefix, env = recipe_env(a.malloc)
     with tempfile.TemporaryDirectory() as tmp:
-        maps = {size: one_size(a, size, Path(tmp) / f"map_{size}.npy", prefix, env)
-                for size in [int(s) for s in a.sizes.split(",")]}
+        maps = {
+            size: one_size(a, size, Path(tmp) / f"map_{size}.npy", prefix, env) for size in [int(s) for s in a.sizes.split(",")]
+        }
     first = next(iter(maps))
     for size, m in maps.items():
         diff = np.abs(m - maps[first]).max() / np.abs(maps[first]).max()

@@ -6,6 +6,7 @@ same run.
 Times cosine scoring of the trials from 20,000 random 256-dim embeddings, then EER + minDCF(0.01)
 + minDCF(0.001); the peer is scikit-learn's roc_curve (the usual EER route) on the same scores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,11 @@ def main() -> None:
     m = verification_metrics(scores, labels, (0.01, 0.001))
     eer, d1, d2 = m["eer"], m["mindcf_0.01"], m["mindcf_0.001"]
     t2 = time.perf_counter()
-    print(f"{a.trials:,} trials ({labels.sum():,} target): cosine scoring {t1 - t0:.2f} s; "
-          f"EER {100 * eer:.3f}% + minDCF(0.01) {d1:.4f} + minDCF(0.001) {d2:.4f} in {t2 - t1:.2f} s; "
-          f"total {t2 - t0:.2f} s (goal <= 2 s)")
+    print(
+        f"{a.trials:,} trials ({labels.sum():,} target): cosine scoring {t1 - t0:.2f} s; "
+        f"EER {100 * eer:.3f}% + minDCF(0.01) {d1:.4f} + minDCF(0.001) {d2:.4f} in {t2 - t1:.2f} s; "
+        f"total {t2 - t0:.2f} s (goal <= 2 s)"
+    )
     try:
         from sklearn.metrics import roc_curve
     except ImportError:
@@ -54,8 +57,10 @@ def main() -> None:
     fpr, tpr, _ = roc_curve(labels, scores)
     i = np.nanargmin(np.abs((1 - tpr) - fpr))
     t4 = time.perf_counter()
-    print(f"scikit-learn roc_curve EER alone: {t4 - t3:.2f} s (EER {100 * (fpr[i] + 1 - tpr[i]) / 2:.3f}%); "
-          f"ours (EER + 2 minDCF) / sklearn (EER) = {(t2 - t1) / (t4 - t3):.2f}x")
+    print(
+        f"scikit-learn roc_curve EER alone: {t4 - t3:.2f} s (EER {100 * (fpr[i] + 1 - tpr[i]) / 2:.3f}%); "
+        f"ours (EER + 2 minDCF) / sklearn (EER) = {(t2 - t1) / (t4 - t3):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ trained on the same egs for the median training wall time of the runs, under the
 and as many side by side, and the ratio recipe EER / reference EER is printed. Everything printed is
 also written to <out>/seeds.csv and <out>/summary.txt.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,14 @@ def one_seed(a, seed: int, env: dict) -> dict:
     rec, train = json.loads(scores.read_text()), json.loads((exp / "training.json").read_text())
     print(f"seeds: {exp} done", flush=True)
     metrics = {k: rec[k]["value"] for k in ("eer", "mindcf_0.01", "mindcf_0.001")}
-    return {"system": "recipe", "seed": seed, **metrics, "steps": train["steps"], "converged": train["converged"],
-            "train_seconds": float((exp / "train_seconds").read_text())}
+    return {
+        "system": "recipe",
+        "seed": seed,
+        **metrics,
+        "steps": train["steps"],
+        "converged": train["converged"],
+        "train_seconds": float((exp / "train_seconds").read_text()),
+    }
 
 
 def one_reference(a, seed: int, seconds: float) -> dict:
@@ -72,8 +79,16 @@ def one_reference(a, seed: int, seconds: float) -> dict:
         r = reference_cnn.run(a.egs_dir, a.test_dir, seconds, seed)
         path.write_text(json.dumps(r) + "\n")
     r = json.loads(path.read_text())
-    return {"system": "reference", "seed": seed, "eer": r["eer"], "mindcf_0.01": r["mindcf_0.01"],
-            "mindcf_0.001": r["mindcf_0.001"], "steps": r["steps"], "converged": "", "train_seconds": r["train_seconds"]}
+    return {
+        "system": "reference",
+        "seed": seed,
+        "eer": r["eer"],
+        "mindcf_0.01": r["mindcf_0.01"],
+        "mindcf_0.001": r["mindcf_0.001"],
+        "steps": r["steps"],
+        "converged": "",
+        "train_seconds": r["train_seconds"],
+    }
 
 
 def summary(rows: list[dict], system: str) -> str:
@@ -96,8 +111,15 @@ def table(rows: list[dict]) -> str:
     w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({**r, "eer": f"{100 * r['eer']:.3f}", "mindcf_0.01": f"{r['mindcf_0.01']:.4f}",
-                    "mindcf_0.001": f"{r['mindcf_0.001']:.4f}", "train_seconds": f"{r['train_seconds']:.1f}"})
+        w.writerow(
+            {
+                **r,
+                "eer": f"{100 * r['eer']:.3f}",
+                "mindcf_0.01": f"{r['mindcf_0.01']:.4f}",
+                "mindcf_0.001": f"{r['mindcf_0.001']:.4f}",
+                "train_seconds": f"{r['train_seconds']:.1f}",
+            }
+        )
     return buf.getvalue()
 
 
@@ -124,6 +146,7 @@ def main(argv=None) -> int:
         seconds = statistics.median(r["train_seconds"] for r in rows)
         print(f"seeds: reference CNN for {seconds / 60:.1f} min per seed ({threads} threads)", flush=True)
         import torch
+
         torch.set_num_threads(threads)
         with ThreadPoolExecutor(a.parallel) as pool:
             rows += list(pool.map(lambda s: one_reference(a, s, seconds), a.ref_seeds))

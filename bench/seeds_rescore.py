@@ -7,6 +7,7 @@ the EER and minDCFs of each seed's <runs>/s<seed>/scores/<name>.json (written by
 Steps, convergence and training seconds are copied from <runs>/seeds.csv; a seed without that score
 file is an error naming it (nothing is written).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,14 @@ def rescored(runs: Path, name: str) -> list[dict]:
         if not f.exists():
             raise SystemExit(f"seeds_rescore: {f} missing: score seed {r['seed']} with steps.score --name {name}")
         m = json.loads(f.read_text())
-        out.append({**r, "eer": f"{100 * m['eer']['value']:.3f}", "mindcf_0.01": f"{m['mindcf_0.01']['value']:.4f}",
-                    "mindcf_0.001": f"{m['mindcf_0.001']['value']:.4f}"})
+        out.append(
+            {
+                **r,
+                "eer": f"{100 * m['eer']['value']:.3f}",
+                "mindcf_0.01": f"{m['mindcf_0.01']['value']:.4f}",
+                "mindcf_0.001": f"{m['mindcf_0.001']['value']:.4f}",
+            }
+        )
     return out
 
 

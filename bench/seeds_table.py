@@ -9,6 +9,7 @@ lines is replaced by the one computed here (tests/test_readme.py checks that the
 One row per (file, system): runs, EER mean ± sd [min, max], minDCF(0.01) mean ± sd, converged runs,
 training minutes per run; and, where a file holds reference runs, the recipe / reference EER ratio.
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,8 +36,9 @@ def rows_of(path: Path) -> list[str]:
         dcf = [float(r["mindcf_0.01"]) for r in rs]
         conv = f"{sum(r['converged'] == 'True' for r in rs)}/{len(rs)}" if system == "recipe" else "–"
         mins = statistics.mean(float(r["train_seconds"]) for r in rs) / 60
-        out.append(f"| {path.stem.removeprefix('seeds_')} | {system} | {len(rs)} | {stats(eer)} | {stats(dcf)} | "
-                   f"{conv} | {mins:.1f} |")
+        out.append(
+            f"| {path.stem.removeprefix('seeds_')} | {system} | {len(rs)} | {stats(eer)} | {stats(dcf)} | {conv} | {mins:.1f} |"
+        )
     ref = [float(r["eer"]) for r in runs if r["system"] == "reference"]
     if ref:
         ratio = statistics.mean(float(r["eer"]) for r in runs if r["system"] == "recipe") / statistics.mean(ref)
@@ -48,8 +50,11 @@ MARK, END = "<!-- seeds_table -->", "<!-- /seeds_table -->"
 
 
 def table(paths: list[Path]) -> str:
-    head = ["| runs of | system | seeds | EER % mean ± sd [min, max] | minDCF(0.01) mean ± sd [min, max] | "
-            "converged | training min/run |", "|---|---|---|---|---|---|---|"]
+    head = [
+        "| runs of | system | seeds | EER % mean ± sd [min, max] | minDCF(0.01) mean ± sd [min, max] | "
+        "converged | training min/run |",
+        "|---|---|---|---|---|---|---|",
+    ]
     return "\n".join(head + [row for p in paths for row in rows_of(p)]) + "\n"
 
 

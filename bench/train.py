@@ -20,6 +20,7 @@ Needs the demo egs: ./run.sh --stop-stage 2 (run here when missing).
 from the same initial weights on the same batches: samples/s after each shape's first (compiling)
 step, the ratio to eager, and the largest per-step loss difference over --steps steps (bench/train_compile.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,12 +81,18 @@ def micro(a) -> None:
         for x, y in batches[1:]:
             step(net, opt, x, y)
         alone = time.perf_counter() - t
-    print(f"ResCNN-32, batch {a.batch}, crops 200-400 x 161, {a.steps} steps, {a.workers} loader workers, "
-          f"{torch.get_num_threads()} threads, allocator {allocator}")
-    print(f"with the egs loader: {n / with_loader:.1f} samples/s; model alone: {n / alone:.1f} samples/s; "
-          f"pipeline overhead {100 * (with_loader / alone - 1):+.1f}% (goal <= 10%)")
-    print(f"RESULT {n / alone:.3f} samples/s, peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB, allocator {allocator}")
+    print(
+        f"ResCNN-32, batch {a.batch}, crops 200-400 x 161, {a.steps} steps, {a.workers} loader workers, "
+        f"{torch.get_num_threads()} threads, allocator {allocator}"
+    )
+    print(
+        f"with the egs loader: {n / with_loader:.1f} samples/s; model alone: {n / alone:.1f} samples/s; "
+        f"pipeline overhead {100 * (with_loader / alone - 1):+.1f}% (goal <= 10%)"
+    )
+    print(
+        f"RESULT {n / alone:.3f} samples/s, peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB, allocator {allocator}"
+    )
 
 
 def compare_micro(a) -> None:
@@ -93,8 +100,21 @@ def compare_micro(a) -> None:
     rows = {}
     for mode in [m for m in MALLOCS if installed(m)]:
         prefix, env = recipe_env(mode)
-        argv = " ".join(shlex.quote(x) for x in [sys.executable, __file__, "--batch", str(a.batch), "--steps",
-                                                 str(a.steps), "--workers", str(a.workers), "--malloc", mode])
+        argv = " ".join(
+            shlex.quote(x)
+            for x in [
+                sys.executable,
+                __file__,
+                "--batch",
+                str(a.batch),
+                "--steps",
+                str(a.steps),
+                "--workers",
+                str(a.workers),
+                "--malloc",
+                mode,
+            ]
+        )
         with tempfile.TemporaryFile("w+") as out:
             r = run_peak(prefix + "exec " + argv, env=env, stdout=out)
             out.seek(0)
@@ -114,8 +134,12 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=None, help="default 32 (64 with --compile, the demo's)")
     p.add_argument("--steps", type=int, default=None, help="default 6 (50 with --compile)")
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--malloc", default="auto", choices=[*MALLOCS, "all"],
-                   help="GFA_MALLOC of this process, or all: each in a fresh process, side by side")
+    p.add_argument(
+        "--malloc",
+        default="auto",
+        choices=[*MALLOCS, "all"],
+        help="GFA_MALLOC of this process, or all: each in a fresh process, side by side",
+    )
     p.add_argument("--demo", action="store_true", help="train the demo teacher once per --mallocs setting")
     p.add_argument("--epochs", type=int, default=8, help="--demo: epochs (the recipe's 8)")
     p.add_argument("--mallocs", default="heap,auto,bounded", help="--demo: GFA_MALLOC settings, in run order")
@@ -125,10 +149,12 @@ def main() -> None:
     a = p.parse_args()
     if a.demo:
         from bench.train_demo import demo
+
         return demo(a)
     if a.compile:
         a.batch = a.batch or 64
         from bench.train_compile import compare_compiled
+
         return compare_compiled(a)
     a.steps, a.batch = a.steps or 6, a.batch or 32
     if a.malloc == "all":

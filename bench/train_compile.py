@@ -8,6 +8,7 @@ warm-up, the other steps are timed. Sameness: --steps training steps of each var
 Adam's first step (lr * sign(g)) and later steps amplify rounding differences of any kernel change, so
 they drift apart whatever the variant.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,12 @@ from models.registry import build_model
 from core.allocator import tune_allocator
 from training.trainer import Net
 
-VARIANTS = {"eager": (False, False), "channels_last": (False, True), "compile": (True, False),
-            "compile + channels_last": (True, True)}
+VARIANTS = {
+    "eager": (False, False),
+    "channels_last": (False, True),
+    "compile": (True, False),
+    "compile + channels_last": (True, True),
+}
 CROPS = (200, 250, 300)
 
 
@@ -66,8 +71,10 @@ def compare_compiled(a) -> None:
     allocator = tune_allocator()
     steps = a.steps or 50
     fast, exact = batches(a.speed_steps, a.batch), batches(steps, 8, crops=(250,), seed=1)
-    print(f"demo teacher model (ResCNN 16/32/64, no dropout), Adam 1e-3, batch {a.batch}, crops {CROPS}, "
-          f"{torch.get_num_threads()} threads, allocator {allocator}, torch {torch.__version__}")
+    print(
+        f"demo teacher model (ResCNN 16/32/64, no dropout), Adam 1e-3, batch {a.batch}, crops {CROPS}, "
+        f"{torch.get_num_threads()} threads, allocator {allocator}, torch {torch.__version__}"
+    )
     rows = {}
     for name, (compiled, channels_last) in VARIANTS.items():
         try:
@@ -80,8 +87,10 @@ def compare_compiled(a) -> None:
         rows[name] = (n / t, warm, l64, l32)
         print(f"  {name}: {n / t:.1f} samples/s, warm-up {warm:.0f} s", flush=True)
     speed, _, e64, e32 = rows["eager"]
-    print(f"\n| training | samples/s | vs eager | warm-up s ({len(CROPS)} shapes) | max loss diff, {steps} steps "
-          f"float64 | same, float32 |")
+    print(
+        f"\n| training | samples/s | vs eager | warm-up s ({len(CROPS)} shapes) | max loss diff, {steps} steps "
+        f"float64 | same, float32 |"
+    )
     print("|---|---|---|---|---|---|")
     for name, (s, warm, l64, l32) in rows.items():
         d64 = max(abs(p - q) for p, q in zip(l64, e64))

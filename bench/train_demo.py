@@ -1,5 +1,6 @@
 """bench/train.py --demo: the demo teacher trained as the recipe trains it, once per allocator setting,
 each in a fresh process, side by side (speed, peak memory, and the same results)."""
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,27 @@ def demo_egs(data: Path) -> Path:
 def train_once(mode: str, exp: Path, egs: Path, data: Path, epochs: int) -> dict:
     """One steps.train run; its peaks, wall time and what its train.log says."""
     prefix, env = recipe_env(mode)
-    args = [sys.executable, "-m", "steps.train", "--config", "conf/demo_rescnn.yaml", "--egs-dir", str(egs),
-            "--exp-dir", str(exp), "--set", f"train.epochs={epochs}", "--test-dir", str(data / "train" / "trials_dir"),
-            "--test-dir", str(data / "test"), "--device", "cpu", "--num-workers", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "steps.train",
+        "--config",
+        "conf/demo_rescnn.yaml",
+        "--egs-dir",
+        str(egs),
+        "--exp-dir",
+        str(exp),
+        "--set",
+        f"train.epochs={epochs}",
+        "--test-dir",
+        str(data / "train" / "trials_dir"),
+        "--test-dir",
+        str(data / "test"),
+        "--device",
+        "cpu",
+        "--num-workers",
+        "0",
+    ]
     with open(exp.parent / f"{exp.name}.out", "w+") as out:
         r = run_peak(prefix + "exec " + shlex.join(args), env=env, stdout=out)
         out.seek(0)
@@ -37,10 +56,13 @@ def train_once(mode: str, exp: Path, egs: Path, data: Path, epochs: int) -> dict
     batches = int(re.search(r"(\d+) batches/epoch", log).group(1))
     batch = yaml.safe_load((exp / "config.yaml").read_text())["train"]["batch_size"]
     seconds = [float(s) for s in re.findall(r" seconds ([\d.]+)", log)]
-    return {**r, "allocator": re.search(r"allocator (.+)$", log, re.M).group(1),
-            "samples_s": epochs * batches * batch / sum(seconds),
-            "train_loss": re.findall(r"train_loss ([\d.]+)", log)[-1],
-            "test_eer": (re.findall(r"test_eer ([\d.]+%)", log) or ["-"])[-1]}
+    return {
+        **r,
+        "allocator": re.search(r"allocator (.+)$", log, re.M).group(1),
+        "samples_s": epochs * batches * batch / sum(seconds),
+        "train_loss": re.findall(r"train_loss ([\d.]+)", log)[-1],
+        "test_eer": (re.findall(r"test_eer ([\d.]+%)", log) or ["-"])[-1],
+    }
 
 
 def demo(a) -> None:
@@ -53,15 +75,21 @@ def demo(a) -> None:
             print(f"bench: training the demo teacher, {a.epochs} epochs, GFA_MALLOC={mode} ...", flush=True)
             rows[mode] = train_once(mode, Path(tmp) / f"demo_{mode}", egs, data, a.epochs)
             r = rows[mode]
-            print(f"  {r['allocator']}: {r['samples_s']:.1f} samples/s, wall {r['wall']:.0f} s, largest RSS "
-                  f"{r['max_rss_gb']:.2f} GB, tree PSS {r['tree_gb']:.2f} GB", flush=True)
+            print(
+                f"  {r['allocator']}: {r['samples_s']:.1f} samples/s, wall {r['wall']:.0f} s, largest RSS "
+                f"{r['max_rss_gb']:.2f} GB, tree PSS {r['tree_gb']:.2f} GB",
+                flush=True,
+            )
     base = next(iter(rows.values()))
-    print(f"\ndemo teacher (conf/demo_rescnn.yaml), {a.epochs} epochs with its test evaluations; ratios to the "
-          f"first row")
-    print("| GFA_MALLOC | allocator | samples/s | speed | wall s | peak RSS GB | memory | tree PSS GB "
-          "| final train loss | test EER |")
+    print(f"\ndemo teacher (conf/demo_rescnn.yaml), {a.epochs} epochs with its test evaluations; ratios to the first row")
+    print(
+        "| GFA_MALLOC | allocator | samples/s | speed | wall s | peak RSS GB | memory | tree PSS GB "
+        "| final train loss | test EER |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for mode, r in rows.items():
-        print(f"| {mode} | {r['allocator']} | {r['samples_s']:.1f} | {r['samples_s'] / base['samples_s']:.3f}x "
-              f"| {r['wall']:.0f} | {r['max_rss_gb']:.2f} | {r['max_rss_gb'] / base['max_rss_gb']:.2f}x "
-              f"| {r['tree_gb']:.2f} | {r['train_loss']} | {r['test_eer']} |")
+        print(
+            f"| {mode} | {r['allocator']} | {r['samples_s']:.1f} | {r['samples_s'] / base['samples_s']:.3f}x "
+            f"| {r['wall']:.0f} | {r['max_rss_gb']:.2f} | {r['max_rss_gb'] / base['max_rss_gb']:.2f}x "
+            f"| {r['tree_gb']:.2f} | {r['train_loss']} | {r['test_eer']} |"
+        )

@@ -14,6 +14,7 @@ page faults. ``GFA_MALLOC`` chooses: auto (default: the preloaded library, else 
 tcmalloc or jemalloc (path.sh preloads that one; an error when it is not preloaded), bounded, heap
 (fast, unbounded), default (glibc untouched).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -22,9 +23,11 @@ import os
 import sys
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4  # glibc <malloc.h>
-GLIBC_MODES = {"heap": ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20)),
-               "bounded": ((M_MMAP_THRESHOLD, 1 << 20),),
-               "default": ()}
+GLIBC_MODES = {
+    "heap": ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 64 << 20)),
+    "bounded": ((M_MMAP_THRESHOLD, 1 << 20),),
+    "default": (),
+}
 PRELOADABLE = ("tcmalloc", "jemalloc", "mimalloc")
 MODES = ("auto", "tcmalloc", "jemalloc", "mimalloc", *GLIBC_MODES)  # GFA_MALLOC
 
@@ -48,8 +51,10 @@ def tune_allocator(prefer: str = "bounded") -> str:
         raise SystemExit(f"GFA_MALLOC={mode!r}: expected one of {', '.join(MODES)}")
     lib = preloaded_allocator()
     if mode in PRELOADABLE and lib != mode:
-        raise SystemExit(f"GFA_MALLOC={mode}: lib{mode} is not preloaded (this process has {lib or 'glibc'}); "
-                         f"start it through path.sh, which finds an installed one (docs/performance.md)")
+        raise SystemExit(
+            f"GFA_MALLOC={mode}: lib{mode} is not preloaded (this process has {lib or 'glibc'}); "
+            f"start it through path.sh, which finds an installed one (docs/performance.md)"
+        )
     if lib:  # glibc's malloc is not the one in use: nothing to set
         return lib if mode in ("auto", lib) else f"{lib} (preloaded: GFA_MALLOC={mode} applies to glibc only)"
     mode = prefer if mode == "auto" else mode

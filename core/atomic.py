@@ -4,6 +4,7 @@ A reader sees the old file or the new one, never half of either, and a failure r
 file. The new file gets the mode of the file it replaces, or the one the umask gives a new file
 (``tempfile.mkstemp`` alone would make every file 0600 whatever the umask).
 """
+
 from __future__ import annotations
 
 import os

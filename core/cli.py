@@ -1,4 +1,5 @@
 """Command-line helpers of the entry points: the --help format, argument types, the --device choice."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ def pick_device(kind: str, gpus: str = "", job: int = 0):
     """``--device auto|cpu|cuda`` -> torch.device: auto is CUDA when PyTorch sees a GPU. With ``gpus``
     ("0,1"), job J (1-based; 0 = no jobs) runs on the ((J - 1) mod n)-th id."""
     import torch  # here: the feature and egs tools import this module and need no torch
+
     if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
@@ -38,17 +40,20 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     @staticmethod
     def _shows_default(action) -> bool:
         d = action.default
-        return bool(action.option_strings) and not (d is None or d is False or d is argparse.SUPPRESS
-                                                    or (isinstance(d, (str, list)) and not d))
+        return bool(action.option_strings) and not (
+            d is None or d is False or d is argparse.SUPPRESS or (isinstance(d, (str, list)) and not d)
+        )
 
 
 def arg_type(parse):
     """An argparse ``type=`` from a library parser: its GfaError becomes argparse's usage error."""
+
     def convert(text: str):
         try:
             return parse(text)
         except GfaError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
+
     convert.__name__ = parse.__name__
     return convert
 

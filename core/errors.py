@@ -1,6 +1,7 @@
 """The project's errors. Every error a user can cause (a bad option, config, data dir, file, value)
 derives from GfaError, so that an entry point's tail catches GfaError and OSError only and prints
 ``<tool>: error: <message>``; anything else is a bug and keeps its traceback."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """An exclusive lock per output dir: a second run writing the same place stops and says who holds it."""
+
 from __future__ import annotations
 
 import fcntl
@@ -30,7 +31,9 @@ def exclusive_lock(d: str | Path, what: str):
             raise LockedError(f"{path}: {what} is in use by another run ({holder}); wait for it, or stop it") from None
         f.seek(0)
         f.truncate()
-        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                f"{' '.join(sys.argv)[:200]}\n")
+        f.write(
+            f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+            f"{' '.join(sys.argv)[:200]}\n"
+        )
         f.flush()
         yield

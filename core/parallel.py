@@ -1,4 +1,5 @@
 """``pool_map``: map over items in ``nj`` spawned processes, or inline when nj == 1."""
+
 from __future__ import annotations
 
 from multiprocessing import get_context

@@ -1,4 +1,5 @@
 """Progress reports that survive job logs: a tqdm bar on a terminal, a line every N seconds in a log."""
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ def progress(items, total: int | None = None, desc: str = "", unit: str = "it", 
     the utterances of a batch); ``total`` is in those units."""
     if sys.stderr.isatty():
         from tqdm import tqdm
+
         if size is None:
             yield from tqdm(items, total=total, desc=desc, unit=unit)
             return

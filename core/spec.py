@@ -1,6 +1,7 @@
 """The strict-config core: one key's spec (default, type, range, choices) and the check of a registry
 entry ({"name": ..., args}) against the constructor it names. Every failure is a ConfigError naming the
 key and the valid choices, raised before any work."""
+
 from __future__ import annotations
 
 import inspect
@@ -32,6 +33,7 @@ class Spec:
     """One config key: default, type (bool/int/float/str/list), optional range (for a list: of each
     item), choices, list item type and length. A float (or float item) must be finite: NaN passes no
     comparison, so a range alone would let it through."""
+
     default: object
     type: type
     lo: float | None = None

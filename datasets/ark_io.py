@@ -4,6 +4,7 @@ A job writes ``<prefix>.ark`` + ``<prefix>.scp`` (+ side tables) through temp fi
 place when done, and writes ``<prefix>.done`` last, holding a fingerprint of its inputs and options.
 A rerun trusts a job's outputs only when that marker exists and its fingerprint matches.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,8 +72,9 @@ class AtomicArkWriter:
     def __enter__(self):
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
         Path(f"{self.prefix}.done").unlink(missing_ok=True)
-        self._writer = kaldiio.WriteHelper(f"ark,scp:{self.tmp_ark},{self.tmp_scp}",
-                                           compression_method=1 if self.compress else None)
+        self._writer = kaldiio.WriteHelper(
+            f"ark,scp:{self.tmp_ark},{self.tmp_scp}", compression_method=1 if self.compress else None
+        )
         self._writer.__enter__()
         return self
 

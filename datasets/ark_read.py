@@ -7,6 +7,7 @@ A spec may carry Kaldi's row range, ``path:offset[first:last]`` (rows first..las
 reference egs of steps/make_egs.py do; rows are then counted inside that range.
 Anything else (CM2, CM3, text, column ranges) falls back to kaldiio.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,6 @@ import numpy as np
 import torch
 
 from datasets.kaldi_files import DataDirError
-
-
 
 
 def _segment_weights() -> np.ndarray:
@@ -90,8 +89,12 @@ def cm_slice(blob: bytes, first: int, count: int) -> bytes:
         raise ArkReadError(f"rows {first}..{first + count - 1} of a {rows}-row matrix")
     head = 21 + 8 * cols
     data = np.frombuffer(blob, dtype=np.uint8, count=rows * cols, offset=head).reshape(cols, rows)  # (cols, time)
-    return (blob[:5] + struct.pack("<ffii", min_value, rng, count, cols) + blob[21:head]
-            + np.ascontiguousarray(data[:, first:first + count]).tobytes())
+    return (
+        blob[:5]
+        + struct.pack("<ffii", min_value, rng, count, cols)
+        + blob[21:head]
+        + np.ascontiguousarray(data[:, first : first + count]).tobytes()
+    )
 
 
 def _dense_rows(f, dtype: str, start: int, stop: int | None) -> np.ndarray:
@@ -115,8 +118,10 @@ def read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) -> 
         return _read_rows(spec, fds, start, stop)
     except (AssertionError, struct.error, ValueError, EOFError) as e:  # kaldiio asserts; short reads
         size = _size(spec.rpartition(":")[0])
-        raise ArkReadError(f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has {size} bytes); "
-                           "the scp and its ark disagree (rerun the step that wrote them)") from None
+        raise ArkReadError(
+            f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has {size} bytes); "
+            "the scp and its ark disagree (rerun the step that wrote them)"
+        ) from None
 
 
 def _size(path: str) -> str:
@@ -150,7 +155,7 @@ def _read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) ->
             if count is not None and len(m) < stop - start:
                 raise ArkReadError(f"the row range ends at row {first + count - 1}, past the matrix's end")
             return m
-    return np.asarray(kaldiio.load_mat(spec), dtype=np.float32)[start - first:None if stop is None else stop - first]
+    return np.asarray(kaldiio.load_mat(spec), dtype=np.float32)[start - first : None if stop is None else stop - first]
 
 
 def read_packed(spec: str, fds: dict, start: int = 0, stop: int | None = None):
@@ -168,8 +173,10 @@ def read_packed(spec: str, fds: dict, start: int = 0, stop: int | None = None):
             raise ArkReadError(f"the row range ends at row {first + count - 1}, past the matrix's end")
         return data, p
     except (struct.error, ValueError, EOFError) as e:
-        raise ArkReadError(f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has "
-                           f"{_size(spec.rpartition(':')[0])} bytes); the scp and its ark disagree") from None
+        raise ArkReadError(
+            f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has "
+            f"{_size(spec.rpartition(':')[0])} bytes); the scp and its ark disagree"
+        ) from None
 
 
 def num_rows(spec: str, fds: dict) -> int:
@@ -213,6 +220,8 @@ def matrix_blob(spec: str, fds: dict) -> bytes:
         size = rows * cols * (4 if kind == b"FM " else 8)
         body = f.read(size)
     if len(body) != size:
-        raise ArkReadError(f"{spec}: the matrix's data ends before its {rows} x {cols} values (the file has "
-                           f"{_size(spec.rpartition(':')[0])} bytes); the scp and its ark disagree")
+        raise ArkReadError(
+            f"{spec}: the matrix's data ends before its {rows} x {cols} values (the file has "
+            f"{_size(spec.rpartition(':')[0])} bytes); the scp and its ark disagree"
+        )
     return head + dims + body

@@ -3,6 +3,7 @@ standard library, anything else libsndfile reads (FLAC, 24-bit or float WAV, ...
 
 Samples are returned in int16 scale (Kaldi's convention) as float32, shape (channels, samples).
 """
+
 from __future__ import annotations
 
 import io
@@ -52,8 +53,10 @@ def _parse_soundfile(data, what: str, why: str) -> tuple[np.ndarray, int]:
     try:
         import soundfile
     except ImportError:
-        raise AudioError(f"{what}: {why}: only 16-bit PCM WAV is read without the soundfile package "
-                         "(pip install soundfile), or convert with 'sox in -b 16 -e signed-integer out.wav'") from None
+        raise AudioError(
+            f"{what}: {why}: only 16-bit PCM WAV is read without the soundfile package "
+            "(pip install soundfile), or convert with 'sox in -b 16 -e signed-integer out.wav'"
+        ) from None
     if hasattr(data, "seek"):
         data.seek(0)
     try:
@@ -75,6 +78,7 @@ def resample(x: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
     ratio, the band above the lower Nyquist removed."""
     from math import gcd
     from scipy.signal import resample_poly
+
     g = gcd(int(rate_from), int(rate_to))
     return resample_poly(x, int(rate_to) // g, int(rate_from) // g, axis=-1).astype(np.float32)
 

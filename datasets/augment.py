@@ -5,6 +5,7 @@ power (energy per sample) of the whole clean utterance, as Kaldi computes them; 
 their span are looped. Reverberation convolves with an RIR and shifts the result back by the RIR's
 direct-path peak, so the speech is not delayed; its power is restored to the input's.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,7 @@ def fit_length(noise: np.ndarray, n: int, start: int = 0) -> np.ndarray:
     if len(noise) == 0:
         raise AugmentError("empty noise signal")
     reps = -(-(start + n) // len(noise))
-    return np.tile(noise, reps)[start:start + n]
+    return np.tile(noise, reps)[start : start + n]
 
 
 def scaled_noise(speech_power: float, noise: np.ndarray, snr_db: float) -> np.ndarray:
@@ -43,8 +44,9 @@ def _speech_power(speech: np.ndarray) -> float:
     return p
 
 
-def add_background(speech: np.ndarray, noises: list[np.ndarray], snrs_db: list[float],
-                   starts: list[int] | None = None) -> np.ndarray:
+def add_background(
+    speech: np.ndarray, noises: list[np.ndarray], snrs_db: list[float], starts: list[int] | None = None
+) -> np.ndarray:
     """Each noise looped over the whole utterance at its own SNR (music: one; babble: 3-7 speakers)."""
     p = _speech_power(speech)
     out = np.asarray(speech, dtype=np.float64).copy()
@@ -63,7 +65,7 @@ def add_foreground(speech: np.ndarray, noises: list[np.ndarray], snrs_db: list[f
         if pos >= len(out):
             break
         seg = scaled_noise(p, np.asarray(nz, dtype=np.float64), snr)[: len(out) - pos]
-        out[pos:pos + len(seg)] += seg
+        out[pos : pos + len(seg)] += seg
         pos += len(seg) + interval
     return out
 
@@ -75,8 +77,8 @@ def reverberate(speech: np.ndarray, rir: np.ndarray) -> np.ndarray:
     if not np.any(rir):
         raise AugmentError("RIR is all zeros")
     peak = int(np.argmax(np.abs(rir)))
-    y = signal.fftconvolve(np.asarray(speech, dtype=np.float64), rir / np.sqrt(np.sum(rir ** 2)))
-    y = y[peak:peak + len(speech)]
+    y = signal.fftconvolve(np.asarray(speech, dtype=np.float64), rir / np.sqrt(np.sum(rir**2)))
+    y = y[peak : peak + len(speech)]
     p_in, p_out = power(speech), power(y)
     return y * np.sqrt(p_in / p_out) if p_out > 0 else y
 

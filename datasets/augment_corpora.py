@@ -8,6 +8,7 @@ relative to the directory that holds RIRS_NOISES). The stand-ins (coloured noise
 babble from synthetic speakers, exponentially decaying RIRs of a given RT60) let tests and the demo
 run the same code without the real corpora.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -100,15 +101,21 @@ def make_musan_standin(root: str | Path, seed: int = 11, n_each: int = 6, second
         write_wav(root / "noise" / "free-sound" / f"noise-free-sound-{i:04d}.wav", _noise(rng, n))
         write_wav(root / "music" / "fma" / f"music-fma-{i:04d}.wav", _music(rng, n))
         voice = sv.random_voice(rng)
-        write_wav(root / "speech" / "librivox" / f"speech-librivox-{i:04d}.wav",
-                  sv.apply_channel(rng, sv.synthesize(rng, voice, seconds), sv.random_channel(rng)))
-    atomic_write_text(root / "noise" / "free-sound" / "ANNOTATIONS",
-                      "".join(f"noise-free-sound-{i:04d} standin\n" for i in range(n_each)))
-    atomic_write_text(root / "music" / "fma" / "ANNOTATIONS",
-                      "".join(f"music-fma-{i:04d} standin {'Y' if i % 2 else 'N'} standin standin\n"
-                              for i in range(n_each)))
-    atomic_write_text(root / "speech" / "librivox" / "ANNOTATIONS",
-                      "".join(f"speech-librivox-{i:04d} {'m' if i % 2 else 'f'} english\n" for i in range(n_each)))
+        write_wav(
+            root / "speech" / "librivox" / f"speech-librivox-{i:04d}.wav",
+            sv.apply_channel(rng, sv.synthesize(rng, voice, seconds), sv.random_channel(rng)),
+        )
+    atomic_write_text(
+        root / "noise" / "free-sound" / "ANNOTATIONS", "".join(f"noise-free-sound-{i:04d} standin\n" for i in range(n_each))
+    )
+    atomic_write_text(
+        root / "music" / "fma" / "ANNOTATIONS",
+        "".join(f"music-fma-{i:04d} standin {'Y' if i % 2 else 'N'} standin standin\n" for i in range(n_each)),
+    )
+    atomic_write_text(
+        root / "speech" / "librivox" / "ANNOTATIONS",
+        "".join(f"speech-librivox-{i:04d} {'m' if i % 2 else 'f'} english\n" for i in range(n_each)),
+    )
     return root
 
 

@@ -6,6 +6,7 @@ extraction applies the recipe in-process (``apply_recipe``). Settings as v2: rev
 0.5/0.5; noise foreground SNR 15/10/5/0 dB, a new noise every second; music background 15/10/8/5 dB;
 babble 3-7 speech utterances at 20/17/15/13 dB.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,14 @@ from datasets.augment import AugmentError, add_background, add_foreground, rever
 from core.errors import UsageError
 
 KINDS = ("reverb", "noise", "music", "babble")
-DEFAULTS = {"noise_snrs": [15, 10, 5, 0], "music_snrs": [15, 10, 8, 5], "babble_snrs": [20, 17, 15, 13],
-            "babble_speakers": [3, 4, 5, 6, 7], "rooms": {"smallroom": 0.5, "mediumroom": 0.5}, "interval": 1.0}
+DEFAULTS = {
+    "noise_snrs": [15, 10, 5, 0],
+    "music_snrs": [15, 10, 8, 5],
+    "babble_snrs": [20, 17, 15, 13],
+    "babble_speakers": [3, 4, 5, 6, 7],
+    "rooms": {"smallroom": 0.5, "mediumroom": 0.5},
+    "interval": 1.0,
+}
 
 
 def draw_recipe(kind: str, seconds: float, rng: np.random.Generator, sources: dict, opts: dict = DEFAULTS) -> dict:
@@ -40,12 +47,20 @@ def draw_recipe(kind: str, seconds: float, rng: np.random.Generator, sources: di
         return {"type": "noise", "noises": noises, "snrs": snrs, "interval": opts["interval"]}
     if kind == "music":
         path, dur = pick(sources["music"])
-        return {"type": "music", "noises": [path], "snrs": [float(pick(opts["music_snrs"]))],
-                "starts": [float(rng.uniform(0, max(dur - 0.01, 0)))]}
+        return {
+            "type": "music",
+            "noises": [path],
+            "snrs": [float(pick(opts["music_snrs"]))],
+            "starts": [float(rng.uniform(0, max(dur - 0.01, 0)))],
+        }
     if kind == "babble":
         n = int(pick(opts["babble_speakers"]))
-        return {"type": "babble", "noises": [pick(sources["speech"])[0] for _ in range(n)],
-                "snrs": [float(pick(opts["babble_snrs"])) for _ in range(n)], "starts": [0.0] * n}
+        return {
+            "type": "babble",
+            "noises": [pick(sources["speech"])[0] for _ in range(n)],
+            "snrs": [float(pick(opts["babble_snrs"])) for _ in range(n)],
+            "starts": [0.0] * n,
+        }
     raise UsageError(f"unknown augmentation {kind!r}; valid: {', '.join(KINDS)}")
 
 
@@ -95,6 +110,7 @@ def source_lists(musan: dict, rirs: dict) -> dict:
                 return w.getnframes() / w.getframerate()
         except (OSError, EOFError, wave.Error) as e:
             raise AugmentError(f"augmentation source {p}: cannot be read ({e})") from None
+
     out = {k: [(str(p), dur(p)) for _, p in musan[k]] for k in ("noise", "music", "speech")}
     out["rirs"] = {room: [str(p) for _, p in lst] for room, lst in rirs.items()}
     return out

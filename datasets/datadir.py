@@ -4,6 +4,7 @@ A data dir holds ``utt2spk`` + ``spk2utt`` and any of the per-utterance files be
 keyed by recording when ``segments`` exists. ``trials`` (``<utt1> <utt2> target|nontarget``) may sit
 beside them. Everything is sorted in ``LC_ALL=C`` order with unique keys.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,8 +74,10 @@ def _check_speakers(d: Path, u2s: list[Entry], no_spk_sort: bool) -> list[str]:
         by_spk = sorted(u2s, key=lambda e: (c_key(e.fields[0]), c_key(e.key)))
         for a, b in zip(u2s, by_spk):
             if a.key != b.key:
-                problems.append(f"{d / 'utt2spk'}:{a.lineno}: utt2spk is not sorted by speaker as well as by "
-                                f"utterance (at {a.key!r}); prefix utterance ids with the speaker id")
+                problems.append(
+                    f"{d / 'utt2spk'}:{a.lineno}: utt2spk is not sorted by speaker as well as by "
+                    f"utterance (at {a.key!r}); prefix utterance ids with the speaker id"
+                )
                 break
     s2u_path = d / "spk2utt"
     if not s2u_path.exists():
@@ -86,8 +89,9 @@ def _check_speakers(d: Path, u2s: list[Entry], no_spk_sort: bool) -> list[str]:
         if not e.fields:
             problems.append(f"{s2u_path}:{e.lineno}: speaker {e.key!r} has no utterances")
         elif expected.get(e.key) != list(e.fields):
-            problems.append(f"{s2u_path}:{e.lineno}: speaker {e.key!r} does not match utt2spk "
-                            "(regenerate it with utils/fix_data_dir.sh)")
+            problems.append(
+                f"{s2u_path}:{e.lineno}: speaker {e.key!r} does not match utt2spk (regenerate it with utils/fix_data_dir.sh)"
+            )
     extra = set(expected) - {e.key for e in s2u}
     if extra:
         problems.append(f"{s2u_path}: {len(extra)} speaker(s) of utt2spk missing, first {sorted(extra)[0]!r}")
@@ -145,8 +149,14 @@ def check_trials(path: Path, utts: set[str] | None) -> list[str]:
 FEATURE_FILES = ("feats.scp", "utt2num_frames", "utt2dur", "vad.scp")
 
 
-def validate_data_dir(d: str | Path, no_feats: bool = False, no_wav: bool = False,
-                      no_spk_sort: bool = False, check_paths: bool = True, no_feat_files: bool = False) -> list[str]:
+def validate_data_dir(
+    d: str | Path,
+    no_feats: bool = False,
+    no_wav: bool = False,
+    no_spk_sort: bool = False,
+    check_paths: bool = True,
+    no_feat_files: bool = False,
+) -> list[str]:
     """Every problem found, as ``file:line: message``; an empty list means valid."""
     d = Path(d)
     if not d.is_dir():
@@ -178,4 +188,3 @@ def assert_valid(d: str | Path, **kw) -> None:
     problems = validate_data_dir(d, **kw)
     if problems:
         raise DataDirError("\n".join(problems))
-

@@ -5,6 +5,7 @@ Corrected against the original: chunk starts are drawn uniformly over every poss
 the speaker's utterances (the original always started at frame 0); the validation split is seeded
 and the same for the train and valid egs (no leakage).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,9 +33,9 @@ def clean_ids(utts, kinds: tuple[str, ...] = AUG_KINDS) -> dict[str, str]:
     return out
 
 
-AUTO_MIN_SOURCES = 3      # a speaker holds out only when it keeps at least 2 utterances for training
-AUTO_TWO_FROM = 20        # ... and holds out two when it has this many
-AUTO_MAX_SHARE = 0.10     # at most this share of all (clean) utterances is held out
+AUTO_MIN_SOURCES = 3  # a speaker holds out only when it keeps at least 2 utterances for training
+AUTO_TWO_FROM = 20  # ... and holds out two when it has this many
+AUTO_MAX_SHARE = 0.10  # at most this share of all (clean) utterances is held out
 
 
 def valid_counts(sources: dict[str, int], num_valid: int | None, seed: int) -> dict[str, int]:
@@ -69,7 +70,7 @@ def split_valid(spk2utt: dict[str, list[str]], num_valid: int | None, seed: int)
     counts = valid_counts({s: len(v) for s, v in sources.items()}, num_valid, seed)
     for i, (spk, utts) in enumerate(ordered):
         order = np.random.default_rng([seed, i, 7]).permutation(len(sources[spk]))
-        held = {sources[spk][j] for j in order[:counts[spk]]}
+        held = {sources[spk][j] for j in order[: counts[spk]]}
         valid[spk] = [u for u in utts if u in held]
         train[spk] = [u for u in utts if clean[spk][u] not in held]
     return train, valid
@@ -80,15 +81,21 @@ def describe_split(valid: dict[str, list[str]], lengths: dict[str, int], num_val
     held = [u for us in valid.values() for u in us]
     share = sum(lengths.get(u, 0) for u in held) / max(sum(lengths.values()), 1)
     with_hold = sum(bool(us) for us in valid.values())
-    rule = (f"--num-valid {num_valid} per speaker" if num_valid is not None else
-            f"auto: 1 per speaker of {AUTO_MIN_SOURCES}-{AUTO_TWO_FROM - 1} utterances, 2 from {AUTO_TWO_FROM}, "
-            f"at most {AUTO_MAX_SHARE:.0%} of the utterances")
-    return (f"validation: {len(held)} utterances ({100 * share:.1f} % of the audio) held out from {with_hold} of "
-            f"{len(valid)} speakers ({rule}); {len(valid) - with_hold} speakers train without a hold-out")
+    rule = (
+        f"--num-valid {num_valid} per speaker"
+        if num_valid is not None
+        else f"auto: 1 per speaker of {AUTO_MIN_SOURCES}-{AUTO_TWO_FROM - 1} utterances, 2 from {AUTO_TWO_FROM}, "
+        f"at most {AUTO_MAX_SHARE:.0%} of the utterances"
+    )
+    return (
+        f"validation: {len(held)} utterances ({100 * share:.1f} % of the audio) held out from {with_hold} of "
+        f"{len(valid)} speakers ({rule}); {len(valid) - with_hold} speakers train without a hold-out"
+    )
 
 
-def plan_speaker_egs(utts: list[str], lengths: dict[str, int], n_egs: int, num_frames: int,
-                     rng: np.random.Generator, short_policy: str = "tile") -> tuple[list[tuple[str, int]], int]:
+def plan_speaker_egs(
+    utts: list[str], lengths: dict[str, int], n_egs: int, num_frames: int, rng: np.random.Generator, short_policy: str = "tile"
+) -> tuple[list[tuple[str, int]], int]:
     """``n_egs`` (utterance, start) chunks for one speaker, and how many short utterances were skipped.
 
     Every possible chunk position of every utterance is equally likely: an utterance is chosen with
@@ -112,4 +119,4 @@ def cut(mat: np.ndarray, start: int, num_frames: int) -> np.ndarray:
     if len(mat) < num_frames:
         reps = -(-num_frames // max(len(mat), 1))
         return np.tile(mat, (reps, 1))[:num_frames]
-    return mat[start:start + num_frames]
+    return mat[start : start + num_frames]

@@ -5,6 +5,7 @@ Defaults are Kaldi's (``src/feat/feature-window.h``, ``feature-{spectrogram,fban
 ``mel-computations.h``, ``ivector/voice-activity-detection.h``). An unknown or misspelt option, a
 bad value, or an option of another feature type is an error naming the file and line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -17,8 +18,8 @@ WINDOW_TYPES = ("povey", "hamming", "hanning", "rectangular", "blackman", "sine"
 @dataclass
 class FrameOpts:
     sample_frequency: float = 16000.0
-    frame_shift: float = 10.0        # ms
-    frame_length: float = 25.0       # ms
+    frame_shift: float = 10.0  # ms
+    frame_length: float = 25.0  # ms
     dither: float = 1.0
     preemphasis_coefficient: float = 0.97
     remove_dc_offset: bool = True
@@ -46,7 +47,7 @@ class FrameOpts:
 class MelOpts:
     num_mel_bins: int = 23
     low_freq: float = 20.0
-    high_freq: float = 0.0           # <= 0: offset from Nyquist
+    high_freq: float = 0.0  # <= 0: offset from Nyquist
     vtln_low: float = 100.0
     vtln_high: float = -500.0
 
@@ -162,15 +163,15 @@ def check(opts) -> None:
     fr = getattr(opts, "frame", None)
     if fr is not None:
         if fr.window_size < 2 or fr.window_shift < 1:
-            raise UsageError(f"frame length {fr.frame_length} ms / shift {fr.frame_shift} ms give "
-                             f"{fr.window_size} / {fr.window_shift} samples")
+            raise UsageError(
+                f"frame length {fr.frame_length} ms / shift {fr.frame_shift} ms give {fr.window_size} / {fr.window_shift} samples"
+            )
     mel = getattr(opts, "mel", None)
     if mel is not None and fr is not None:
         nyq = fr.sample_frequency / 2
         high = mel.high_freq if mel.high_freq > 0 else nyq + mel.high_freq
         if not (0 <= mel.low_freq < high <= nyq):
-            raise UsageError(f"bad mel range: low-freq {mel.low_freq}, high-freq {mel.high_freq} (-> {high}) "
-                             f"with Nyquist {nyq}")
+            raise UsageError(f"bad mel range: low-freq {mel.low_freq}, high-freq {mel.high_freq} (-> {high}) with Nyquist {nyq}")
         if mel.num_mel_bins < 3:
             raise UsageError("--num-mel-bins must be at least 3")
     if isinstance(opts, MfccOpts) and not 1 <= opts.num_ceps <= opts.mel.num_mel_bins:

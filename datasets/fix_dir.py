@@ -6,6 +6,7 @@ Kaldi's it also normalises CRLF / stray blanks, drops ``trials`` lines that name
 have a bad label, pair an utterance with itself or repeat a pair, refuses a key given two values,
 says how many lines each file lost, and never rewrites a file whose content does not change.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,14 +52,18 @@ def _lenient(path: Path, lo: int, hi: int | None) -> dict[str, str]:
 
 def _conflict(path: Path, lines: list[str], key: str, value: str, first: str) -> DataDirError:
     """The error for ``key`` given ``value`` after ``first``, naming the lines of both."""
+
     def rest(line: str) -> str:
         parts = line.split(None, 1)
         return parts[1].strip() if len(parts) > 1 else ""
+
     at = [n for n, line in enumerate(lines, 1) if line.split(None, 1)[:1] == [key]]
     first_at = next(n for n in at if rest(lines[n - 1]) == first)
     again_at = next(n for n in at if rest(lines[n - 1]) == value)
-    return DataDirError(f"{path}:{again_at}: {key!r} again with another value ({value!r}; line {first_at} has "
-                        f"{first!r}); fix it by hand (nothing written)")
+    return DataDirError(
+        f"{path}:{again_at}: {key!r} again with another value ({value!r}; line {first_at} has "
+        f"{first!r}); fix it by hand (nothing written)"
+    )
 
 
 def _fixed_trials(path: Path, utts: set[str]) -> str:
@@ -67,8 +72,7 @@ def _fixed_trials(path: Path, utts: set[str]) -> str:
     seen, rows = set(), []
     for e in entries:
         pair = (e.key, e.fields[0])
-        if e.key in utts and e.fields[0] in utts and e.fields[1] in TRIAL_LABELS and e.key != e.fields[0] \
-                and pair not in seen:
+        if e.key in utts and e.fields[0] in utts and e.fields[1] in TRIAL_LABELS and e.key != e.fields[0] and pair not in seen:
             seen.add(pair)
             rows.append((e.key, *e.fields))
     return format_table(rows)
@@ -97,8 +101,11 @@ def _plan(d: Path):
     if wavs is not None:  # a plain path to no file: make_spect.sh skipped it and sent the user here
         missing = sorted(k for k, v in wavs.items() if not v.strip().endswith("|") and not os.path.isfile(v.strip()))
         if missing:
-            print(f"fix_data_dir: {d}/wav.scp: {len(missing)} recording(s) whose file does not exist are dropped, "
-                  f"first {missing[0]!r} ({wavs[missing[0]].strip()})", file=sys.stderr)
+            print(
+                f"fix_data_dir: {d}/wav.scp: {len(missing)} recording(s) whose file does not exist are dropped, "
+                f"first {missing[0]!r} ({wavs[missing[0]].strip()})",
+                file=sys.stderr,
+            )
             for k in missing:
                 del wavs[k]
     reco = (lambda u: tables["segments"][u].split()[0]) if "segments" in tables else (lambda u: u)
@@ -126,8 +133,10 @@ def fix_data_dir(d: str | Path) -> list[str]:
     out, before, u2s = _plan(d)
     spk_order = [u2s[u] for u in sorted(u2s)]
     if spk_order != sorted(spk_order):
-        raise DataDirError(f"{d / 'utt2spk'}: sorting by utterance does not sort by speaker; prefix "
-                           "utterance ids with the speaker id (nothing written)")
+        raise DataDirError(
+            f"{d / 'utt2spk'}: sorting by utterance does not sort by speaker; prefix "
+            "utterance ids with the speaker id (nothing written)"
+        )
     report = []
     for name, make in out.items():
         text, path = make(), d / name

@@ -6,6 +6,7 @@ pre-emphasis, windows, zero padding), ``feature-spectrogram.cc`` (log power, col
 ``feature-mfcc.cc`` (DCT-II with Kaldi's normalisation, cepstral lifter). Input samples are in int16
 scale; every output is a (frames, dim) float32 matrix: rows are time, columns are frequency.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,7 +93,7 @@ def _frames(waves: list[np.ndarray], fr: FrameOpts, rngs) -> tuple[np.ndarray, n
 def _power_spectrum(frames: np.ndarray, fr: FrameOpts) -> np.ndarray:
     """|rfft|^2 over the padded window: (frames, padded/2 + 1)."""
     spec = np.fft.rfft(frames, n=fr.padded_window_size, axis=1)
-    return spec.real ** 2 + spec.imag ** 2
+    return spec.real**2 + spec.imag**2
 
 
 def _energy(raw_log_energy: np.ndarray, frames: np.ndarray, raw: bool, floor: float) -> np.ndarray:

@@ -3,6 +3,7 @@
 Every reader reports problems as ``<file>:<line>: <message>`` so that a user can open the file at
 the offending line. Keys are compared as UTF-8 bytes, which is ``LC_ALL=C`` sort order.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,8 +54,9 @@ def _fields_wanted(min_fields: int, max_fields: int | None) -> str:
     return f"{min_fields}" if max_fields == min_fields else f">= {min_fields}"
 
 
-def parse_table(path: str | Path, min_fields: int = 1, max_fields: int | None = None,
-                lenient: bool = False) -> tuple[list[Entry], list[str]]:
+def parse_table(
+    path: str | Path, min_fields: int = 1, max_fields: int | None = None, lenient: bool = False
+) -> tuple[list[Entry], list[str]]:
     """Read a Kaldi table; return (entries, problems).
 
     ``min_fields``/``max_fields`` count the fields after the key. With ``lenient`` the formatting
@@ -80,7 +82,7 @@ def parse_table(path: str | Path, min_fields: int = 1, max_fields: int | None = 
             want = _fields_wanted(min_fields, max_fields)
             problems.append(f"{path}:{lineno}: expected key + {want} fields, got {nf}: {stripped[:80]!r}")
             continue
-        entries.append(Entry._make((parts[0], tuple(parts[1:]), lineno, stripped[len(parts[0]):].strip())))
+        entries.append(Entry._make((parts[0], tuple(parts[1:]), lineno, stripped[len(parts[0]) :].strip())))
     if len(problems) > 20:
         problems = problems[:20] + [f"{path}: ... and {len(problems) - 20} more problems"]
     return entries, problems
@@ -105,8 +107,7 @@ def check_sorted_unique(entries: Sequence[Entry], path: str | Path) -> list[str]
     return problems
 
 
-def read_table(path: str | Path, min_fields: int = 1, max_fields: int | None = None,
-               sorted_unique: bool = True) -> list[Entry]:
+def read_table(path: str | Path, min_fields: int = 1, max_fields: int | None = None, sorted_unique: bool = True) -> list[Entry]:
     """Strict read: raise :class:`DataDirError` listing every problem."""
     entries, problems = parse_table(path, min_fields, max_fields)
     if sorted_unique and not problems:

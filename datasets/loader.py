@@ -7,6 +7,7 @@ Everything random is derived from (seed, epoch, position), so a batch does not d
 of workers, and a resumed epoch replays exactly. Shapes: an example is (time, freq); a batch
 (batch, time, freq).
 """
+
 from __future__ import annotations
 
 import json
@@ -113,13 +114,16 @@ def check_references(egs_dir) -> None:
         try:
             now = ark_identity(path)
         except OSError as e:
-            raise DataDirError(f"{meta}: the egs are row ranges of {path}, which cannot be read ({e.strerror}); "
-                               "rerun a_prep_egs.sh's egs stage") from None
+            raise DataDirError(
+                f"{meta}: the egs are row ranges of {path}, which cannot be read ({e.strerror}); rerun a_prep_egs.sh's egs stage"
+            ) from None
         if now != ident:
-            raise DataDirError(f"{meta}: the egs are row ranges of {path}, which changed since they were made "
-                               f"({ident['bytes']:,} -> {now['bytes']:,} bytes or other content); rerun "
-                               "a_prep_egs.sh's egs stage (delete its .done marker), or make self-contained egs "
-                               "with --out-format kaldi_cmp")
+            raise DataDirError(
+                f"{meta}: the egs are row ranges of {path}, which changed since they were made "
+                f"({ident['bytes']:,} -> {now['bytes']:,} bytes or other content); rerun "
+                "a_prep_egs.sh's egs stage (delete its .done marker), or make self-contained egs "
+                "with --out-format kaldi_cmp"
+            )
 
 
 class CropBatchSampler(Sampler):
@@ -130,8 +134,18 @@ class CropBatchSampler(Sampler):
     ``start_batch`` skips batches already seen (mid-epoch resume).
     """
 
-    def __init__(self, n: int, batch_size: int, crop_min: int, crop_max: int, seed: int = 0, shuffle: bool = True,
-                 drop_last: bool = True, rank: int = 0, num_replicas: int = 1):
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        crop_min: int,
+        crop_max: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        rank: int = 0,
+        num_replicas: int = 1,
+    ):
         if not 0 < crop_min <= crop_max:
             raise UsageError(f"need 0 < crop_min <= crop_max, got {crop_min}, {crop_max}")
         self.n, self.bs, self.cmin, self.cmax = n, batch_size, crop_min, crop_max
@@ -149,12 +163,13 @@ class CropBatchSampler(Sampler):
         n_batches -= n_batches % self.replicas  # every rank gets the same number of batches
         crops = rng.integers(self.cmin, self.cmax + 1, size=max(n_batches, 1))
         seeds = rng.integers(0, 2**62, size=self.n) if self.shuffle else np.arange(self.n) + self.seed
-        return [[(int(i), int(crops[b]), int(seeds[i])) for i in order[b * self.bs:(b + 1) * self.bs]]
-                for b in range(n_batches)]
+        return [
+            [(int(i), int(crops[b]), int(seeds[i])) for i in order[b * self.bs : (b + 1) * self.bs]] for b in range(n_batches)
+        ]
 
     def __iter__(self):
-        batches = self._all_batches()[self.rank::self.replicas]
-        yield from batches[self.start_batch:]
+        batches = self._all_batches()[self.rank :: self.replicas]
+        yield from batches[self.start_batch :]
 
     def __len__(self) -> int:
         n_batches = self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
@@ -214,7 +229,7 @@ def length_batches(lengths: dict[str, int], max_frames: int = 3000, batch_frames
         items = by_len[size]
         per = max(1, batch_frames // size)
         for i in range(0, len(items), per):
-            yield items[i:i + per]
+            yield items[i : i + per]
 
 
 class UtteranceLoader:
@@ -223,13 +238,22 @@ class UtteranceLoader:
     mask over its frames) keeps only those frames, as Kaldi's select-voiced-frames; ``lengths`` are
     then the voiced counts."""
 
-    def __init__(self, feats: dict[str, str | np.ndarray], lengths: dict[str, int], max_frames: int = 3000,
-                 batch_frames: int = 30000, min_frames: int = 1, voiced: dict[str, np.ndarray] | None = None,
-                 dim: int | None = None):
+    def __init__(
+        self,
+        feats: dict[str, str | np.ndarray],
+        lengths: dict[str, int],
+        max_frames: int = 3000,
+        batch_frames: int = 30000,
+        min_frames: int = 1,
+        voiced: dict[str, np.ndarray] | None = None,
+        dim: int | None = None,
+    ):
         short = [u for u, n in lengths.items() if n < min_frames]
         if short:
-            raise DataDirError(f"{len(short)} utterance(s) shorter than the model's {min_frames} frames, "
-                               f"first {short[0]!r} ({lengths[short[0]]} frames)")
+            raise DataDirError(
+                f"{len(short)} utterance(s) shorter than the model's {min_frames} frames, "
+                f"first {short[0]!r} ({lengths[short[0]]} frames)"
+            )
         self.feats, self.lengths, self.voiced = feats, lengths, voiced or {}
         self.max_frames, self.batch_frames, self.dim = max_frames, batch_frames, dim
         self._fds: dict = {}
@@ -246,15 +270,18 @@ class UtteranceLoader:
         declared = len(self.voiced[utt]) if utt in self.voiced else self.lengths[utt]
         if len(m) != declared:
             what = "its vad.scp mask" if utt in self.voiced else "utt2num_frames"
-            raise DataDirError(f"{where}: the matrix has {len(m)} frames but {what} says {declared}; "
-                               "the data dir's files disagree (rerun steps/make_*.sh, or utils/fix_data_dir.sh)")
+            raise DataDirError(
+                f"{where}: the matrix has {len(m)} frames but {what} says {declared}; "
+                "the data dir's files disagree (rerun steps/make_*.sh, or utils/fix_data_dir.sh)"
+            )
         if self.dim is not None and m.shape[1] != self.dim:
-            raise DataDirError(f"{where}: {m.shape[1]}-dim features, but the model takes {self.dim}; these are "
-                               "not the features the experiment was trained on")
+            raise DataDirError(
+                f"{where}: {m.shape[1]}-dim features, but the model takes {self.dim}; these are "
+                "not the features the experiment was trained on"
+            )
         if not np.isfinite(m).all():
             t, f = np.argwhere(~np.isfinite(m))[0]
-            raise DataDirError(f"{where}: non-finite value {m[t, f]} at frame {t}, bin {f}; an embedding of it "
-                               "would be NaN")
+            raise DataDirError(f"{where}: non-finite value {m[t, f]} at frame {t}, bin {f}; an embedding of it would be NaN")
         return m[self.voiced[utt]] if utt in self.voiced else m
 
     def __iter__(self):

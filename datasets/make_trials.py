@@ -3,6 +3,7 @@
 It runs the entry point steps/make_trials.py (see its --help) as a script; nothing under datasets/ imports
 steps/, and importing this module does nothing.
 """
+
 import os
 import runpy
 import sys

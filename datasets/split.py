@@ -4,6 +4,7 @@ A split by speaker keeps every speaker in exactly one part, with contiguous spea
 by utterance count (Kaldi ``split_scp.pl --utt2spk``); ``per_utt`` splits utterances evenly.
 Parts are ``<dir>/split<N>[utt]/<1..N>``, each a complete data dir.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,7 @@ from datasets.kaldi_files import DataDirError, c_key, format_table, read_key_val
 
 # files filtered by utterance (wav.scp too when there is no segments file) and by speaker
 from core.atomic import atomic_write_text
+
 _BY_UTT = [n for n in UTT_FILES if n != "utt2spk"] + ["utt2lang"]
 _BY_SPK = ["spk2gender", "cmvn.scp"]
 
@@ -32,8 +34,9 @@ def check_nj(nj) -> int:
     return n
 
 
-def subset_data_dir(src: str | Path, dst: str | Path, utts: Iterable[str] | None = None,
-                    spks: Iterable[str] | None = None) -> int:
+def subset_data_dir(
+    src: str | Path, dst: str | Path, utts: Iterable[str] | None = None, spks: Iterable[str] | None = None
+) -> int:
     """Write the data dir ``dst`` holding the given utterances (or all of the given speakers'
     utterances). Returns the number of utterances kept; unknown ids are an error."""
     src, dst = Path(src), Path(dst)
@@ -67,12 +70,12 @@ def _route(src: Path, name: str, dests: list[Path], parts: dict[str, tuple[int, 
         for n, line in enumerate(f, 1):
             fields = line.split(maxsplit=1)
             if not fields or line[-1] != "\n" or line[-2:-1] == "\r":
-                raise DataDirError(f"{path}:{n}: an empty line, a CRLF ending or no final newline "
-                                   "(utils/fix_data_dir.sh repairs it)")
+                raise DataDirError(
+                    f"{path}:{n}: an empty line, a CRLF ending or no final newline (utils/fix_data_dir.sh repairs it)"
+                )
             if len(fields) == 1:
                 line = f"{fields[0]}\n"
-            elif len(fields[0]) + 1 + len(fields[1]) != len(line) or line[len(fields[0])] != " " \
-                    or fields[1][-2:-1].isspace():
+            elif len(fields[0]) + 1 + len(fields[1]) != len(line) or line[len(fields[0])] != " " or fields[1][-2:-1].isspace():
                 line = f"{fields[0]} {fields[1].strip()}\n"  # blanks made regular, as Kaldi writes them
             if i < len(keys) and keys[i] == fields[0]:
                 js, i = vals[i], i + 1
@@ -150,10 +153,11 @@ def split_data(d: str | Path, nj, per_utt: bool = False) -> list[Path]:
         units = list(utt2spk_to_spk2utt(u2s).values())
         what = "speakers"
     if n > len(units):
-        raise DataDirError(f"split_data: cannot split {d} into {n} parts: it has only {len(units)} {what}"
-                           + ("" if per_utt else " (use --per-utt)"))
-    part_of = {u: j for j, (a, b) in enumerate(_balanced_blocks([len(x) for x in units], n))
-               for unit in units[a:b] for u in unit}
+        raise DataDirError(
+            f"split_data: cannot split {d} into {n} parts: it has only {len(units)} {what}"
+            + ("" if per_utt else " (use --per-utt)")
+        )
+    part_of = {u: j for j, (a, b) in enumerate(_balanced_blocks([len(x) for x in units], n)) for unit in units[a:b] for u in unit}
     _write_parts(d, parts, part_of, u2s)
     return parts
 
@@ -189,8 +193,10 @@ def _combine_feature_record(dest: Path, sources: list[Path]) -> None:
     for name in ("feats.conf", "feat_type"):
         texts = {(s / "conf" / name).read_bytes() if (s / "conf" / name).exists() else None for s in sources}
         if len(texts) > 1 and None not in texts:
-            raise DataDirError(f"{dest}: the sources' features were made with different options (conf/{name} "
-                               "differs); features of one kind only can be combined")
+            raise DataDirError(
+                f"{dest}: the sources' features were made with different options (conf/{name} "
+                "differs); features of one kind only can be combined"
+            )
         if len(texts) == 1 and None not in texts:
             atomic_write_bytes(dest / "conf" / name, texts.pop())
         else:

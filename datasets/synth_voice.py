@@ -7,6 +7,7 @@ speaker-specific peaking resonances. The channel (gain, high-pass, shelf tilt, b
 varies per recording session and a little per utterance. All arrays are 1-D sample vectors at
 ``SR`` Hz; nothing here touches the file system.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,14 +19,28 @@ SR = 16000
 
 # Peterson & Barney (1952) adult-male averages F1-F3 (Hz); F4/F5 fixed
 VOWELS = {
-    "iy": (270, 2290, 3010), "ih": (390, 1990, 2550), "eh": (530, 1840, 2480), "ae": (660, 1720, 2410),
-    "ah": (520, 1190, 2390), "aa": (730, 1090, 2440), "ao": (570, 840, 2410), "uh": (440, 1020, 2240),
-    "uw": (300, 870, 2240), "er": (490, 1350, 1690),
+    "iy": (270, 2290, 3010),
+    "ih": (390, 1990, 2550),
+    "eh": (530, 1840, 2480),
+    "ae": (660, 1720, 2410),
+    "ah": (520, 1190, 2390),
+    "aa": (730, 1090, 2440),
+    "ao": (570, 840, 2410),
+    "uh": (440, 1020, 2240),
+    "uw": (300, 870, 2240),
+    "er": (490, 1350, 1690),
 }
 NASALS = {"m": (250, 1100, 2300), "n": (250, 1500, 2500), "ng": (250, 2000, 2700)}
 # fricative noise bands (Hz) and whether they are voiced
-FRICATIVES = {"s": (4500, 7500, False), "sh": (2500, 5500, False), "f": (1200, 7500, False),
-              "th": (1500, 7000, False), "z": (4500, 7500, True), "v": (1200, 6000, True), "h": (500, 4000, False)}
+FRICATIVES = {
+    "s": (4500, 7500, False),
+    "sh": (2500, 5500, False),
+    "f": (1200, 7500, False),
+    "th": (1500, 7000, False),
+    "z": (4500, 7500, True),
+    "v": (1200, 6000, True),
+    "h": (500, 4000, False),
+}
 STOPS = {"p": (500, 2500), "t": (3000, 6500), "k": (1500, 3500), "b": (400, 2000), "d": (2500, 5000), "g": (1200, 3000)}
 BANDWIDTHS = np.array([70.0, 100.0, 140.0, 200.0, 250.0])
 
@@ -33,16 +48,17 @@ BANDWIDTHS = np.array([70.0, 100.0, 140.0, 200.0, 250.0])
 @dataclass
 class Voice:
     """Everything that makes one speaker sound like themselves."""
-    f0: float                      # median F0 (Hz)
-    f0_range: float                # intonation spread (semitones, std)
-    vtl: float                     # formant scale (short tract > 1)
-    formant_offsets: np.ndarray    # (5,) multiplicative idiosyncrasies per formant
-    bw_scale: float                # formant bandwidth scale
-    tilt: float                    # one-pole glottal low-pass coefficient in (0, 1): higher = darker
-    breathiness: float             # aspiration noise relative to voicing
-    jitter: float                  # cycle-to-cycle F0 perturbation (fraction)
-    shimmer: float                 # cycle-to-cycle amplitude perturbation (fraction)
-    rate: float                    # speaking-rate factor (> 1 = faster)
+
+    f0: float  # median F0 (Hz)
+    f0_range: float  # intonation spread (semitones, std)
+    vtl: float  # formant scale (short tract > 1)
+    formant_offsets: np.ndarray  # (5,) multiplicative idiosyncrasies per formant
+    bw_scale: float  # formant bandwidth scale
+    tilt: float  # one-pole glottal low-pass coefficient in (0, 1): higher = darker
+    breathiness: float  # aspiration noise relative to voicing
+    jitter: float  # cycle-to-cycle F0 perturbation (fraction)
+    shimmer: float  # cycle-to-cycle amplitude perturbation (fraction)
+    rate: float  # speaking-rate factor (> 1 = faster)
     peaks: list[tuple[float, float, float]] = field(default_factory=list)  # (Hz, Q, dB) peaking EQs
 
 
@@ -65,16 +81,25 @@ def random_voice(rng: np.random.Generator) -> Voice:
 
 def population_voice(rng: np.random.Generator) -> Voice:
     """A voice drawn from one shared, speaker-independent distribution (planted-band mode)."""
-    return Voice(f0=rng.uniform(100, 200), f0_range=rng.uniform(1.5, 3.0), vtl=rng.uniform(0.95, 1.08),
-                 formant_offsets=np.ones(5), bw_scale=1.0, tilt=rng.uniform(0.7, 0.85),
-                 breathiness=rng.uniform(0.05, 0.12), jitter=0.01, shimmer=0.05, rate=rng.uniform(0.9, 1.1))
+    return Voice(
+        f0=rng.uniform(100, 200),
+        f0_range=rng.uniform(1.5, 3.0),
+        vtl=rng.uniform(0.95, 1.08),
+        formant_offsets=np.ones(5),
+        bw_scale=1.0,
+        tilt=rng.uniform(0.7, 0.85),
+        breathiness=rng.uniform(0.05, 0.12),
+        jitter=0.01,
+        shimmer=0.05,
+        rate=rng.uniform(0.9, 1.1),
+    )
 
 
 @dataclass
 class Channel:
     gain_db: float
     highpass_hz: float
-    shelf_db: float       # high-shelf gain above ~2 kHz
+    shelf_db: float  # high-shelf gain above ~2 kHz
     snr_db: float
 
 
@@ -84,8 +109,9 @@ def random_channel(rng: np.random.Generator) -> Channel:
 
 def jitter_channel(ch: Channel, rng: np.random.Generator) -> Channel:
     """The same session with small per-utterance changes."""
-    return Channel(ch.gain_db + rng.normal(0, 1.5), ch.highpass_hz, ch.shelf_db + rng.normal(0, 0.7),
-                   ch.snr_db + rng.normal(0, 2.0))
+    return Channel(
+        ch.gain_db + rng.normal(0, 1.5), ch.highpass_hz, ch.shelf_db + rng.normal(0, 0.7), ch.snr_db + rng.normal(0, 2.0)
+    )
 
 
 def _resonator_sos(freqs: np.ndarray, bws: np.ndarray) -> np.ndarray:
@@ -137,8 +163,9 @@ def _phone_sequence(rng: np.random.Generator, n_samples: int, rate: float) -> li
 def _glottal_source(rng: np.random.Generator, voice: Voice, n: int) -> np.ndarray:
     """Pulse train with a slow F0 contour, jitter, shimmer and spectral tilt; (n,) samples."""
     t = np.arange(n) / SR
-    slow = sum(rng.normal(0, 1) * np.sin(2 * np.pi * rng.uniform(0.2, 1.5) * t + rng.uniform(0, 6.3))
-               for _ in range(3)) / np.sqrt(3)
+    slow = sum(
+        rng.normal(0, 1) * np.sin(2 * np.pi * rng.uniform(0.2, 1.5) * t + rng.uniform(0, 6.3)) for _ in range(3)
+    ) / np.sqrt(3)
     f0 = voice.f0 * 2 ** ((voice.f0_range * slow - 1.5 * t / max(t[-1], 1e-3)) / 12)
     jit = signal.lfilter([1.0], [1.0, -0.99], rng.standard_normal(n))  # ~6 ms correlated perturbation
     f0 *= 1 + voice.jitter * jit / (np.std(jit) + 1e-9)
@@ -167,7 +194,7 @@ def _envelopes(seq: list[tuple[str, int]], n: int) -> tuple[np.ndarray, np.ndarr
             voiced[pos:end] = 0.3 if FRICATIVES[ph][2] else 0.0
         elif ph in STOPS:
             burst = min(int(0.015 * SR), end - pos)
-            noise[end - burst:end] = 0.6
+            noise[end - burst : end] = 0.6
         pos = end
     k = np.ones(int(0.008 * SR)) / int(0.008 * SR)
     return np.convolve(voiced, k, "same"), np.convolve(noise, k, "same")
@@ -232,7 +259,7 @@ def apply_channel(rng: np.random.Generator, x: np.ndarray, ch: Channel) -> np.nd
     x = signal.sosfilt(signal.butter(2, ch.highpass_hz, btype="high", fs=SR, output="sos"), x)
     x = signal.sosfilt(_shelf_sos(ch.shelf_db), x)
     noise = signal.lfilter([1.0], [1.0, -0.7], rng.standard_normal(len(x)))  # mildly low-passed noise
-    noise *= np.sqrt(np.mean(x ** 2) / np.mean(noise ** 2)) * 10 ** (-ch.snr_db / 20)
+    noise *= np.sqrt(np.mean(x**2) / np.mean(noise**2)) * 10 ** (-ch.snr_db / 20)
     y = x + noise
     return y / (np.max(np.abs(y)) + 1e-9) * 32767 * 10 ** (ch.gain_db / 20)
 

@@ -11,6 +11,7 @@ Utterance ids are ``<spk>-<session>-<nnnnn>`` (VoxCeleb style: speaker, recordin
 sort by speaker. Each utterance is generated from its own seed ``(seed, speaker, index)``: the
 corpus is identical whatever the number of jobs.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,9 @@ from core.errors import UsageError
 class Preset:
     train_speakers: int
     test_speakers: int
-    train_utts: int           # utterances per training speaker
-    test_utts: int            # utterances per test speaker
-    sessions: int             # recording sessions (channels) per speaker
+    train_utts: int  # utterances per training speaker
+    test_utts: int  # utterances per test speaker
+    sessions: int  # recording sessions (channels) per speaker
     min_seconds: float
     max_seconds: float
     max_trials: int = 20000
@@ -69,16 +70,23 @@ def _speaker_rng(seed: int, spk_index: int, *tag: int) -> np.random.Generator:
 
 def plan_corpus(preset: Preset, seed: int) -> tuple[list[Utterance], list[Utterance]]:
     """The (train, test) utterance lists: ids, speakers, sessions, durations; no audio."""
+
     def speaker_utts(spk_index: int, n: int) -> list[Utterance]:
         rng = _speaker_rng(seed, spk_index, 0)
         spk = f"spk{spk_index + 1:04d}"
         sessions = rng.integers(0, preset.sessions, size=n)
         secs = rng.uniform(preset.min_seconds, preset.max_seconds, size=n)
-        return [Utterance(f"{spk}-s{sessions[i] + 1:02d}-{i + 1:05d}", spk, spk_index, i, int(sessions[i]),
-                          round(float(secs[i]), 3)) for i in range(n)]
+        return [
+            Utterance(f"{spk}-s{sessions[i] + 1:02d}-{i + 1:05d}", spk, spk_index, i, int(sessions[i]), round(float(secs[i]), 3))
+            for i in range(n)
+        ]
+
     train = [u for s in range(preset.train_speakers) for u in speaker_utts(s, preset.train_utts)]
-    test = [u for s in range(preset.train_speakers, preset.train_speakers + preset.test_speakers)
-            for u in speaker_utts(s, preset.test_utts)]
+    test = [
+        u
+        for s in range(preset.train_speakers, preset.train_speakers + preset.test_speakers)
+        for u in speaker_utts(s, preset.test_utts)
+    ]
     return sorted(train, key=lambda u: c_key(u.utt)), sorted(test, key=lambda u: c_key(u.utt))
 
 
@@ -140,15 +148,29 @@ def describe(preset_name: str, seed: int, planted_band, train, test) -> dict:
         for u in train + test:
             if u.spk not in voices:
                 v = speaker_voice(seed, u.spk_index, None)[0]
-                voices[u.spk] = {"f0": round(v.f0, 1), "vtl": round(v.vtl, 3), "tilt": round(v.tilt, 3),
-                                 "breathiness": round(v.breathiness, 3)}
-    return {"preset": preset_name, "params": asdict(preset), "seed": seed,
-            "planted_band_hz": list(planted_band) if planted_band else None,
-            "train": {"speakers": len({u.spk for u in train}), "utterances": len(train),
-                      "hours": round(sum(u.seconds for u in train) / 3600, 4)},
-            "test": {"speakers": len({u.spk for u in test}), "utterances": len(test),
-                     "hours": round(sum(u.seconds for u in test) / 3600, 4)},
-            "voices": voices}
+                voices[u.spk] = {
+                    "f0": round(v.f0, 1),
+                    "vtl": round(v.vtl, 3),
+                    "tilt": round(v.tilt, 3),
+                    "breathiness": round(v.breathiness, 3),
+                }
+    return {
+        "preset": preset_name,
+        "params": asdict(preset),
+        "seed": seed,
+        "planted_band_hz": list(planted_band) if planted_band else None,
+        "train": {
+            "speakers": len({u.spk for u in train}),
+            "utterances": len(train),
+            "hours": round(sum(u.seconds for u in train) / 3600, 4),
+        },
+        "test": {
+            "speakers": len({u.spk for u in test}),
+            "utterances": len(test),
+            "hours": round(sum(u.seconds for u in test) / 3600, 4),
+        },
+        "voices": voices,
+    }
 
 
 def parse_band(text: str) -> tuple[float, float]:
@@ -160,8 +182,14 @@ def parse_band(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def generate_corpus(out: str | Path, preset: str = "demo", seed: int = 777,
-                    planted_band: tuple[float, float] | None = None, nj: int = 1, progress=None) -> dict:
+def generate_corpus(
+    out: str | Path,
+    preset: str = "demo",
+    seed: int = 777,
+    planted_band: tuple[float, float] | None = None,
+    nj: int = 1,
+    progress=None,
+) -> dict:
     """Write the corpus to ``out``; an existing complete corpus with the same settings is kept."""
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
@@ -177,8 +205,10 @@ def generate_corpus(out: str | Path, preset: str = "demo", seed: int = 777,
         old = json.loads(meta.read_text())
         if old == info:
             return info
-        raise FileExistsError(f"{out} holds a different corpus ({old.get('preset')}, seed {old.get('seed')}, "
-                              f"band {old.get('planted_band_hz')}); remove it or choose another directory")
+        raise FileExistsError(
+            f"{out} holds a different corpus ({old.get('preset')}, seed {old.get('seed')}, "
+            f"band {old.get('planted_band_hz')}); remove it or choose another directory"
+        )
     wav_root = out / "wav"
     jobs = [(u, seed, planted_band, str(wav_root / u.spk / f"{u.utt}.wav")) for u in train + test]
     pool_map(_render_job, jobs, nj, unordered=True, progress=progress)

@@ -5,6 +5,7 @@
 first one, a defect of the original). Given each utterance's recording (``recordings``: from
 ``segments``, or VoxCeleb-shaped ids ``<spk>-<video>-<n>``), target pairs never share a recording.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ def recordings(utt2spk: dict[str, str], segments: dict[str, str] | None = None) 
     if segments is not None:
         return {u: segments[u] for u in utt2spk if u in segments}, "segments"
     for u, s in utt2spk.items():
-        rest = u[len(s) + 1:] if u.startswith(s + "-") else ""
+        rest = u[len(s) + 1 :] if u.startswith(s + "-") else ""
         rec, _, n = rest.rpartition("-")
         if not rec or not n:
             return None, f"utterance id {u!r} is not <spk>-<recording>-<n>"
@@ -82,8 +83,9 @@ def _nontarget_pairs(utt2spk, n, rng):
     return pairs
 
 
-def sample_trials(utt2spk: dict[str, str], num_pairs: int, seed: int = 123456,
-                  rec_of: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
+def sample_trials(
+    utt2spk: dict[str, str], num_pairs: int, seed: int = 123456, rec_of: dict[str, str] | None = None
+) -> list[tuple[str, str, str]]:
     """``num_pairs`` trials (half target), or as many distinct ones as exist; sorted. With ``rec_of``
     (utterance -> recording), target pairs never share a recording."""
     if num_pairs < 2:

@@ -2,6 +2,7 @@
 
 Works on any features whose column 0 is log energy (spectrogram, MFCC with use-energy).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ def compute_vad(feats: np.ndarray, opts: VadOpts) -> np.ndarray:
     return (num >= den * opts.vad_proportion_threshold).astype(np.float32)
 
 
-def voiced_masks(decisions: dict[str, np.ndarray], lengths: dict[str, int], min_frames: int = 1
-                 ) -> tuple[dict[str, np.ndarray], list[str]]:
+def voiced_masks(
+    decisions: dict[str, np.ndarray], lengths: dict[str, int], min_frames: int = 1
+) -> tuple[dict[str, np.ndarray], list[str]]:
     """(utt -> bool frame mask, notes) from VAD decisions, as Kaldi's select-voiced-frames: a frame is
     kept when its decision is non-zero. A decision of another length than the features is an error;
     an utterance with fewer than ``min_frames`` voiced frames keeps every frame (Kaldi drops it, which
@@ -40,8 +42,10 @@ def voiced_masks(decisions: dict[str, np.ndarray], lengths: dict[str, int], min_
             raise UsageError(f"{utt}: no VAD decision (vad.scp does not list it)")
         d = np.asarray(decisions[utt]).reshape(-1)
         if len(d) != n:
-            raise UsageError(f"{utt}: VAD decision has {len(d)} frames, the features {n}: vad.scp was made from "
-                             "other features (rerun steps/compute_vad_decision.sh)")
+            raise UsageError(
+                f"{utt}: VAD decision has {len(d)} frames, the features {n}: vad.scp was made from "
+                "other features (rerun steps/compute_vad_decision.sh)"
+            )
         keep = d != 0
         if keep.sum() < min_frames:
             notes.append(f"{utt}: {int(keep.sum())} voiced frame(s) of {n}, fewer than {min_frames}; all frames kept")

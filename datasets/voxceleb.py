@@ -6,6 +6,7 @@ VoxCeleb1: ``<root>/wav/<spk>/<video>/<n>.wav``; VoxCeleb2: ``<root>/aac/<spk>/<
 (``veri_test2.txt``, ``list_test_all2.txt``, ``list_test_hard2.txt``) have lines
 ``<1|0> <spk>/<video>/<n>.wav <spk>/<video>/<n>.wav``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -73,8 +74,9 @@ def convert_trials(list_file: str | Path, known: set[str] | None = None) -> list
             continue
         parts = line.split()
         if len(parts) != 3 or parts[0] not in ("0", "1"):
-            raise DataDirError(f"{list_file}:{lineno}: expected '<1|0> <spk/video/n.wav> <spk/video/n.wav>', "
-                               f"got {line.strip()!r}")
+            raise DataDirError(
+                f"{list_file}:{lineno}: expected '<1|0> <spk/video/n.wav> <spk/video/n.wav>', got {line.strip()!r}"
+            )
         try:
             a, b = utt_id(parts[1]), utt_id(parts[2])
         except ValueError as e:
@@ -86,8 +88,9 @@ def convert_trials(list_file: str | Path, known: set[str] | None = None) -> list
     return out
 
 
-def prepare_vox1(root: str | Path, out: str | Path, meta: str | Path | None = None,
-                 trial_lists: list[str | Path] = ()) -> dict[str, int]:
+def prepare_vox1(
+    root: str | Path, out: str | Path, meta: str | Path | None = None, trial_lists: list[str | Path] = ()
+) -> dict[str, int]:
     """Write ``out/dev`` and ``out/test`` (plus ``out/all`` when a list needs dev utterances).
 
     Test speakers: ``Set == test`` in ``meta`` when given, else the official 40 (id10270-id10309).

@@ -2,6 +2,7 @@
 at least one window, --min-duration; unreadable audio and failed augmentation recipes are skipped with a
 warning that names the utterance. Used by the feature jobs (steps/compute_feats.py) and by the audio
 paths of the API and steps.verify/embed (recipe/audio_features.py)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,7 @@ def checked_waves(d: Path, opts, tool: dict):
     wav_scp = read_dict(d / "wav.scp", max_fields=None)
     segments = None
     if (d / "segments").exists():
-        segments = {e.key: (e.fields[0], float(e.fields[1]), float(e.fields[2]))
-                    for e in read_table(d / "segments", 3, 3)}
+        segments = {e.key: (e.fields[0], float(e.fields[1]), float(e.fields[2])) for e in read_table(d / "segments", 3, 3)}
     recipes = {}
     if (d / "utt2aug").exists():  # augmented copies: apply each recipe to the clean audio in-process
         recipes = {k: json.loads(v) for k, v in read_dict(d / "utt2aug", max_fields=None).items()}
@@ -54,8 +54,11 @@ def check_waves(audio, opts, tool: dict, recipes: dict | None = None):
             warn(f"{utt}: skipped: sample rate {sr} Hz differs from --sample-frequency={sr_want:g}")
             yield utt, None
         elif num_frames(x.shape[1], opts.frame) == 0 or x.shape[1] / sr < tool["min_duration"]:
-            why = (f"shorter than one {win}-sample window (snip-edges=true)" if num_frames(x.shape[1], opts.frame) == 0
-                   else f"shorter than --min-duration={tool['min_duration']}")
+            why = (
+                f"shorter than one {win}-sample window (snip-edges=true)"
+                if num_frames(x.shape[1], opts.frame) == 0
+                else f"shorter than --min-duration={tool['min_duration']}"
+            )
             warn(f"{utt}: skipped: {x.shape[1]} samples, {why}")
             yield utt, None
         else:

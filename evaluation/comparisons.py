@@ -8,12 +8,20 @@ is the two-level bootstrap's; over the primaries it is Holm-adjusted, and each p
 at Holm's level for its rank, so "excludes 0" and "rejected by Holm" agree. Exploratory comparisons
 get plain 95 % intervals and unadjusted p-values, and say so.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from evaluation.stats import (bootstrap_p, holm, holm_levels, min_detectable, quantile_interval, seeds_needed,
-                          two_level_differences)
+from evaluation.stats import (
+    bootstrap_p,
+    holm,
+    holm_levels,
+    min_detectable,
+    quantile_interval,
+    seeds_needed,
+    two_level_differences,
+)
 from core.errors import UsageError
 
 
@@ -38,8 +46,9 @@ def paired_indices(runs: list[dict], a: str, b: str) -> tuple[list[int], list[in
     return [ia[s] for s in seeds], [ib[s] for s in seeds]
 
 
-def one(runs: list[dict], boot: np.ndarray, pair: tuple[str, str], j: int, key: str, alpha: float,
-        power: float, seed: int) -> dict | None:
+def one(
+    runs: list[dict], boot: np.ndarray, pair: tuple[str, str], j: int, key: str, alpha: float, power: float, seed: int
+) -> dict | None:
     """The comparison pair[0] vs pair[1] on metric ``key`` (column ``j`` of ``boot``: (runs, resamples,
     keys)); None without a paired seed. Its MDE is at ``alpha``."""
     ia, ib = paired_indices(runs, *pair)
@@ -48,12 +57,29 @@ def one(runs: list[dict], boot: np.ndarray, pair: tuple[str, str], j: int, key: 
     d = np.array([runs[x]["m"][key] - runs[y]["m"][key] for x, y in zip(ia, ib)])  # (paired seeds,)
     diffs = two_level_differences(boot[ia, :, j], boot[ib, :, j], seed=seed)  # (replicates,)
     sd = float(d.std(ddof=1)) if len(d) > 1 else float("nan")
-    return {"a": pair[0], "b": pair[1], "metric": key, "seeds": len(d), "diff": float(d.mean()), "paired_sd": sd,
-            "p": bootstrap_p(diffs), "diffs": diffs, "mde": min_detectable(sd, len(d), alpha, power)}
+    return {
+        "a": pair[0],
+        "b": pair[1],
+        "metric": key,
+        "seeds": len(d),
+        "diff": float(d.mean()),
+        "paired_sd": sd,
+        "p": bootstrap_p(diffs),
+        "diffs": diffs,
+        "mde": min_detectable(sd, len(d), alpha, power),
+    }
 
 
-def compare(runs: list[dict], boot: np.ndarray, keys: tuple[str, ...], primaries: list[tuple[str, str]],
-            exploratory: list[tuple[str, str]], level: float = 0.95, power: float = 0.8, seed: int = 0) -> list[dict]:
+def compare(
+    runs: list[dict],
+    boot: np.ndarray,
+    keys: tuple[str, ...],
+    primaries: list[tuple[str, str]],
+    exploratory: list[tuple[str, str]],
+    level: float = 0.95,
+    power: float = 0.8,
+    seed: int = 0,
+) -> list[dict]:
     """One row per (comparison, metric): primaries first (Holm over the primaries, per metric), then
     the exploratory ones. A comparison without a paired seed is left out. A primary's MDE is at
     alpha / (number of primaries), Holm's strictest step."""
@@ -78,6 +104,9 @@ def seeds_to_run(rows: list[dict], detect: float, alpha: float, power: float, mo
     """Seeds each primary needs to detect ``detect`` (EER) at ``power`` with alpha / (number of primaries)
     (Bonferroni: Holm's first step, so enough for Holm too), from its pilot paired sd."""
     prim = [r for r in rows if r["kind"] == "primary" and r["metric"] == "eer"]
-    need = {f"{r['a']} vs {r['b']}": seeds_needed(r["paired_sd"], detect, alpha / max(len(prim), 1), power, most)
-            for r in prim if np.isfinite(r["paired_sd"])}
+    need = {
+        f"{r['a']} vs {r['b']}": seeds_needed(r["paired_sd"], detect, alpha / max(len(prim), 1), power, most)
+        for r in prim
+        if np.isfinite(r["paired_sd"])
+    }
     return need

@@ -1,14 +1,16 @@
 """Verification metrics: EER and minDCF (Kaldi ``compute_min_dcf.py`` definition), DET points,
 cosine scoring and adaptive s-norm. Vectorised: one sort of all scores, O(N log N).
 """
+
 from __future__ import annotations
 
 import numpy as np
 from core.errors import NotFoundError, UsageError
 
 
-def error_rates(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def error_rates(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fnr, fpr, thresholds) at every sorted score, as Kaldi's ``ComputeErrorRates``: at threshold
     s_i (ascending, ties in input order), trials with score <= s_i are rejected. ``weights`` (one
     count per trial, e.g. a bootstrap resample's) counts each trial that many times."""
@@ -72,8 +74,12 @@ def operating_points(scores, labels, p_targets=(0.01, 0.001)) -> dict[str, dict[
     for p in p_targets:
         c_det = fnr * p + fpr * (1.0 - p)
         i = int(np.argmin(c_det))
-        out[f"mindcf_{p:g}"] = {"value": float(c_det[i] / min(p, 1.0 - p)), "threshold": float(thr[i]),
-                                "fpr": float(fpr[i]), "fnr": float(fnr[i])}
+        out[f"mindcf_{p:g}"] = {
+            "value": float(c_det[i] / min(p, 1.0 - p)),
+            "threshold": float(thr[i]),
+            "fpr": float(fpr[i]),
+            "fnr": float(fnr[i]),
+        }
     return out
 
 
@@ -104,12 +110,13 @@ def cosine_scores(emb: dict[str, np.ndarray], trials, chunk: int = 32768) -> np.
     m = _unit_rows(np.stack([emb[k] for k in keys]))  # (utterances, emb)
     out = np.empty(len(a), dtype=np.float64)
     for i in range(0, len(a), chunk):  # cache-sized (chunk, emb) blocks; einsum is slower here
-        out[i:i + chunk] = (m[a[i:i + chunk]] * m[b[i:i + chunk]]).sum(axis=1)
+        out[i : i + chunk] = (m[a[i : i + chunk]] * m[b[i : i + chunk]]).sum(axis=1)
     return out
 
 
-def cohort_stats(m: np.ndarray, cohort: np.ndarray, top_k: int = 300, block: int | None = None,
-                 block_mb: float = 256.0) -> tuple[np.ndarray, np.ndarray]:
+def cohort_stats(
+    m: np.ndarray, cohort: np.ndarray, top_k: int = 300, block: int | None = None, block_mb: float = 256.0
+) -> tuple[np.ndarray, np.ndarray]:
     """(mean, sd) per row of ``m`` (n, emb) of its ``top_k`` highest cosines to the ``cohort`` (c, emb).
 
     Computed in blocks of rows in float32 with ``np.partition`` (no full sort), so the memory is
@@ -121,9 +128,9 @@ def cohort_stats(m: np.ndarray, cohort: np.ndarray, top_k: int = 300, block: int
     block = block or max(1, int(block_mb * 2**20 // (4 * max(len(c), 1))))
     mu, sd = np.empty(len(m)), np.empty(len(m))
     for s in range(0, len(m), block):
-        sims = _unit_rows(m[s:s + block], np.float32) @ c.T  # (rows, cohort)
-        top = np.partition(sims, len(c) - k, axis=1)[:, len(c) - k:].astype(np.float64)  # (rows, k) largest
-        mu[s:s + block], sd[s:s + block] = top.mean(axis=1), np.maximum(top.std(axis=1), 1e-9)
+        sims = _unit_rows(m[s : s + block], np.float32) @ c.T  # (rows, cohort)
+        top = np.partition(sims, len(c) - k, axis=1)[:, len(c) - k :].astype(np.float64)  # (rows, k) largest
+        mu[s : s + block], sd[s : s + block] = top.mean(axis=1), np.maximum(top.std(axis=1), 1e-9)
     return mu, sd
 
 

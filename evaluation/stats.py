@@ -6,6 +6,7 @@ speaker was drawn a times and test speaker b times counts a*b times (a target tr
 times: its speaker's trials are copied once per draw). Both systems are scored on the same draws, so
 the interval is for their difference on one test population.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,7 @@ def t_interval(x, level: float = 0.95) -> tuple[float, float, float]:
 def speaker_weights(enrol_spk: np.ndarray, test_spk: np.ndarray, n_boot: int, seed: int = 0) -> np.ndarray:
     """(n_boot, trials) trial counts of ``n_boot`` speaker resamples (module docstring)."""
     speakers, codes = np.unique(np.concatenate([enrol_spk, test_spk]), return_inverse=True)
-    e, t = codes[:len(enrol_spk)], codes[len(enrol_spk):]
+    e, t = codes[: len(enrol_spk)], codes[len(enrol_spk) :]
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(speakers), size=(n_boot, len(speakers)))  # (n_boot, speakers drawn)
     counts = np.stack([np.bincount(d, minlength=len(speakers)) for d in draws])  # (n_boot, speakers)
@@ -37,8 +38,9 @@ def speaker_weights(enrol_spk: np.ndarray, test_spk: np.ndarray, n_boot: int, se
     return np.where(same, counts[:, e], counts[:, e] * counts[:, t]).astype(np.float64)  # (n_boot, trials)
 
 
-def bootstrap_metrics(systems: list[np.ndarray], labels: np.ndarray, weights: np.ndarray,
-                      keys=("eer", "mindcf_0.01", "mindcf_0.001")) -> np.ndarray:
+def bootstrap_metrics(
+    systems: list[np.ndarray], labels: np.ndarray, weights: np.ndarray, keys=("eer", "mindcf_0.01", "mindcf_0.001")
+) -> np.ndarray:
     """(systems, resamples, keys) metrics of each score vector (all on the same trials; ``labels`` bool)
     under every resample of ``weights`` (n_boot, trials); a resample without target or nontarget
     trials is NaN."""

@@ -15,6 +15,7 @@ unless ``Experiment.load(..., resample=True)``: nothing is resampled behind the 
 (recipe/audio_features.py), so a pair gets the score ``steps.verify`` gives it. Errors are the project's
 own exceptions (DataDirError, ConfigError, CheckpointError, UsageError: all core.errors.GfaError), never an exit.
 """
+
 from __future__ import annotations
 
 import sys
@@ -34,20 +35,24 @@ def pick_threshold(exp: Path, name: str | None) -> tuple[float, str] | None:
     lists = scored_lists(exp)
     if name:
         if name not in lists:
-            raise DataDirError(f"--threshold-from {name}: {exp}/scores/{name}.json is not a cosine-scored list; "
-                               f"scored: {', '.join(lists) or 'none (run c_train.sh stage 3)'}")
+            raise DataDirError(
+                f"--threshold-from {name}: {exp}/scores/{name}.json is not a cosine-scored list; "
+                f"scored: {', '.join(lists) or 'none (run c_train.sh stage 3)'}"
+            )
     elif lists:  # the recipe's main list: a file named 'trials' scored under steps.score's default name
         named = [n for n, r in lists.items() if Path(r["trials"]).name == "trials"]
         name = next((n for n in named if n == f"{lists[n]['embeddings']}_trials"), (named or list(lists))[0])
         if len(lists) > 1:
-            print(f"gfa: {len(lists)} scored lists ({', '.join(lists)}); deciding with {name} "
-                  "(--threshold-from picks another)", file=sys.stderr)
+            print(
+                f"gfa: {len(lists)} scored lists ({', '.join(lists)}); deciding with {name} (--threshold-from picks another)",
+                file=sys.stderr,
+            )
     else:
         return None
     rec = lists[name]
-    return rec["eer"]["threshold"], (f"the EER threshold of {rec['trials']} ({name}: {rec['n']} trials, "
-                                     f"EER {100 * rec['eer']['value']:.2f}%)")
-
+    return rec["eer"]["threshold"], (
+        f"the EER threshold of {rec['trials']} ({name}: {rec['n']} trials, EER {100 * rec['eer']['value']:.2f}%)"
+    )
 
 
 def _array(x) -> np.ndarray:
@@ -71,15 +76,24 @@ def _waveform(x, sample_rate) -> tuple[np.ndarray, int]:
 class Experiment:
     """A trained experiment dir (``exp/<name>``) ready to embed, verify and explain."""
 
-    def __init__(self, exp_dir: Path, model: torch.nn.Module, cfg: dict, checkpoint: Path, device,
-                 dither_seed: int = 0, resample: bool = False):
+    def __init__(
+        self,
+        exp_dir: Path,
+        model: torch.nn.Module,
+        cfg: dict,
+        checkpoint: Path,
+        device,
+        dither_seed: int = 0,
+        resample: bool = False,
+    ):
         self.exp_dir, self.model, self.cfg, self.checkpoint = exp_dir, model, cfg, checkpoint
         self.device, self.dither_seed, self.resample = device, dither_seed, resample
         self.feat_dim = cfg["data"]["feat_dim"]
 
     @classmethod
-    def load(cls, exp_dir, checkpoint: str = "auto", device: str = "cpu", dither_seed: int = 0,
-             resample: bool = False) -> "Experiment":
+    def load(
+        cls, exp_dir, checkpoint: str = "auto", device: str = "cpu", dither_seed: int = 0, resample: bool = False
+    ) -> "Experiment":
         """The experiment's model (``auto``: avg_<train.average_last> if present, else last) on ``device``;
         ``resample``: audio at another rate than the feature conf's is resampled (said on stderr), not refused."""
         exp = Path(exp_dir).resolve()
@@ -108,13 +122,13 @@ class Experiment:
     def embed(self, inputs, sample_rate: int | None = None) -> np.ndarray:
         """(dim,) for one input, (n, dim) for a list."""
         feats = self.features(inputs, sample_rate)
-        emb = embed_arrays(self.model, self.cfg, self.exp_dir, {f"in{i}": f for i, f in enumerate(feats)},
-                           self.device, "gfa")
+        emb = embed_arrays(self.model, self.cfg, self.exp_dir, {f"in{i}": f for i, f in enumerate(feats)}, self.device, "gfa")
         out = np.stack([emb[f"in{i}"] for i in range(len(feats))])
         return out if isinstance(inputs, (list, tuple)) else out[0]
 
-    def verify(self, enrol, test, sample_rate: int | None = None, threshold: float | None = None,
-               threshold_from: str | None = None) -> tuple[float, bool | None]:
+    def verify(
+        self, enrol, test, sample_rate: int | None = None, threshold: float | None = None, threshold_from: str | None = None
+    ) -> tuple[float, bool | None]:
         """(cosine score, same speaker?) of two inputs; the decision uses ``threshold``, else the EER
         threshold of a scored list of the experiment (None when it has none)."""
         a, b = self.embed([enrol, test], sample_rate)
@@ -124,8 +138,7 @@ class Experiment:
             threshold = picked[0] if picked else None
         return score, (None if threshold is None else score > threshold)
 
-    def frequency_weights(self, inputs, method: str = "integrated_gradients", sample_rate: int | None = None,
-                          **kw) -> np.ndarray:
+    def frequency_weights(self, inputs, method: str = "integrated_gradients", sample_rate: int | None = None, **kw) -> np.ndarray:
         """(freq,) weights of this model over ``inputs``: b_extract.sh's reduction, with the cosine of each
         utterance's embedding to its own as the target (no speaker labels needed); ``kw`` go to
         gradients.any_model.model_frequency_weights (options, reduction, chunk_frames, ...)."""

@@ -20,6 +20,7 @@ Targets (what the map explains):
   ``references`` (one per utterance), or by default the utterance's own full-length embedding, its
   enrolment, which needs no classifier at all.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,6 +39,7 @@ def _logit_target(model: nn.Module, labels: torch.Tensor):
     def fn(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         out = model(x)  # (batch, classes)
         return out.gather(1, labels.to(out.device)[rows.to(out.device)][:, None]).squeeze(1)
+
     return fn
 
 
@@ -49,8 +51,10 @@ def _pick_target(target: str | None, head, labels, references) -> str:
     if target in ("cosine", "softmax", "logit") and labels is None:
         raise UsageError(f"target {target!r} needs labels (one class index per utterance)")
     if target in ("cosine", "softmax") and (head is None or not hasattr(head, "cosine")):
-        raise UsageError(f"target {target!r} needs a head with a cosine(emb) method; use target='logit' for a model "
-                         "that outputs class logits, or 'verification' for an embedding model")
+        raise UsageError(
+            f"target {target!r} needs a head with a cosine(emb) method; use target='logit' for a model "
+            "that outputs class logits, or 'verification' for an embedding model"
+        )
     return target
 
 
@@ -69,8 +73,9 @@ def runtime_inputs(method: str, pool_size: int, load, seed: int, internal_batch_
     return kw
 
 
-def target_for(target: str, model: nn.Module, head: nn.Module | None = None, label: int | None = None,
-               reference: torch.Tensor | None = None):
+def target_for(
+    target: str, model: nn.Module, head: nn.Module | None = None, label: int | None = None, reference: torch.Tensor | None = None
+):
     """``fn_for(n)``: one utterance's target repeated over n rows, as long_utterance_map takes it;
     ``label`` (class index) for cosine/softmax/logit, ``reference`` (1, emb) for verification."""
     if target == "logit":
@@ -85,11 +90,23 @@ def _own_embeddings(model: nn.Module, xs: list[torch.Tensor], device) -> torch.T
         return torch.cat([model(x[None].to(device)).float().cpu() for x in xs])  # (utterances, emb)
 
 
-def model_frequency_weights(model: nn.Module, feats, method: str = "integrated_gradients", *, labels=None,
-                            head: nn.Module | None = None, references=None, target: str | None = None,
-                            options: dict | None = None, reduction: str = "abs", bin0: str = "keep",
-                            chunk_frames: int = 1200, seed: int = 0, internal_batch_size: int = 16,
-                            device="cpu") -> np.ndarray:
+def model_frequency_weights(
+    model: nn.Module,
+    feats,
+    method: str = "integrated_gradients",
+    *,
+    labels=None,
+    head: nn.Module | None = None,
+    references=None,
+    target: str | None = None,
+    options: dict | None = None,
+    reduction: str = "abs",
+    bin0: str = "keep",
+    chunk_frames: int = 1200,
+    seed: int = 0,
+    internal_batch_size: int = 16,
+    device="cpu",
+) -> np.ndarray:
     """(freq,) float64 weight vector of ``model`` over the utterances ``feats`` (module docstring)."""
     if method not in METHODS:
         raise UsageError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
@@ -100,8 +117,7 @@ def model_frequency_weights(model: nn.Module, feats, method: str = "integrated_g
     model = model.to(device).eval()
     y = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
     if target == "verification":
-        refs = torch.as_tensor(references, dtype=torch.float32) if references is not None else \
-            _own_embeddings(model, xs, device)
+        refs = torch.as_tensor(references, dtype=torch.float32) if references is not None else _own_embeddings(model, xs, device)
         if len(refs) != len(xs):
             raise UsageError(f"references: {len(refs)} embeddings for {len(xs)} utterances")
     if y is not None and len(y) != len(xs):
@@ -111,8 +127,13 @@ def model_frequency_weights(model: nn.Module, feats, method: str = "integrated_g
     opts = {**(options or {}), **runtime_inputs(method, len(xs), xs.__getitem__, seed, internal_batch_size)}
     profiles = []
     for i, x in enumerate(xs):
-        fn_for = target_for(target, model, head, label=None if y is None else int(y[i]),
-                            reference=refs[i:i + 1] if target == "verification" else None)
+        fn_for = target_for(
+            target,
+            model,
+            head,
+            label=None if y is None else int(y[i]),
+            reference=refs[i : i + 1] if target == "verification" else None,
+        )
         m = long_utterance_map(method, model, x.to(device), fn_for, chunk_frames, opts)  # (time, freq)
         profiles.append(utterance_profile(m.numpy(), reduction))
     return frequency_weights(profiles, bin0)

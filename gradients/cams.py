@@ -6,6 +6,7 @@ frequency axis, and these methods refuse it with a clear error instead of return
 over frequency. Activations are captured with forward hooks and differentiated with
 ``torch.autograd.grad`` (no deprecated backward hooks, the batch dimension is kept).
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,9 +23,11 @@ def default_layers(model: nn.Module) -> list[str]:
     """Names of the 2-D stage outputs of a ResCNN / ResNet34 (the last one first)."""
     stages = getattr(model, "stages", None)
     if stages is None or not any(isinstance(m, nn.Conv2d) for m in stages.modules()):
-        raise NoFrequencyAxisError(f"{type(model).__name__} has no 2-D convolution stages: its layers have no "
-                                   "frequency axis (frequency is the channel dimension of a Conv1d); use an "
-                                   "input-gradient method (gradient, integrated_gradients, expected_gradients)")
+        raise NoFrequencyAxisError(
+            f"{type(model).__name__} has no 2-D convolution stages: its layers have no "
+            "frequency axis (frequency is the channel dimension of a Conv1d); use an "
+            "input-gradient method (gradient, integrated_gradients, expected_gradients)"
+        )
     names = [f"stages.{n}" for n, m in stages.named_children() if not isinstance(m, (nn.BatchNorm2d, nn.ReLU))]
     return names[::-1]
 

@@ -17,6 +17,7 @@ models' per-bin mean normalisation, the same neutral row: row-level curves do no
 for such models (see ../shared/reference/saliency.md section 6). Ties are broken by a seeded random
 permutation, so constant regions of a map are not ranked in storage order.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,14 +28,41 @@ MODES = ("insertion", "deletion")
 LEVELS = ("points", "rows")
 FILLS = ("time_mean", "dataset_mean", "zero")
 INSERTION_GRID = tuple(round(0.05 * i, 2) for i in range(21))
-DELETION_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
-                 0.9, 1.0)  # dense near 0, where deletion curves fall
+DELETION_GRID = (
+    0.0,
+    0.005,
+    0.01,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    1.0,
+)  # dense near 0, where deletion curves fall
 # The GFA README's legends (misc/insert.png, misc/delete.png): top-1 AUCs of a VoxCeleb2 ThinResNet34,
 # point level, time-mean fill; keys are this project's method names.
-PUBLISHED = {"expected_gradients": (0.7915, 0.0302), "igos": (0.7548, 0.0486), "integrated_gradients": (0.7472, 0.0363),
-             "mask": (0.6868, 0.0623), "layer_cam": (0.6540, 0.0587), "gradient_shap": (0.6037, 0.1040),
-             "fullgrad": (0.6018, 0.3147), "grad_cam_pp": (0.5265, 0.5230), "gradient": (0.4528, 0.0785),
-             "grad_cam": (0.3819, 0.3499)}
+PUBLISHED = {
+    "expected_gradients": (0.7915, 0.0302),
+    "igos": (0.7548, 0.0486),
+    "integrated_gradients": (0.7472, 0.0363),
+    "mask": (0.6868, 0.0623),
+    "layer_cam": (0.6540, 0.0587),
+    "gradient_shap": (0.6037, 0.1040),
+    "fullgrad": (0.6018, 0.3147),
+    "grad_cam_pp": (0.5265, 0.5230),
+    "gradient": (0.4528, 0.0785),
+    "grad_cam": (0.3819, 0.3499),
+}
 
 
 def check_grid(grid, name: str = "grid") -> np.ndarray:
@@ -70,8 +98,9 @@ def bootstrap_auc(hits: np.ndarray, grid, n_boot: int = 1000, seed: int = 0) -> 
     return float(lo), float(hi)
 
 
-def paired_auc_difference(hits_a: np.ndarray, hits_b: np.ndarray, grid, n_boot: int = 1000,
-                          seed: int = 0) -> tuple[float, float, float]:
+def paired_auc_difference(
+    hits_a: np.ndarray, hits_b: np.ndarray, grid, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
     """(AUC(a) - AUC(b), 95 % low, high) of two methods' mean curves on the same utterances: both are
     resampled with the same utterance draws, so the interval is for their difference. ``hits_*`` are
     (utterances, proportions) of 0/1, row i of both from utterance i."""
@@ -110,7 +139,7 @@ def smooth(m: np.ndarray, size: int) -> np.ndarray:
         return m
     t = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32))[None, None]  # (1, 1, time, freq)
     out = torch.nn.functional.avg_pool2d(t, size, stride=1, padding=size // 2, count_include_pad=False)
-    return out[0, 0, :m.shape[0], :m.shape[1]].numpy()
+    return out[0, 0, : m.shape[0], : m.shape[1]].numpy()
 
 
 def fill_for(kind: str, x: torch.Tensor, dataset_mean: torch.Tensor | None = None) -> torch.Tensor:
@@ -143,8 +172,16 @@ def hits(logits: torch.Tensor, label: int, k: int = 5) -> tuple[np.ndarray, np.n
     return (idx[:, 0] == label).cpu().numpy(), (idx == label).any(1).cpu().numpy()
 
 
-def utterance_curves(classify, x: torch.Tensor, label: int, rankings: dict, grids: dict, fills: dict,
-                     batch_size: int = 64, specs: list | None = None) -> dict:
+def utterance_curves(
+    classify,
+    x: torch.Tensor,
+    label: int,
+    rankings: dict,
+    grids: dict,
+    fills: dict,
+    batch_size: int = 64,
+    specs: list | None = None,
+) -> dict:
     """Correctness of every (ranking key, fill, mode) curve of one utterance.
 
     ``classify(batch) -> logits``; ``rankings``: key -> rank tensor ((time, freq) points or (freq,)
@@ -155,13 +192,13 @@ def utterance_curves(classify, x: torch.Tensor, label: int, rankings: dict, grid
     rows = [(s, int(k)) for s in specs for k in unit_counts(grids[s[2]], rankings[s[0]].numel())]
     top1, top5 = np.zeros(len(rows), bool), np.zeros(len(rows), bool)
     for i in range(0, len(rows), batch_size):
-        part = rows[i:i + batch_size]
+        part = rows[i : i + batch_size]
         batch = torch.cat([perturbed(x, rankings[key], torch.tensor([k]), mode, fills[f]) for (key, f, mode), k in part])
         with torch.no_grad():
-            top1[i:i + len(part)], top5[i:i + len(part)] = hits(classify(batch), label)
+            top1[i : i + len(part)], top5[i : i + len(part)] = hits(classify(batch), label)
     out, at = {}, 0
     for s in specs:
         n = len(grids[s[2]])
-        out[s] = (top1[at:at + n], top5[at:at + n])
+        out[s] = (top1[at : at + n], top5[at : at + n])
         at += n
     return out

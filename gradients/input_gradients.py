@@ -7,6 +7,7 @@ common length (never padded). Path methods flatten (utterance, step/sample) pair
 batch processed in chunks of ``internal_batch_size`` rows (the memory bound), accumulating weighted
 gradients per utterance with ``index_add_``. Random draws use an explicit ``torch.Generator``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -83,8 +84,9 @@ def input_x_gradient(fn, x: torch.Tensor) -> torch.Tensor:
     return x.detach() * gradient(fn, x)
 
 
-def integrated_gradients(fn, x: torch.Tensor, baseline="zero", steps: int = 50, rule: str = "gausslegendre",
-                         internal_batch_size: int | None = None) -> torch.Tensor:
+def integrated_gradients(
+    fn, x: torch.Tensor, baseline="zero", steps: int = 50, rule: str = "gausslegendre", internal_batch_size: int | None = None
+) -> torch.Tensor:
     """(x - x') * integral of dS/dx along the straight path (completeness: ``completeness_delta``)."""
     x = x.detach()
     base = make_baseline(baseline, x).detach()
@@ -95,8 +97,7 @@ def integrated_gradients(fn, x: torch.Tensor, baseline="zero", steps: int = 50, 
         u, j = rows // k, rows % k
         return base[u] + alphas[j, None, None] * diff[u], u
 
-    acc = _accumulate(fn, len(x) * k, points, lambda rows: weights[rows % k, None, None], len(x), x,
-                      internal_batch_size)
+    acc = _accumulate(fn, len(x) * k, points, lambda rows: weights[rows % k, None, None], len(x), x, internal_batch_size)
     return acc * diff
 
 
@@ -113,12 +114,18 @@ def _fit_reference(ref: torch.Tensor, length: int, start: int) -> torch.Tensor:
     if len(ref) < length:
         ref = ref.repeat(-(-length // len(ref)), 1)
     start = start % (len(ref) - length + 1)
-    return ref[start:start + length]
+    return ref[start : start + length]
 
 
-def expected_gradients(fn, x: torch.Tensor, references: list[torch.Tensor], n_samples: int = 50,
-                       generator: torch.Generator | None = None, internal_batch_size: int | None = None,
-                       noise_std: float = 0.0) -> torch.Tensor:
+def expected_gradients(
+    fn,
+    x: torch.Tensor,
+    references: list[torch.Tensor],
+    n_samples: int = 50,
+    generator: torch.Generator | None = None,
+    internal_batch_size: int | None = None,
+    noise_std: float = 0.0,
+) -> torch.Tensor:
     """Mean over samples of (x~ - x') * dS/dx at x' + a (x~ - x'), x' a reference utterance drawn from
     data (tiled/cropped to x's length), a ~ U(0, 1); x~ = x (+ N(0, noise_std^2) for GradientSHAP)."""
     if not references:
@@ -143,15 +150,23 @@ def expected_gradients(fn, x: torch.Tensor, references: list[torch.Tensor], n_sa
     return _accumulate(fn, n, points, lambda rows: diff[rows] / n_samples, b, x, internal_batch_size)
 
 
-def gradient_shap(fn, x, references: list[torch.Tensor], n_samples: int = 5, stdevs: float = 0.0,
-                  generator=None, internal_batch_size=None) -> torch.Tensor:
+def gradient_shap(
+    fn, x, references: list[torch.Tensor], n_samples: int = 5, stdevs: float = 0.0, generator=None, internal_batch_size=None
+) -> torch.Tensor:
     """Captum-style GradientSHAP (``references`` are Captum's baselines): Expected Gradients with
     Gaussian input noise of std ``stdevs``."""
     return expected_gradients(fn, x, references, n_samples, generator, internal_batch_size, noise_std=stdevs)
 
 
-def smoothgrad(fn, x: torch.Tensor, n_samples: int = 25, noise_frac: float = 0.15, squared: bool = False,
-               generator=None, internal_batch_size=None) -> torch.Tensor:
+def smoothgrad(
+    fn,
+    x: torch.Tensor,
+    n_samples: int = 25,
+    noise_frac: float = 0.15,
+    squared: bool = False,
+    generator=None,
+    internal_batch_size=None,
+) -> torch.Tensor:
     """Mean gradient over x + eps, eps ~ N(0, sigma^2) with sigma per bin = noise_frac * (max_t - min_t)."""
     x = x.detach()
     g = generator or torch.Generator().manual_seed(0)

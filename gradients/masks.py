@@ -24,6 +24,7 @@ I-GOS's departures from the paper and its code (zhongangqi/IGOS), kept on purpos
   (time/down x freq/down) mask, chosen so that deleting everything costs about the whole target;
 - no l1 annealing: the paper divides l1 by 10 or 5 mid-run when the score stalls; here l1 is fixed.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,7 @@ from core.errors import UsageError
 
 def _check(iterations: int, down: int, l1: float, tv: float) -> None:
     if iterations < 1 or down < 1 or l1 < 0 or tv < 0:
-        raise UsageError(f"mask methods need iterations >= 1, down >= 1, l1 >= 0, tv >= 0; got "
-                         f"{iterations}, {down}, {l1}, {tv}")
+        raise UsageError(f"mask methods need iterations >= 1, down >= 1, l1 >= 0, tv >= 0; got {iterations}, {down}, {l1}, {tv}")
 
 
 def _small(x: torch.Tensor, down: int) -> tuple[int, int]:
@@ -72,9 +72,19 @@ class _Perturbed:
         return (1 - up).clamp(0, 1)  # (batch, time, freq)
 
 
-def meaningful_mask(fn, x: torch.Tensor, iterations: int = 150, lr: float = 0.1, l1: float = 1.0, tv: float = 0.2,
-                    tv_beta: float = 3.0, down: int = 4, fill: str = "time_mean", noise: float = 0.0,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+def meaningful_mask(
+    fn,
+    x: torch.Tensor,
+    iterations: int = 150,
+    lr: float = 0.1,
+    l1: float = 1.0,
+    tv: float = 0.2,
+    tv_beta: float = 3.0,
+    down: int = 4,
+    fill: str = "time_mean",
+    noise: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Fong & Vedaldi's mask: Adam on m (lr), clamped to [0, 1] after every step."""
     _check(iterations, down, l1, tv)
     x = x.detach()
@@ -102,10 +112,23 @@ def _integrated_direction(score: _Perturbed, m: torch.Tensor, steps: int) -> tor
     return acc
 
 
-def igos(fn, x: torch.Tensor, iterations: int = 15, steps: int = 20, l1: float = 1.0, tv: float = 0.2,
-         tv_beta: float = 2.0, down: int = 4, fill: str = "time_mean", noise: float = 0.0, step0: float = 1.0,
-         armijo_c: float = 1e-4, armijo_beta: float = 0.2, max_tries: int = 8,
-         generator: torch.Generator | None = None) -> torch.Tensor:
+def igos(
+    fn,
+    x: torch.Tensor,
+    iterations: int = 15,
+    steps: int = 20,
+    l1: float = 1.0,
+    tv: float = 0.2,
+    tv_beta: float = 2.0,
+    down: int = 4,
+    fill: str = "time_mean",
+    noise: float = 0.0,
+    step0: float = 1.0,
+    armijo_c: float = 1e-4,
+    armijo_beta: float = 0.2,
+    max_tries: int = 8,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """I-GOS: descend along the integrated gradient of S w.r.t. the mask (path a m, a in (0, 1]) plus the
     regulariser's gradient, with an Armijo backtracking line search per utterance. The direction is
     scaled so its largest entry is 1: ``step0`` is the largest change of one mask entry tried first,
@@ -134,8 +157,9 @@ def igos(fn, x: torch.Tensor, iterations: int = 15, steps: int = 20, l1: float =
     return score.deletion(m)
 
 
-def _armijo_steps(objective, m: torch.Tensor, g: torch.Tensor, d: torch.Tensor, step0: float, c: float,
-                  beta: float, max_tries: int) -> torch.Tensor:
+def _armijo_steps(
+    objective, m: torch.Tensor, g: torch.Tensor, d: torch.Tensor, step0: float, c: float, beta: float, max_tries: int
+) -> torch.Tensor:
     """Per utterance, the first t in step0 * beta^k (k < max_tries) with L(m - t d) <= L(m) - c t <g, d>;
     an utterance that never satisfies it gets step0 * beta^max_tries. m, g, d: (batch, 1, t', f')."""
     slope = (g * d).flatten(1).sum(1)  # (batch,)

@@ -6,6 +6,7 @@ time-sum of the input gradient of a mean-normalised model is exactly 0 per bin).
 counts equally, whatever its length. Bin 0 of a Kaldi spectrogram is the log energy, not the DC
 bin: ``bin0`` keeps it (GFA), sets it to its neighbour's value, or to the mean of the other bins.
 """
+
 from __future__ import annotations
 
 import numpy as np

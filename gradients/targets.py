@@ -10,6 +10,7 @@ can flatten (utterance, step) pairs into one batch.
 - ``verification``: cosine between the utterance's embedding and a reference embedding (e.g. its
   speaker's mean embedding), for models trained without a classifier.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,13 @@ from core.errors import UsageError
 TARGETS = ("cosine", "softmax", "verification")
 
 
-def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labels: torch.Tensor | None = None,
-                references: torch.Tensor | None = None):
+def make_target(
+    kind: str,
+    model: nn.Module,
+    head: nn.Module | None = None,
+    labels: torch.Tensor | None = None,
+    references: torch.Tensor | None = None,
+):
     """``fn(x, rows)``; ``labels`` (n,) for cosine/softmax, ``references`` (n, emb) for verification."""
     if kind not in TARGETS:
         raise UsageError(f"unknown target {kind!r}; valid: {', '.join(TARGETS)}")
@@ -35,6 +41,7 @@ def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labe
             if kind == "cosine":
                 return cos.gather(1, y[:, None]).squeeze(1)
             return torch.softmax(cos, dim=1).gather(1, y[:, None]).squeeze(1)
+
         return fn
     if references is None:
         raise UsageError("target 'verification' needs reference embeddings")
@@ -43,6 +50,7 @@ def make_target(kind: str, model: nn.Module, head: nn.Module | None = None, labe
     def fn_v(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         e = F.normalize(model(x), dim=1)  # (batch, emb)
         return (e * refs.to(e.device)[rows.to(e.device)]).sum(dim=1)
+
     return fn_v
 
 

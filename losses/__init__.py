@@ -1,4 +1,5 @@
 """Losses: margin heads (``margin.py``, registry ``LOSSES`` below); the metrics are in evaluation/."""
+
 from __future__ import annotations
 
 from torch import nn

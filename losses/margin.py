@@ -3,6 +3,7 @@ margin scheduler. Each head maps embeddings (batch, emb) to logits (batch, class
 ``loss(emb, labels)`` returns (mean cross-entropy, logits). ``cosine(emb)`` gives the unscaled,
 margin-free cosines of the cosine heads (the GFA saliency target).
 """
+
 from __future__ import annotations
 
 import math
@@ -88,8 +89,7 @@ class AAMSoftmax(_MarginHead):
     only where cos(theta_y) > 0.
     """
 
-    def __init__(self, emb_dim: int, num_classes: int, margin: float = 0.2, scale: float = 30.0,
-                 easy_margin: bool = False):
+    def __init__(self, emb_dim: int, num_classes: int, margin: float = 0.2, scale: float = 30.0, easy_margin: bool = False):
         super().__init__(emb_dim, num_classes, margin, scale)
         self.easy_margin = easy_margin
 

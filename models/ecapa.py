@@ -7,6 +7,7 @@ aggregation (concat, 1x1 conv to 3C) -> attentive statistics pooling with global
 (without the final BN), the size of SpeechBrain's ECAPA_TDNN. Convolutions use zero "same" padding
 and the tensors stay channel-first throughout.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,11 @@ class TDNNBlock(nn.Sequential):
     """Conv1d (same padding) -> ReLU -> BN over (batch, channels, time)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int = 1, dilation: int = 1):
-        super().__init__(nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2),
-                         nn.ReLU(inplace=True), nn.BatchNorm1d(c_out))
+        super().__init__(
+            nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2),
+            nn.ReLU(inplace=True),
+            nn.BatchNorm1d(c_out),
+        )
 
 
 class Res2Conv(nn.Module):
@@ -46,8 +50,7 @@ class Res2Conv(nn.Module):
 class SEBlock(nn.Module):
     def __init__(self, c: int, bottleneck: int = 128):
         super().__init__()
-        self.fc = nn.Sequential(nn.Conv1d(c, bottleneck, 1), nn.ReLU(inplace=True), nn.Conv1d(bottleneck, c, 1),
-                                nn.Sigmoid())
+        self.fc = nn.Sequential(nn.Conv1d(c, bottleneck, 1), nn.ReLU(inplace=True), nn.Conv1d(bottleneck, c, 1), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, c, time)
         return x * self.fc(x.mean(dim=2, keepdim=True))
@@ -56,8 +59,7 @@ class SEBlock(nn.Module):
 class SERes2Block(nn.Module):
     def __init__(self, c: int, kernel: int, dilation: int, scale: int = 8, se_channels: int = 128):
         super().__init__()
-        self.body = nn.Sequential(TDNNBlock(c, c), Res2Conv(c, kernel, dilation, scale), TDNNBlock(c, c),
-                                  SEBlock(c, se_channels))
+        self.body = nn.Sequential(TDNNBlock(c, c), Res2Conv(c, kernel, dilation, scale), TDNNBlock(c, c), SEBlock(c, se_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x) + x
@@ -86,9 +88,17 @@ class AttentiveStatsPool(nn.Module):
 
 
 class ECAPA_TDNN(nn.Module):  # noqa: N801 (registry key is the class name)
-    def __init__(self, feat_dim: int = 80, channels: int = 512, embedding_dim: int = 192, scale: int = 8,
-                 se_channels: int = 128, attention_channels: int = 128, emb_bn: bool = False,
-                 attention: dict | None = None):
+    def __init__(
+        self,
+        feat_dim: int = 80,
+        channels: int = 512,
+        embedding_dim: int = 192,
+        scale: int = 8,
+        se_channels: int = 128,
+        attention_channels: int = 128,
+        emb_bn: bool = False,
+        attention: dict | None = None,
+    ):
         super().__init__()
         self.frontend = FrontEnd(feat_dim, attention)
         c = channels

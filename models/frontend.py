@@ -1,6 +1,7 @@
 """Input front end shared by every model: per-utterance mean normalisation, then the optional GFA
 frequency-attention layer. Inputs are (batch, time, freq) log spectra; outputs keep that shape.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -70,16 +71,20 @@ class FrontEnd(nn.Module):
         if attention:
             unknown = set(attention) - ATTENTION_KEYS
             if unknown or "prior" not in attention:
-                raise UsageError(f"attention: unknown key(s) {sorted(unknown)} or no 'prior'; "
-                                 f"valid: {', '.join(sorted(ATTENTION_KEYS))}")
+                raise UsageError(
+                    f"attention: unknown key(s) {sorted(unknown)} or no 'prior'; valid: {', '.join(sorted(ATTENTION_KEYS))}"
+                )
             prior = attention["prior"]
             if prior is None or isinstance(prior, (str, Path)):
-                raise UsageError(f"attention: prior {prior!r} is a name or path; models take the values (the entry "
-                                 "point resolves mel, published names and files: recipe/experiment.py:resolve_prior)")
+                raise UsageError(
+                    f"attention: prior {prior!r} is a name or path; models take the values (the entry "
+                    "point resolves mel, published names and files: recipe/experiment.py:resolve_prior)"
+                )
             prior = np.asarray(prior, dtype=np.float64)
             check_prior(prior, feat_dim, "values")
-            self.attention = FreqAttention(prior, bool(attention.get("learn_prior", False)),
-                                           attention.get("w_init", 2.0), attention.get("b_init", -1.0))
+            self.attention = FreqAttention(
+                prior, bool(attention.get("learn_prior", False)), attention.get("w_init", 2.0), attention.get("b_init", -1.0)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, freq)
         if x.dim() != 3 or x.shape[-1] != self.feat_dim:

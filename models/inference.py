@@ -1,4 +1,5 @@
 """Embedding extraction over full-length utterances (chunks of very long ones are averaged)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ def extract_embeddings(model: nn.Module, batches, device: torch.device | str = "
     embed = getattr(model, "embed", model)
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
-    for items, x in (progress(batches) if progress else batches):
+    for items, x in progress(batches) if progress else batches:
         out = embed(x.to(device)).float().cpu().numpy()  # (batch, emb)
         for (utt, _, _), e in zip(items, out):
             sums[utt] = sums.get(utt, 0.0) + e

@@ -1,4 +1,5 @@
 """Parameter and MAC counts of a model (used by steps.model_info and the tests)."""
+
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,7 @@
 """Everything about attention priors: the published GFA vectors, the mel prior, the checks a prior
 passes, reading a weight vector from b_extract.sh's files, and the variants the prior experiment trains
 (smoothed, shuffled, band indicator). models/frontend.py holds the layers that use them."""
+
 from __future__ import annotations
 
 import re
@@ -72,7 +73,7 @@ def smooth_alternation(v: np.ndarray, first: int = 1) -> np.ndarray:
     bin) are kept. The filter's response is 1 at zero frequency and 0 at the period-2 frequency, so it
     removes the stride-2 convolution's even/odd zig-zag completely and leaves a linear trend as it is."""
     v = np.asarray(v, dtype=np.float64)
-    x = np.concatenate([v[first:first + 1], v[first:], v[-1:]])  # (freq - first + 2,) edge-padded
+    x = np.concatenate([v[first : first + 1], v[first:], v[-1:]])  # (freq - first + 2,) edge-padded
     out = v.copy()
     out[first:] = 0.25 * x[:-2] + 0.5 * x[1:-1] + 0.25 * x[2:]
     return out

@@ -4,6 +4,7 @@
 key of MODELS and every other key an argument of that class; anything else fails before any
 computation with a message listing the valid choices.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -28,4 +29,3 @@ def build_model(cfg: dict, feat_dim: int) -> nn.Module:
 
 def check_model_config(cfg: dict) -> None:
     check_entry("model", MODELS, cfg)
-

@@ -4,6 +4,7 @@
 -> residual block with time/frequency gates -> Dropout -> AdaptiveAvgPool2d((1, 4)) -> Linear -> BN
 = embedding. With channels (64, 128, 256) and 161 bins the body has 4.045 M parameters.
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,16 +48,28 @@ class GatedBlock(nn.Module):
 
 
 class ResCNN(nn.Module):
-    def __init__(self, feat_dim: int = 161, channels: tuple[int, ...] = (64, 128, 256), embedding_dim: int = 256,
-                 dropout: float = 0.0, kernel_size: int = 5, pool_freq: int = 4, attention: dict | None = None):
+    def __init__(
+        self,
+        feat_dim: int = 161,
+        channels: tuple[int, ...] = (64, 128, 256),
+        embedding_dim: int = 256,
+        dropout: float = 0.0,
+        kernel_size: int = 5,
+        pool_freq: int = 4,
+        attention: dict | None = None,
+    ):
         super().__init__()
         if not channels:
             raise UsageError("ResCNN: channels must list at least one stage width")
         self.frontend = FrontEnd(feat_dim, attention)
         stages, c_in = [], 1
         for i, c in enumerate(channels):
-            stages += [nn.Conv2d(c_in, c, kernel_size, stride=2, padding=kernel_size // 2, bias=(i == 0)),
-                       nn.BatchNorm2d(c), nn.ReLU(inplace=True), GatedBlock(c)]
+            stages += [
+                nn.Conv2d(c_in, c, kernel_size, stride=2, padding=kernel_size // 2, bias=(i == 0)),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+                GatedBlock(c),
+            ]
             c_in = c
         self.stages = nn.Sequential(*stages)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()

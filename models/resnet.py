@@ -4,6 +4,7 @@
 stages [3, 4, 6, 3] with widths m, 2m, 4m, 8m (strides 1, 2, 2, 2) -> temporal statistics pooling
 over (channels x freq') -> Linear = embedding. m = 32, 80 bins, 256-dim: about 6.6 M parameters.
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,17 +32,24 @@ class BasicBlock(nn.Module):
 
 
 class ResNet34(nn.Module):
-    def __init__(self, feat_dim: int = 80, base_channels: int = 32, blocks: tuple[int, ...] = (3, 4, 6, 3),
-                 embedding_dim: int = 256, attention: dict | None = None):
+    def __init__(
+        self,
+        feat_dim: int = 80,
+        base_channels: int = 32,
+        blocks: tuple[int, ...] = (3, 4, 6, 3),
+        embedding_dim: int = 256,
+        attention: dict | None = None,
+    ):
         super().__init__()
         self.frontend = FrontEnd(feat_dim, attention)
         m = base_channels
         self.stem = nn.Sequential(nn.Conv2d(1, m, 3, padding=1, bias=False), nn.BatchNorm2d(m), nn.ReLU(inplace=True))
         stages, c_in, freq = [], m, feat_dim
         for i, n in enumerate(blocks):
-            c_out, stride = m * 2 ** i, 1 if i == 0 else 2
-            stages.append(nn.Sequential(*[BasicBlock(c_in if j == 0 else c_out, c_out, stride if j == 0 else 1)
-                                          for j in range(n)]))
+            c_out, stride = m * 2**i, 1 if i == 0 else 2
+            stages.append(
+                nn.Sequential(*[BasicBlock(c_in if j == 0 else c_out, c_out, stride if j == 0 else 1) for j in range(n)])
+            )
             c_in, freq = c_out, (freq - 1) // stride + 1
         self.stages = nn.Sequential(*stages)
         self.fc = nn.Linear(2 * c_in * freq, embedding_dim)

@@ -7,6 +7,7 @@ padding, context 15 frames) -> mean + std pooling -> segment6 (Linear -> ReLU ->
 configured ``embedding_layer``: segment7 (GFA), segment6, or segment6_affine (Kaldi's tdnn6.affine,
 before the ReLU). Channels (512, 512, 512, 512, 1500) on 161 bins: 4.695 M; TDNN-s (256 x 4, 768): 1.787 M.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,9 +29,15 @@ def stats_pool(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 
 
 class TDNN(nn.Module):
-    def __init__(self, feat_dim: int = 161, channels: tuple[int, ...] = (512, 512, 512, 512, 1500),
-                 segment_dims: tuple[int, int] = (512, 256), embedding_layer: str = "segment7",
-                 dropout: float = 0.0, attention: dict | None = None):
+    def __init__(
+        self,
+        feat_dim: int = 161,
+        channels: tuple[int, ...] = (512, 512, 512, 512, 1500),
+        segment_dims: tuple[int, int] = (512, 256),
+        embedding_layer: str = "segment7",
+        dropout: float = 0.0,
+        attention: dict | None = None,
+    ):
         super().__init__()
         if len(channels) != 5:
             raise UsageError(f"TDNN: channels needs 5 widths (frame1-5), got {list(channels)}")
@@ -45,8 +52,9 @@ class TDNN(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.segment6 = nn.Linear(2 * channels[-1], segment_dims[0])
         self.segment6_post = nn.Sequential(nn.ReLU(inplace=False), nn.BatchNorm1d(segment_dims[0]))
-        self.segment7 = nn.Sequential(nn.Linear(segment_dims[0], segment_dims[1]), nn.ReLU(inplace=True),
-                                      nn.BatchNorm1d(segment_dims[1]))
+        self.segment7 = nn.Sequential(
+            nn.Linear(segment_dims[0], segment_dims[1]), nn.ReLU(inplace=True), nn.BatchNorm1d(segment_dims[1])
+        )
         self.embedding_layer = embedding_layer
         self.emb_dim = segment_dims[1]
         self.min_frames = 1 + sum((k - 1) * d for k, d in zip(KERNELS, DILATIONS))  # 15

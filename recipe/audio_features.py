@@ -7,6 +7,7 @@ embedding under any name. Then the features are embedded like ``steps.extract_em
 equal chunks, averaged). With ``data.vad: true`` the frames are selected by energy VAD computed with
 the experiment's ``vad.conf``, as the training egs were.
 """
+
 from __future__ import annotations
 
 import sys
@@ -64,8 +65,9 @@ def read_wav_list(path: Path) -> dict[str, str]:
         else:
             key, spec = line.split(None, 1)
         if key in out:
-            raise DataDirError(f"{path}:{n}: key {key!r} repeated (line: {line!r}); give each input a unique key "
-                               "as '<key> <path>'")
+            raise DataDirError(
+                f"{path}:{n}: key {key!r} repeated (line: {line!r}); give each input a unique key as '<key> <path>'"
+            )
         out[key] = spec
     if not out:
         raise DataDirError(f"{path}: no inputs")
@@ -75,13 +77,17 @@ def read_wav_list(path: Path) -> dict[str, str]:
 def exp_feature_options(exp: Path, inputs: dict, tool: str):
     conf = exp / inputs["feat_conf"] if inputs.get("feat_conf") else None
     if conf is None:
-        warn(tool, f"{exp} records no feature conf; using Kaldi's {inputs['feat_type']} defaults, which may not "
-             "be what the model was trained on")
+        warn(
+            tool,
+            f"{exp} records no feature conf; using Kaldi's {inputs['feat_type']} defaults, which may not "
+            "be what the model was trained on",
+        )
     return read_options(inputs["feat_type"], conf)
 
 
-def wav_features(exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dither_seed: int = 0,
-                 resample: bool = False) -> dict[str, np.ndarray]:
+def wav_features(
+    exp: Path, inputs: dict, wavs: dict[str, str], tool: str, dither_seed: int = 0, resample: bool = False
+) -> dict[str, np.ndarray]:
     """key -> (time, freq) features of each input; any unreadable or unfit input is an error naming it."""
     audio = []
     for key, spec in wavs.items():
@@ -101,8 +107,15 @@ def resampled(item: tuple, rate: int, tool: str) -> tuple:
     return key, resample_audio(x, sr, rate), rate
 
 
-def audio_features(exp: Path, inputs: dict, audio: list, tool: str, dither_seed: int = 0,
-                   names: dict[str, str] | None = None, resample: bool = False) -> dict[str, np.ndarray]:
+def audio_features(
+    exp: Path,
+    inputs: dict,
+    audio: list,
+    tool: str,
+    dither_seed: int = 0,
+    names: dict[str, str] | None = None,
+    resample: bool = False,
+) -> dict[str, np.ndarray]:
     """key -> (time, freq) features of in-memory audio: (key, samples (channels, n) in int16 scale or an
     AudioError, sample rate) each, checked as steps/make_<type>.sh checks a wav. With ``resample``,
     audio at another rate than the feature conf's is resampled to it, and the tool says so."""
@@ -117,8 +130,9 @@ def audio_features(exp: Path, inputs: dict, audio: list, tool: str, dither_seed:
             continue
         feats[key] = compute_batch([mono], opts, [content_rng(dither_seed, mono)])[0]
     if failed:
-        raise DataDirError(f"{len(failed)} of {len(audio)} input(s) could not be used (see the warnings above): "
-                           f"{', '.join(failed[:5])}")
+        raise DataDirError(
+            f"{len(failed)} of {len(audio)} input(s) could not be used (see the warnings above): {', '.join(failed[:5])}"
+        )
     return feats
 
 
@@ -135,11 +149,11 @@ def exp_vad_masks(exp: Path, feats: dict[str, np.ndarray], tool: str) -> dict[st
     return masks
 
 
-def embed_arrays(model, cfg: dict, exp: Path, feats: dict[str, np.ndarray], device, tool: str,
-                 max_frames: int = 3000) -> dict[str, np.ndarray]:
+def embed_arrays(
+    model, cfg: dict, exp: Path, feats: dict[str, np.ndarray], device, tool: str, max_frames: int = 3000
+) -> dict[str, np.ndarray]:
     """key -> embedding of in-memory features (VAD applied when the experiment's data.vad says so)."""
     masks = exp_vad_masks(exp, feats, tool) if cfg["data"].get("vad") else {}
     lengths = {k: int(masks[k].sum()) if k in masks else len(f) for k, f in feats.items()}
-    loader = UtteranceLoader(feats, lengths, max_frames=max_frames, min_frames=getattr(model, "min_frames", 1),
-                             voiced=masks)
+    loader = UtteranceLoader(feats, lengths, max_frames=max_frames, min_frames=getattr(model, "min_frames", 1), voiced=masks)
     return extract_embeddings(model, loader, device)

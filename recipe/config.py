@@ -7,6 +7,7 @@ can hold; values are parsed as YAML scalars/lists and are applied to the YAML be
 ``--set optim.name=SGD`` brings SGD's keys. Every error lists the valid choices and is raised before
 any work starts or anything is written.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,25 +27,39 @@ FEAT_TYPES = ("spect", "fbank", "mfcc")
 POS = {"lo": 1}
 FRACTION = Spec(0.0, float, lo=0.0, hi=1.0)
 # (section, keys, keys a --set of one of them removes from the YAML): one budget, one margin schedule
-EXCLUSIVE = [("train", {"steps"}, {"epochs", "passes"}), ("train", {"epochs"}, {"steps", "passes"}),
-             ("train", {"passes"}, {"steps", "epochs"}),
-             ("margin_warmup", {"steps", "start"}, {"fraction", "start_fraction"}),
-             ("margin_warmup", {"fraction", "start_fraction"}, {"steps", "start"})]
+EXCLUSIVE = [
+    ("train", {"steps"}, {"epochs", "passes"}),
+    ("train", {"epochs"}, {"steps", "passes"}),
+    ("train", {"passes"}, {"steps", "epochs"}),
+    ("margin_warmup", {"steps", "start"}, {"fraction", "start_fraction"}),
+    ("margin_warmup", {"fraction", "start_fraction"}, {"steps", "start"}),
+]
 SCHEMA: dict[str, dict[str, Spec]] = {
-    "data": {"feat_type": Spec("spect", str, choices=FEAT_TYPES), "feat_dim": Spec(161, int, **POS),
-             "vad": Spec(False, bool)},
+    "data": {"feat_type": Spec("spect", str, choices=FEAT_TYPES), "feat_dim": Spec(161, int, **POS), "vad": Spec(False, bool)},
     # margin 0 -> loss.margin: over ``steps`` after ``start`` steps, or over ``fraction`` of the budget
     # after ``start_fraction`` of it (one or the other)
-    "margin_warmup": {"steps": Spec(0, int, lo=0), "start": Spec(0, int, lo=0), "fraction": FRACTION,
-                      "start_fraction": FRACTION},
+    "margin_warmup": {"steps": Spec(0, int, lo=0), "start": Spec(0, int, lo=0), "fraction": FRACTION, "start_fraction": FRACTION},
     # budget: steps, else epochs, else passes over the egs (training/budget.py)
-    "train": {"epochs": Spec(0, int, lo=0), "steps": Spec(0, int, lo=0), "passes": Spec(20.0, float, lo=0.0, lo_open=True),
-              "grad_clip": Spec(0.0, float, lo=0.0), "converge_tol": Spec(0.03, float, lo=0.0, lo_open=True),
-              "batch_size": Spec(128, int, **POS), "crop_min": Spec(200, int, **POS),
-              "crop_max": Spec(400, int, **POS), "valid_frames": Spec(300, int, **POS), "seed": Spec(123456, int, lo=0),
-              "test_every": Spec(4, int, **POS), "num_workers": Spec(2, int, lo=0), "keep_last": Spec(5, int, lo=0),
-              "average_last": Spec(0, int, lo=0), "amp": Spec("none", str, choices=("none", "bf16", "fp16")),
-              "channels_last": Spec(False, bool), "compile": Spec(False, bool), "init_from": Spec("", str)},
+    "train": {
+        "epochs": Spec(0, int, lo=0),
+        "steps": Spec(0, int, lo=0),
+        "passes": Spec(20.0, float, lo=0.0, lo_open=True),
+        "grad_clip": Spec(0.0, float, lo=0.0),
+        "converge_tol": Spec(0.03, float, lo=0.0, lo_open=True),
+        "batch_size": Spec(128, int, **POS),
+        "crop_min": Spec(200, int, **POS),
+        "crop_max": Spec(400, int, **POS),
+        "valid_frames": Spec(300, int, **POS),
+        "seed": Spec(123456, int, lo=0),
+        "test_every": Spec(4, int, **POS),
+        "num_workers": Spec(2, int, lo=0),
+        "keep_last": Spec(5, int, lo=0),
+        "average_last": Spec(0, int, lo=0),
+        "amp": Spec("none", str, choices=("none", "bf16", "fp16")),
+        "channels_last": Spec(False, bool),
+        "compile": Spec(False, bool),
+        "init_from": Spec("", str),
+    },
 }
 NAMED = {"optim": (OPTIMIZERS, "SGD"), "scheduler": (SCHEDULERS, "ReduceLROnPlateau")}
 SECTIONS = ("data", "model", "loss", "margin_warmup", "optim", "scheduler", "train")
@@ -88,8 +103,10 @@ def _resolve(raw: dict, where: str) -> dict:
     cfg = {s: _section(raw, s, where) for s in ("data", "margin_warmup", "optim", "scheduler", "train")}
     cfg["model"] = copy.deepcopy(raw.get("model") or {})
     loss = raw.get("loss") or {}
-    cfg["loss"] = {**({"name": "AAMSoftmax", "margin": 0.2, "scale": 30.0}
-                      if loss.get("name", "AAMSoftmax") == "AAMSoftmax" else {}), **loss}
+    cfg["loss"] = {
+        **({"name": "AAMSoftmax", "margin": 0.2, "scale": 30.0} if loss.get("name", "AAMSoftmax") == "AAMSoftmax" else {}),
+        **loss,
+    }
     return {s: cfg[s] for s in SECTIONS}
 
 
@@ -108,8 +125,9 @@ def validate(cfg: dict, where: str = "config") -> dict:
     if (m["steps"] or m["start"]) and (m["fraction"] or m["start_fraction"]):
         raise ConfigError(f"{where}: margin_warmup takes steps/start or fraction/start_fraction, not both")
     if m["fraction"] + m["start_fraction"] > 1.0:
-        raise ConfigError(f"{where}: margin_warmup.start_fraction + fraction must be <= 1, got "
-                          f"{m['start_fraction']} + {m['fraction']}")
+        raise ConfigError(
+            f"{where}: margin_warmup.start_fraction + fraction must be <= 1, got {m['start_fraction']} + {m['fraction']}"
+        )
     if t["crop_min"] > t["crop_max"]:
         raise ConfigError(f"{where}: need train.crop_min <= train.crop_max, got {t['crop_min']}, {t['crop_max']}")
     return cfg
@@ -185,8 +203,11 @@ def _unique_mapping(loader: UniqueKeyLoader, node, deep: bool = False) -> dict:
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice: at line {seen[key] + 1} and at line {key_node.start_mark.line + 1}",
-                key_node.start_mark)
+                None,
+                None,
+                f"key {key!r} is given twice: at line {seen[key] + 1} and at line {key_node.start_mark.line + 1}",
+                key_node.start_mark,
+            )
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep=deep)
 
@@ -235,8 +256,10 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict:
         raw = read_yaml(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
         if path.name in RENAMED and not path.exists():
-            raise ConfigError(f"{path}: renamed to {path.with_name(RENAMED[path.name])} (the paper configs with a "
-                              "prior are <model>_gfa-<prior>.yaml)") from None
+            raise ConfigError(
+                f"{path}: renamed to {path.with_name(RENAMED[path.name])} (the paper configs with a "
+                "prior are <model>_gfa-<prior>.yaml)"
+            ) from None
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e})") from None

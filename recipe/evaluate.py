@@ -1,5 +1,6 @@
 """Helpers shared by the training, embedding and scoring entry points: read trials and features of
 a data dir, embed its utterances, score trials."""
+
 from __future__ import annotations
 
 import sys
@@ -25,8 +26,9 @@ def read_trials(path: str | Path, utts: set[str] | None = None) -> list[tuple[st
     return [(e.key, e.fields[0], e.fields[1]) for e in read_table(path, 2, 2, sorted_unique=False)]
 
 
-def dir_loader(d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=None, vad: bool = False,
-               dim: int | None = None) -> UtteranceLoader:
+def dir_loader(
+    d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=None, vad: bool = False, dim: int | None = None
+) -> UtteranceLoader:
     """Full-length utterances of a data dir (those in ``utts`` when given); with ``vad`` only the frames
     its vad.scp marks voiced."""
     d = Path(d)
@@ -34,14 +36,19 @@ def dir_loader(d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=
     declared = read_dict(d / "utt2num_frames")
     unknown = sorted(set(feats) - set(declared))
     if unknown:
-        raise DataDirError(f"{d}/utt2num_frames: no length for {len(unknown)} utterance(s) of feats.scp, first "
-                           f"{unknown[0]!r}; rerun steps/make_*.sh or utils/fix_data_dir.sh {d}")
+        raise DataDirError(
+            f"{d}/utt2num_frames: no length for {len(unknown)} utterance(s) of feats.scp, first "
+            f"{unknown[0]!r}; rerun steps/make_*.sh or utils/fix_data_dir.sh {d}"
+        )
     lengths = {u: int(n) for u, n in declared.items() if u in feats}
     listed = set(read_dict(d / "utt2spk")) if (d / "utt2spk").exists() else set(declared)
     lacking = sorted(listed - set(feats))
     if lacking:
-        print(f"warning: {d}: {len(lacking)} utterance(s) of utt2spk have no features and are not embedded, first "
-              f"{lacking[0]!r} (utils/fix_data_dir.sh {d} drops them)", file=sys.stderr)
+        print(
+            f"warning: {d}: {len(lacking)} utterance(s) of utt2spk have no features and are not embedded, first "
+            f"{lacking[0]!r} (utils/fix_data_dir.sh {d} drops them)",
+            file=sys.stderr,
+        )
     if utts is not None:
         lengths = {u: n for u, n in lengths.items() if u in utts}
     masks = {}
@@ -51,8 +58,9 @@ def dir_loader(d: str | Path, min_frames: int = 1, max_frames: int = 3000, utts=
     return UtteranceLoader(feats, lengths, max_frames=max_frames, min_frames=min_frames, voiced=masks, dim=dim)
 
 
-def read_voiced(d: Path, lengths: dict[str, int], min_frames: int = 1, why: str = "the experiment has data.vad: true"
-                ) -> dict[str, np.ndarray]:
+def read_voiced(
+    d: Path, lengths: dict[str, int], min_frames: int = 1, why: str = "the experiment has data.vad: true"
+) -> dict[str, np.ndarray]:
     """Voiced-frame masks of the utterances in ``lengths`` from <d>/vad.scp (warnings on stderr); an
     utterance without a mask keeps all its frames (see datasets.vad.voiced_masks)."""
     scp = d / "vad.scp"

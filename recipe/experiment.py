@@ -6,6 +6,7 @@ when the data dir recorded them), ``prior.npy`` (a student's attention prior *va
 ``inputs`` section in config.yaml: the egs dir and its content fingerprint, the source data dir, the
 feature type, the prior's source and sha256. Embeddings, scoring and saliency read only these.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,9 +61,11 @@ def egs_inputs(egs: Path, cfg: dict) -> tuple[dict, dict[str, bytes]]:
         raise ConfigError(f"{egs}: egs of {feat_type!r} features but data.feat_type is {cfg['data']['feat_type']!r}")
     egs_vad = bool(meta.get("vad", False))
     if egs_vad != cfg["data"]["vad"]:
-        raise ConfigError(f"{egs}: egs cut {'from voiced frames only' if egs_vad else 'without VAD'} but data.vad is "
-                          f"{str(cfg['data']['vad']).lower()}; " + ("set data.vad: true" if egs_vad else
-                                                       "make VAD egs with a_prep_egs.sh --vad true"))
+        raise ConfigError(
+            f"{egs}: egs cut {'from voiced frames only' if egs_vad else 'without VAD'} but data.vad is "
+            f"{str(cfg['data']['vad']).lower()}; "
+            + ("set data.vad: true" if egs_vad else "make VAD egs with a_prep_egs.sh --vad true")
+        )
     copies = {"spk2label": (egs / "spk2label").read_bytes()}
     if egs_vad and (egs / "vad.conf").exists():
         copies["vad.conf"] = (egs / "vad.conf").read_bytes()
@@ -70,16 +73,23 @@ def egs_inputs(egs: Path, cfg: dict) -> tuple[dict, dict[str, bytes]]:
     if conf.exists():
         copies["feats.conf"] = conf.read_bytes()
     else:
-        print(f"recipe.experiment: warning: {egs} records no feature conf (egs made before it was recorded, or "
-              f"features not made by steps/make_{feat_type}.sh); plots will assume {feat_type} defaults")
+        print(
+            f"recipe.experiment: warning: {egs} records no feature conf (egs made before it was recorded, or "
+            f"features not made by steps/make_{feat_type}.sh); plots will assume {feat_type} defaults"
+        )
     num_classes = len(read_dict(egs / "spk2label"))
     if num_classes < 2:
         raise DataDirError(f"{egs}/spk2label: {num_classes} speaker(s); training a speaker classifier needs at least 2")
-    inputs = {"egs_dir": str(egs.resolve()), "egs_fingerprint": egs_fingerprint(egs),
-              "data_dir": meta.get("data_dir"), "feat_type": feat_type,
-              "feat_conf": "feats.conf" if conf.exists() else None,
-              "feat_conf_sha256": sha256(copies["feats.conf"]) if conf.exists() else None,
-              "spk2label": "spk2label", "num_classes": num_classes}
+    inputs = {
+        "egs_dir": str(egs.resolve()),
+        "egs_fingerprint": egs_fingerprint(egs),
+        "data_dir": meta.get("data_dir"),
+        "feat_type": feat_type,
+        "feat_conf": "feats.conf" if conf.exists() else None,
+        "feat_conf_sha256": sha256(copies["feats.conf"]) if conf.exists() else None,
+        "spk2label": "spk2label",
+        "num_classes": num_classes,
+    }
     return inputs, copies
 
 
@@ -126,11 +136,16 @@ def prior_record(cfg: dict) -> tuple[dict | None, dict[str, bytes], np.ndarray |
 
 def check_same_inputs(saved: dict, new: dict, where: Path) -> None:
     """Resuming against other egs, data or prior is an error naming what differs."""
-    diff = [f"inputs.{k}: was {saved.get(k)!r}, now {new.get(k)!r}" for k in sorted(set(saved) | set(new))
-            if saved.get(k) != new.get(k)]
+    diff = [
+        f"inputs.{k}: was {saved.get(k)!r}, now {new.get(k)!r}"
+        for k in sorted(set(saved) | set(new))
+        if saved.get(k) != new.get(k)
+    ]
     if diff:
-        raise ConfigError(f"{where} was trained on other inputs ({'; '.join(diff[:3])}); to train on these use "
-                          "another --exp-dir, or remove the old one")
+        raise ConfigError(
+            f"{where} was trained on other inputs ({'; '.join(diff[:3])}); to train on these use "
+            "another --exp-dir, or remove the old one"
+        )
 
 
 def write_inputs(exp: Path, full_cfg: dict, copies: dict[str, bytes]) -> None:
@@ -163,8 +178,10 @@ def read_exp(exp: Path) -> tuple[dict, dict]:
     saved = yaml.safe_load(path.read_text()) or {}
     inputs = saved.pop("inputs", None)
     if not isinstance(inputs, dict):
-        raise ConfigError(f"{path}: no 'inputs' section; it was written before experiments recorded their inputs: "
-                          "retrain it (or train into another --exp-dir)")
+        raise ConfigError(
+            f"{path}: no 'inputs' section; it was written before experiments recorded their inputs: "
+            "retrain it (or train into another --exp-dir)"
+        )
     return validate(saved, str(path)), inputs
 
 
@@ -221,8 +238,10 @@ def check_feature_conf(exp: Path, inputs: dict, data_dir: Path) -> str | None:
     if not inputs.get("feat_conf_sha256") or not theirs.exists():
         return f"warning: cannot check that {data_dir}'s features match {exp}'s (no recorded feature conf)"
     if sha256(theirs.read_bytes()) != inputs["feat_conf_sha256"]:
-        raise DataDirError(f"{theirs} differs from {exp}/feats.conf: these features were made with other options "
-                           "than the experiment was trained on")
+        raise DataDirError(
+            f"{theirs} differs from {exp}/feats.conf: these features were made with other options "
+            "than the experiment was trained on"
+        )
     return None
 
 
@@ -242,7 +261,10 @@ def model_facts(exp: Path) -> dict:
     facts = {"params": count_params(model), "macs": count_macs(model, 300, cfg["data"]["feat_dim"])}
     att = getattr(getattr(model, "frontend", None), "attention", None)
     if att is not None:
-        facts.update(w=float(att.w.detach()), b=float(att.b.detach()),
-                     gains=att.gains().detach().numpy().astype(np.float64),
-                     prior_values=att.prior.detach().numpy().astype(np.float64))
+        facts.update(
+            w=float(att.w.detach()),
+            b=float(att.b.detach()),
+            gains=att.gains().detach().numpy().astype(np.float64),
+            prior_values=att.prior.detach().numpy().astype(np.float64),
+        )
     return facts

@@ -5,6 +5,7 @@ top-1 / top-5 accuracy per proportion), auc.csv, results.md (one table per level
 beside the AUCs published in the GFA README) and plots/{insert,delete}_<level>_<fill>.{png,pdf};
 insert.png / delete.png are the paper's setting (points, time-mean fill) when it was run.
 """
+
 from __future__ import annotations
 
 import csv
@@ -68,20 +69,41 @@ def paired_rows(curves: dict, rows: list[dict], grids: dict) -> list[dict]:
                 ca, cb = curves[(a, level, fill, mode)], curves[(b, level, fill, mode)]
                 common = sorted(set(ca["utts"]) & set(cb["utts"]))
                 ia, ib = ({u: i for i, u in enumerate(c["utts"])} for c in (ca, cb))
-                d, lo, hi = paired_auc_difference(ca["hits1"][[ia[u] for u in common]],
-                                                  cb["hits1"][[ib[u] for u in common]], grids[mode])
-                out.append({"level": level, "fill": fill, "mode": mode, "a": a, "b": b, "utterances": len(common),
-                            "auc_diff": round(d, 4), "lo": round(lo, 4), "hi": round(hi, 4)})
+                d, lo, hi = paired_auc_difference(
+                    ca["hits1"][[ia[u] for u in common]], cb["hits1"][[ib[u] for u in common]], grids[mode]
+                )
+                out.append(
+                    {
+                        "level": level,
+                        "fill": fill,
+                        "mode": mode,
+                        "a": a,
+                        "b": b,
+                        "utterances": len(common),
+                        "auc_diff": round(d, 4),
+                        "lo": round(lo, 4),
+                        "hi": round(hi, 4),
+                    }
+                )
     return out
 
 
 def paired_markdown(pairs: list[dict]) -> list[str]:
-    lines = ["## Paired differences", "", "Top-1 AUC of A minus B on the same utterances, [95 % paired bootstrap over "
-             "utterances]; insertion: positive favours A, deletion: negative favours A. An interval that holds 0 "
-             "means the two methods' order is not resolved by these utterances.", "",
-             "| level | fill | mode | A | B | utterances | Δ AUC | interval |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {p['level']} | {p['fill']} | {p['mode']} | {p['a']} | {p['b']} | {p['utterances']} | "
-              f"{p['auc_diff']:+.4f} | [{p['lo']:+.4f}, {p['hi']:+.4f}] |" for p in pairs]
+    lines = [
+        "## Paired differences",
+        "",
+        "Top-1 AUC of A minus B on the same utterances, [95 % paired bootstrap over "
+        "utterances]; insertion: positive favours A, deletion: negative favours A. An interval that holds 0 "
+        "means the two methods' order is not resolved by these utterances.",
+        "",
+        "| level | fill | mode | A | B | utterances | Δ AUC | interval |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p['level']} | {p['fill']} | {p['mode']} | {p['a']} | {p['b']} | {p['utterances']} | "
+        f"{p['auc_diff']:+.4f} | [{p['lo']:+.4f}, {p['hi']:+.4f}] |"
+        for p in pairs
+    ]
     return lines + [""]
 
 
@@ -102,42 +124,61 @@ def _rank(values: list[float], reverse: bool) -> list[int]:
 
 
 def markdown(rows: list[dict], exp_name: str, a) -> str:
-    lines = [f"# Insertion / deletion: {exp_name}", "",
-             f"Top-1 closed-set speaker-ID accuracy of the teacher, AUC = trapezoid over the grid; "
-             f"{rows[0]['utterances']} utterances; points ranked by the {a.point_value} map"
-             f"{f', smoothed {a.smooth} x {a.smooth}' if a.smooth > 1 else ''}; rows by each method's per-bin "
-             "weight vector; [95 % bootstrap interval over utterances]. Published: the GFA README's figures (VoxCeleb2 ThinResNet34, points, time-mean fill; "
-             "not this model or corpus).", ""]
+    lines = [
+        f"# Insertion / deletion: {exp_name}",
+        "",
+        f"Top-1 closed-set speaker-ID accuracy of the teacher, AUC = trapezoid over the grid; "
+        f"{rows[0]['utterances']} utterances; points ranked by the {a.point_value} map"
+        f"{f', smoothed {a.smooth} x {a.smooth}' if a.smooth > 1 else ''}; rows by each method's per-bin "
+        "weight vector; [95 % bootstrap interval over utterances]. Published: the GFA README's figures (VoxCeleb2 ThinResNet34, points, time-mean fill; "
+        "not this model or corpus).",
+        "",
+    ]
     for level, fill in sorted({(r["level"], r["fill"]) for r in rows}):
         part = [r for r in rows if (r["level"], r["fill"]) == (level, fill)]
         ins = [r["insertion_auc_top1"] for r in part]
         dele = [r["deletion_auc_top1"] for r in part]
-        lines += [f"## {level}, fill {fill}", "",
-                  "| method | insertion AUC ↑ | rank | deletion AUC ↓ | rank | published ins. | published del. |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {level}, fill {fill}",
+            "",
+            "| method | insertion AUC ↑ | rank | deletion AUC ↓ | rank | published ins. | published del. |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r, ri, rd in zip(part, _rank(ins, True), _rank(dele, False)):
             pub = PUBLISHED.get(r["method"])
             ci = {m: f"[{r[f'{m}_auc_top1_lo']:.3f}, {r[f'{m}_auc_top1_hi']:.3f}]" for m in ("insertion", "deletion")}
-            lines.append(f"| {r['method']} | {r['insertion_auc_top1']:.4f} {ci['insertion']} | {ri} | "
-                         f"{r['deletion_auc_top1']:.4f} {ci['deletion']} | {rd} | "
-                         f"{f'{pub[0]:.4f}' if pub else '–'} | {f'{pub[1]:.4f}' if pub else '–'} |")
+            lines.append(
+                f"| {r['method']} | {r['insertion_auc_top1']:.4f} {ci['insertion']} | {ri} | "
+                f"{r['deletion_auc_top1']:.4f} {ci['deletion']} | {rd} | "
+                f"{f'{pub[0]:.4f}' if pub else '–'} | {f'{pub[1]:.4f}' if pub else '–'} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 def plot(out: Path, curves: dict, grids: dict, rows: list[dict], level: str, fill: str, mode: str, name: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    part = sorted((r for r in rows if (r["level"], r["fill"]) == (level, fill)),
-                  key=lambda r: r[f"{mode}_auc_top1"], reverse=mode == "insertion")
+    part = sorted(
+        (r for r in rows if (r["level"], r["fill"]) == (level, fill)),
+        key=lambda r: r[f"{mode}_auc_top1"],
+        reverse=mode == "insertion",
+    )
     for i, r in enumerate(part):
         c = curves[(r["method"], level, fill, mode)]["top1"]
-        style = {"color": "k", "ls": "--" if r["method"] == "random" else ":"} if r["method"] in ("random", "oracle") \
-            else {"color": plt.cm.tab20(i % 20)}  # 20 distinct colours: up to 14 methods here
+        style = (
+            {"color": "k", "ls": "--" if r["method"] == "random" else ":"}
+            if r["method"] in ("random", "oracle")
+            else {"color": plt.cm.tab20(i % 20)}
+        )  # 20 distinct colours: up to 14 methods here
         ax.plot(grids[mode], c, label=f"{r['method']} ({r[f'{mode}_auc_top1']:.3f})", lw=1.3, **style)
-    ax.set_xlabel(f"proportion of {'points' if level == 'points' else 'frequency rows'} {'inserted' if mode == 'insertion' else 'deleted'}")
+    ax.set_xlabel(
+        f"proportion of {'points' if level == 'points' else 'frequency rows'} {'inserted' if mode == 'insertion' else 'deleted'}"
+    )
     ax.set_ylabel("top-1 speaker-ID accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
@@ -156,14 +197,35 @@ def plot(out: Path, curves: dict, grids: dict, rows: list[dict], level: str, fil
 def write_report(out: Path, records: dict, grids: dict, name: str, a) -> str:
     curves = aggregate(records, grids)
     rows = auc_rows(curves, grids)
-    table = [{"method": k[0], "level": k[1], "fill": k[2], "mode": k[3], "p": float(p), "top1": round(float(t1), 6),
-              "top5": round(float(t5), 6), "utterances": c["n"]}
-             for k, c in sorted(curves.items()) for p, t1, t5 in zip(grids[k[3]], c["top1"], c["top5"])]
+    table = [
+        {
+            "method": k[0],
+            "level": k[1],
+            "fill": k[2],
+            "mode": k[3],
+            "p": float(p),
+            "top1": round(float(t1), 6),
+            "top5": round(float(t5), 6),
+            "utterances": c["n"],
+        }
+        for k, c in sorted(curves.items())
+        for p, t1, t5 in zip(grids[k[3]], c["top1"], c["top5"])
+    ]
     atomic_write_text(out / "curves.csv", _csv(table))
     atomic_write_text(out / "auc.csv", _csv(rows))
-    atomic_write_text(out / "curves.json", json.dumps({"grids": {m: list(map(float, g)) for m, g in grids.items()},
-                                                       "auc": rows, "settings": {k: v for k, v in vars(a).items()}},
-                                                      indent=1, default=str) + "\n")
+    atomic_write_text(
+        out / "curves.json",
+        json.dumps(
+            {
+                "grids": {m: list(map(float, g)) for m, g in grids.items()},
+                "auc": rows,
+                "settings": {k: v for k, v in vars(a).items()},
+            },
+            indent=1,
+            default=str,
+        )
+        + "\n",
+    )
     pairs = paired_rows(curves, rows, grids)
     atomic_write_text(out / "pairs.csv", _csv(pairs) if pairs else "")
     atomic_write_text(out / "results.md", markdown(rows, name, a) + "\n" + "\n".join(paired_markdown(pairs)) + "\n")

@@ -1,5 +1,6 @@
 """Figures shared by the entry points: DET curves of one or several systems on probit axes, the
 frequency axis of a feature conf, and atomic PNG + PDF saving."""
+
 from __future__ import annotations
 
 import sys
@@ -20,13 +21,16 @@ MARKERS = {"eer": ("o", "EER"), "mindcf_0.01": ("s", "minDCF p=0.01"), "mindcf_0
 
 def pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
 def probit(p) -> np.ndarray:
     from scipy.stats import norm
+
     return norm.ppf(np.clip(np.asarray(p, dtype=np.float64), *DET_LIMITS))
 
 
@@ -49,8 +53,7 @@ def draw_det(ax, scores, labels, label: str, color) -> dict:
     """One system's DET curve with its EER and minDCF operating points marked; returns the points."""
     fpr, fnr = det_points(scores, labels)
     points = operating_points(scores, labels)
-    ax.plot(probit(fpr), probit(fnr), color=color, lw=1.2,
-            label=f"{label} (EER {100 * points['eer']['value']:.2f}%)")
+    ax.plot(probit(fpr), probit(fnr), color=color, lw=1.2, label=f"{label} (EER {100 * points['eer']['value']:.2f}%)")
     for key, (marker, _) in MARKERS.items():
         pt = points[key]
         ax.plot(probit(pt["fpr"]), probit(pt["fnr"]), marker=marker, color=color, ms=5, mfc="white", ls="none")
@@ -83,12 +86,10 @@ def feature_axes(exp: Path, inputs: dict, n_bins: int) -> tuple[np.ndarray, str,
     """(value of each bin, axis label, frames per second) from the experiment's own feature conf."""
     conf = exp / inputs["feat_conf"] if inputs.get("feat_conf") else None
     if conf is None:
-        print(f"warning: {exp} records no feature conf; axes assume Kaldi's "
-              f"{inputs['feat_type']} defaults", file=sys.stderr)
+        print(f"warning: {exp} records no feature conf; axes assume Kaldi's {inputs['feat_type']} defaults", file=sys.stderr)
     opts, _ = read_options(inputs["feat_type"], conf)
     axis, label = bin_axis(opts)
     if len(axis) != n_bins:
-        print(f"warning: {n_bins} bins but the feature options give {len(axis)}; "
-              "plotting against the bin index", file=sys.stderr)
+        print(f"warning: {n_bins} bins but the feature options give {len(axis)}; plotting against the bin index", file=sys.stderr)
         return np.arange(n_bins, dtype=np.float64), "feature bin", 1000.0 / opts.frame.frame_shift
     return axis, label, 1000.0 / opts.frame.frame_shift

@@ -6,6 +6,7 @@ convergence verdict (training/budget.py) in the log, ``training.json`` and ``res
     <exp>/training.json         budget, verdict, figures (what bench/ and the prior experiment read)
     <exp>/results.md            a "Training:" line above the scores table (steps.score keeps it)
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,7 +65,12 @@ def report(exp: Path, history: list[dict], budget: Budget, verdict: Verdict, win
     write_csv(exp / "log" / "training.csv", history)
     (exp / "plots").mkdir(parents=True, exist_ok=True)
     plot(exp / "plots" / "training.png", history, budget, verdict, window, exp.name)
-    record = {"steps": budget.steps, "budget": budget.how, "converged": verdict.converged, "verdict": verdict.text,
-              "final": history[-1] if history else {}}
+    record = {
+        "steps": budget.steps,
+        "budget": budget.how,
+        "converged": verdict.converged,
+        "verdict": verdict.text,
+        "final": history[-1] if history else {},
+    }
     atomic_write_text(exp / "training.json", json.dumps(record, indent=1) + "\n")
     results_line(exp, f"{budget.how}; {verdict.text}")

@@ -10,6 +10,7 @@ GFA choice) or, with --subset N, a seeded random N of them (Kaldi's choice). Fea
 are computed in-process by steps/make_*.sh; --write-wav materialises the audio instead (wav.scp then
 points at DIR and there is no utt2aug).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -16,6 +16,7 @@ chosen method does not take is an error.
 On GPUs, job J runs on the ((J - 1) mod n)-th id of --gpus; random draws (sampling, Expected Gradients
 references and path points) are made on the CPU, so CPU and GPU runs attribute the same points.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,10 @@ def method_kwargs(a, feats: dict, pool: list[str]) -> dict:
     given = {k: getattr(a, k) for k in option_flags() if getattr(a, k) is not None}
     foreign = sorted(set(given) - set(m.options))
     if foreign:
-        raise UsageError(f"--{foreign[0].replace('_', '-')} does not apply to {a.method}; its options: "
-                         f"{', '.join('--' + k.replace('_', '-') for k in m.options) or '(none)'}")
+        raise UsageError(
+            f"--{foreign[0].replace('_', '-')} does not apply to {a.method}; its options: "
+            f"{', '.join('--' + k.replace('_', '-') for k in m.options) or '(none)'}"
+        )
     kw = {k: given.get(k, o.default) for k, o in m.options.items()}
     load = lambda i: torch.from_numpy(read_rows(feats[pool[i]], {}))  # noqa: E731  (time, freq)
     return {**kw, **runtime_inputs(a.method, len(pool), load, a.seed, a.internal_batch_size)}
@@ -137,16 +140,21 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
 
 def add_compute_options(p: argparse.ArgumentParser) -> None:
     """Where and how the teacher runs; none of these changes the maps beyond the 1e-3 level."""
-    batch_help = ("path points per forward/backward, the memory bound (default: %s on the CPU, where larger is no "
-                  "faster, %s on GPUs); the maps do not depend on it" % INTERNAL_BATCH)
+    batch_help = (
+        "path points per forward/backward, the memory bound (default: %s on the CPU, where larger is no "
+        "faster, %s on GPUs); the maps do not depend on it" % INTERNAL_BATCH
+    )
     p.add_argument("--internal-batch-size", type=positive_int, default=None, help=batch_help)
-    compile_help = ("run the teacher through torch.compile (faster path methods after a one-off compile; "
-                    "attributions differ at the 1e-3 level)")
+    compile_help = (
+        "run the teacher through torch.compile (faster path methods after a one-off compile; "
+        "attributions differ at the 1e-3 level)"
+    )
     p.add_argument("--compile", action="store_true", help=compile_help)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--gpus", default="", help="comma-separated GPU ids; job J uses id (J - 1) mod n")
-    tf32_help = ("let cuDNN/cuBLAS use TF32 on GPUs (faster; maps differ at the 1e-3 level); by default attribution "
-                 "runs in full float32")
+    tf32_help = (
+        "let cuDNN/cuBLAS use TF32 on GPUs (faster; maps differ at the 1e-3 level); by default attribution runs in full float32"
+    )
     p.add_argument("--tf32", action="store_true", help=tf32_help)
 
 
@@ -212,16 +220,26 @@ def run(a) -> str:
     mine = job_utterances(a, exp, d, feats, u2s, labels)
     prefix = out / (f"maps.{a.job}" if a.job else "maps")
     settings = {k: v for k, v in opts.items() if k not in ("references", "generator")}
-    fp = fingerprint([d / "feats.scp", d / "utt2spk", exp / "spk2label", ckpt], options=settings,
-                     **{k: v for k, v in vars(a).items() if k not in ("job", "merge", "device", "gpus")})
+    fp = fingerprint(
+        [d / "feats.scp", d / "utt2spk", exp / "spk2label", ckpt],
+        options=settings,
+        **{k: v for k, v in vars(a).items() if k not in ("job", "merge", "device", "gpus")},
+    )
     if job_done(prefix, fp):
         return f"{prefix}: up to date, skipped"
     head = build_loss(cfg["loss"], model.emb_dim, len(labels))
     head.load_state_dict(head_state or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
     write_maps(a, prefix, model, head.to(device).eval(), device, d, mine, (feats, u2s, labels), opts)
     mark_done(prefix, fp, utterances=len(mine))
-    record = {"data_dir": str(d), "method": a.method, "target": a.target, "checkpoint": str(ckpt),
-              "utts_per_spk": a.utts_per_spk, "seed": a.seed, "options": settings}
+    record = {
+        "data_dir": str(d),
+        "method": a.method,
+        "target": a.target,
+        "checkpoint": str(ckpt),
+        "utts_per_spk": a.utts_per_spk,
+        "seed": a.seed,
+        "options": settings,
+    }
     atomic_write_text(out / "extract.json", json.dumps(record, indent=1) + "\n")
     return f"{prefix}.scp: {len(mine)} maps ({a.method}, target {a.target})"
 

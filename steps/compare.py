@@ -14,6 +14,7 @@ experiment that scored it, probit axes to 99 %, EER and minDCF points marked) an
 experiment has them, ``weights.{png,pdf}`` (teachers' weight vectors / max and students' gains against
 the bins' frequencies from the experiments' own feature confs). Prints the table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,19 +39,26 @@ def load_system(exp: Path, label: str) -> dict:
     if not lists:
         raise DataDirError(f"{exp}/scores: no cosine-scored trials list (run c_train.sh stage 3 for it)")
     _, inputs = read_exp(exp)
-    weights = {d.name: np.load(d / "freq_weights.npy", allow_pickle=False)
-               for d in sorted((exp / "gradients").glob("*")) if (d / "freq_weights.npy").exists()}
+    weights = {
+        d.name: np.load(d / "freq_weights.npy", allow_pickle=False)
+        for d in sorted((exp / "gradients").glob("*"))
+        if (d / "freq_weights.npy").exists()
+    }
     return {"exp": exp, "label": label, "lists": lists, "inputs": inputs, "weights": weights, **model_facts(exp)}
 
 
 def table(systems: list[dict]) -> str:
-    rows = ["| system | exp dir | trials | trials n | EER (%) | minDCF p=0.01 | minDCF p=0.001 | params | MACs @300 frames |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| system | exp dir | trials | trials n | EER (%) | minDCF p=0.01 | minDCF p=0.001 | params | MACs @300 frames |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in systems:
         for name, r in s["lists"].items():
-            rows.append(f"| {s['label']} | `{s['exp']}` | {name} | {r['n']} | {100 * r['eer']['value']:.2f} | "
-                        f"{r['mindcf_0.01']['value']:.4f} | {r['mindcf_0.001']['value']:.4f} | {s['params']:,} | "
-                        f"{s['macs'] / 1e9:.3f} G |")
+            rows.append(
+                f"| {s['label']} | `{s['exp']}` | {name} | {r['n']} | {100 * r['eer']['value']:.2f} | "
+                f"{r['mindcf_0.01']['value']:.4f} | {r['mindcf_0.001']['value']:.4f} | {s['params']:,} | "
+                f"{s['macs'] / 1e9:.3f} G |"
+            )
     return "\n".join(rows) + "\n"
 
 
@@ -90,8 +98,14 @@ def weights_plot(out: Path, systems: list[dict], published: list[str]) -> bool:
         for j, (method, v) in enumerate(s["weights"].items()):
             x, xlabel, _ = feature_axes(s["exp"], s["inputs"], len(v))
             ok = np.isfinite(x)  # the log-energy column has no frequency
-            top.plot(x[ok], v[ok] / v.max(), color=f"C{i % 10}", ls=("-", "--", ":", "-.")[j % 4], lw=1.1,
-                     label=f"{s['label']}: {method}")
+            top.plot(
+                x[ok],
+                v[ok] / v.max(),
+                color=f"C{i % 10}",
+                ls=("-", "--", ":", "-.")[j % 4],
+                lw=1.1,
+                label=f"{s['label']}: {method}",
+            )
         if "gains" in s:
             g = s["gains"]
             x, xlabel, _ = feature_axes(s["exp"], s["inputs"], len(g))

@@ -9,6 +9,7 @@ sample rate, is shorter than one window or gives non-finite features is skipped 
 naming it (utils/fix_data_dir.sh then drops it); the job fails, writing nothing, when more than
 --max-fail-frac of its utterances fail.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,8 +87,10 @@ def write_features(a, d: Path, prefix: Path, opts, tool: str) -> tuple[int, list
                 flush(writer)
         flush(writer)
         if n_utts == 0 or len(failed) > a.max_fail_frac * n_utts:
-            raise SystemExit(f"compute_feats: {d}: {len(failed)} of {n_utts} utterances failed "
-                             f"(more than --max-fail-frac {a.max_fail_frac}); nothing written")
+            raise SystemExit(
+                f"compute_feats: {d}: {len(failed)} of {n_utts} utterances failed "
+                f"(more than --max-fail-frac {a.max_fail_frac}); nothing written"
+            )
     return n_utts, failed, frames, durs
 
 
@@ -95,8 +98,15 @@ def run_job(a) -> int:
     d, prefix = Path(a.data_dir), Path(a.out_prefix)
     opts, tool = read_options(a.type, a.config)
     inputs = [d / "wav.scp", d / "segments", d / "utt2spk", d / "utt2aug", a.config]
-    fp = fingerprint(inputs, type=a.type, compress=a.compress, seed=a.dither_seed, dither="content", opts=repr(opts),
-                     audio=audio_stamps(read_dict(d / "wav.scp", max_fields=None)))
+    fp = fingerprint(
+        inputs,
+        type=a.type,
+        compress=a.compress,
+        seed=a.dither_seed,
+        dither="content",
+        opts=repr(opts),
+        audio=audio_stamps(read_dict(d / "wav.scp", max_fields=None)),
+    )
     if job_done(prefix, fp):
         print(f"compute_feats: {prefix}: up to date, skipped ({job_failed(prefix)} utterance(s) had failed)")
         return 0

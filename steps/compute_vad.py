@@ -5,6 +5,7 @@
 Reads <data-dir>/feats.scp (column 0 must be log energy: spectrogram or MFCC with use-energy) and
 writes <out-prefix>.{ark,scp} of 0/1 float vectors, then <out-prefix>.done.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
                 w[utt] = v
                 voiced, total = voiced + int(v.sum()), total + len(v)
         mark_done(a.out_prefix, fp, utterances=w.count)
-        print(f"compute_vad: {a.out_prefix}: {w.count} utterances, {voiced} of {total} frames voiced "
-              f"({100 * voiced / max(total, 1):.1f}%)")
+        print(
+            f"compute_vad: {a.out_prefix}: {w.count} utterances, {voiced} of {total} frames voiced "
+            f"({100 * voiced / max(total, 1):.1f}%)"
+        )
         return 0
     except CLI_ERRORS as e:
         return fail("compute_vad", e)

@@ -1,14 +1,15 @@
 """Data-dir tools behind utils/*.sh (validate, fix, split, subset, utt2spk <-> spk2utt).
 
-    python -m steps.data_dir validate [--no-feats] [--no-feat-files] [--no-wav] [--no-text] [--no-spk-sort]
-                                      [--no-check-paths] <dir>
-    python -m steps.data_dir fix <dir>
-    python -m steps.data_dir split [--per-utt] <dir> <nj>
-    python -m steps.data_dir subset (--utt-list F | --spk-list F) <src> <dst>
-    python -m steps.data_dir combine <dest> <src1> <src2> ...
-    python -m steps.data_dir utt2spk_to_spk2utt [<utt2spk>]    (stdin when absent; writes stdout)
-    python -m steps.data_dir spk2utt_to_utt2spk [<spk2utt>]
+python -m steps.data_dir validate [--no-feats] [--no-feat-files] [--no-wav] [--no-text] [--no-spk-sort]
+                                  [--no-check-paths] <dir>
+python -m steps.data_dir fix <dir>
+python -m steps.data_dir split [--per-utt] <dir> <nj>
+python -m steps.data_dir subset (--utt-list F | --spk-list F) <src> <dst>
+python -m steps.data_dir combine <dest> <src1> <src2> ...
+python -m steps.data_dir utt2spk_to_spk2utt [<utt2spk>]    (stdin when absent; writes stdout)
+python -m steps.data_dir spk2utt_to_utt2spk [<spk2utt>]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,14 @@ def _pairs(path: str | None) -> list[list[str]]:
 
 
 def cmd_validate(a) -> int:
-    problems = validate_data_dir(a.dir, no_feats=a.no_feats, no_wav=a.no_wav, no_spk_sort=a.no_spk_sort,
-                                 check_paths=not a.no_check_paths, no_feat_files=a.no_feat_files)
+    problems = validate_data_dir(
+        a.dir,
+        no_feats=a.no_feats,
+        no_wav=a.no_wav,
+        no_spk_sort=a.no_spk_sort,
+        check_paths=not a.no_check_paths,
+        no_feat_files=a.no_feat_files,
+    )
     for p in problems:
         print(f"validate_data_dir: {p}", file=sys.stderr)
     if problems:
@@ -82,14 +89,16 @@ def cmd_s2u(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="steps.data_dir", description=__doc__,
-                                formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(prog="steps.data_dir", description=__doc__, formatter_class=HelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("validate")
     for flag in ("--no-feats", "--no-wav", "--no-text", "--no-spk-sort", "--no-check-paths"):
         v.add_argument(flag, action="store_true")
-    v.add_argument("--no-feat-files", action="store_true",
-                   help="also skip feats.scp, utt2num_frames, utt2dur, vad.scp (feature extraction replaces them)")
+    v.add_argument(
+        "--no-feat-files",
+        action="store_true",
+        help="also skip feats.scp, utt2num_frames, utt2dur, vad.scp (feature extraction replaces them)",
+    )
     v.add_argument("dir")
     v.set_defaults(fn=cmd_validate)
     f = sub.add_parser("fix")

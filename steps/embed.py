@@ -10,6 +10,7 @@ the frames. ``--out`` ending in ``.npy`` writes an (inputs, embedding) float32 m
 the keys beside it (``.keys``); otherwise Kaldi float vectors ``<out>.ark`` / ``<out>.scp``. Any input
 that cannot be read is an error naming it, and nothing is written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default="auto", help="auto | last | avg_N | <epoch>")
     p.add_argument("--batch", type=positive_int, default=64, help="inputs read and embedded at a time")
     p.add_argument("--dither-seed", type=int, default=0, help="as steps/make_<type>.sh --dither-seed")
-    p.add_argument("--resample", action="store_true", help="resample audio at another rate than the experiment's "
-                   "feature conf (said on stderr) instead of refusing it")
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample audio at another rate than the experiment's feature conf (said on stderr) instead of refusing it",
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a = p.parse_args(argv)
     exp = Path(a.exp_dir)
@@ -61,10 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         device = pick_device(a.device)
         model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
         emb: dict[str, np.ndarray] = {}
-        for i in progress(range(0, len(keys), a.batch), len(keys), "embed", "input", size=lambda i: len(keys[i:i + a.batch])):
-            part = {k: wavs[k] for k in keys[i:i + a.batch]}
-            emb.update(embed_arrays(model, cfg, exp, wav_features(exp, cfg["inputs"], part, "embed", a.dither_seed, a.resample),
-                                    device, "embed"))
+        for i in progress(range(0, len(keys), a.batch), len(keys), "embed", "input", size=lambda i: len(keys[i : i + a.batch])):
+            part = {k: wavs[k] for k in keys[i : i + a.batch]}
+            emb.update(
+                embed_arrays(
+                    model, cfg, exp, wav_features(exp, cfg["inputs"], part, "embed", a.dither_seed, a.resample), device, "embed"
+                )
+            )
         where = write(a.out, keys, emb)
     except CLI_ERRORS as e:
         return fail("embed", e)

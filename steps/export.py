@@ -11,6 +11,7 @@ embeddings compared with PyTorch's on two input lengths (max abs difference prin
 an error). ONNX needs the optional packages ``onnx`` and ``onnxscript`` (checked with
 ``onnxruntime`` when installed). Writes <exp>/export/model.{pt,onnx}, feats.conf and export.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,14 +70,24 @@ def run_torchscript(path: Path, x: torch.Tensor) -> torch.Tensor:
 def to_onnx(net: Embedder, examples, path: Path) -> str:
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
-        raise UsageError(f"--format onnx needs the optional package(s) {', '.join(missing)}: pip install "
-                           f"{' '.join(missing)} onnxruntime (or use --format torchscript)")
+        raise UsageError(
+            f"--format onnx needs the optional package(s) {', '.join(missing)}: pip install "
+            f"{' '.join(missing)} onnxruntime (or use --format torchscript)"
+        )
     time_axis = torch.export.Dim("time", min=examples[0].shape[1] // 2, max=100000)
     batch = torch.export.Dim("batch", min=1, max=4096)
     with atomic_path(path) as tmp:
         try:
-            torch.onnx.export(net, (examples[1],), str(tmp), input_names=["feats"], output_names=["embedding"],
-                              dynamic_shapes={"x": {0: batch, 1: time_axis}}, dynamo=True, external_data=False)
+            torch.onnx.export(
+                net,
+                (examples[1],),
+                str(tmp),
+                input_names=["feats"],
+                output_names=["embedding"],
+                dynamic_shapes={"x": {0: batch, 1: time_axis}},
+                dynamo=True,
+                external_data=False,
+            )
         except RuntimeError as e:  # the exporter cannot express this model: a limit of the format, not a bug here
             raise UsageError(f"torch.onnx.export cannot export this model ({e}); try --format torchscript") from None
     return "torch.onnx.export (dynamo)"
@@ -86,6 +97,7 @@ def run_onnx(path: Path, x: torch.Tensor) -> torch.Tensor | None:
     if importlib.util.find_spec("onnxruntime") is None:
         return None
     import onnxruntime
+
     sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return torch.from_numpy(sess.run(None, {"feats": x.numpy()})[0])
 
@@ -129,9 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     inputs = cfg["inputs"]
     if inputs.get("feat_conf"):
         shutil.copyfile(exp / inputs["feat_conf"], out.parent / "feats.conf")
-    info = {"format": a.format, "file": out.name, "how": how, "checkpoint": str(ckpt), "feat_type": inputs["feat_type"],
-            "feat_dim": cfg["data"]["feat_dim"], "embedding_dim": model.emb_dim, "input": "feats (batch, time, freq)",
-            "output": "embedding (batch, embedding_dim)", "max_abs_diff_vs_pytorch": diff}
+    info = {
+        "format": a.format,
+        "file": out.name,
+        "how": how,
+        "checkpoint": str(ckpt),
+        "feat_type": inputs["feat_type"],
+        "feat_dim": cfg["data"]["feat_dim"],
+        "embedding_dim": model.emb_dim,
+        "input": "feats (batch, time, freq)",
+        "output": "embedding (batch, embedding_dim)",
+        "max_abs_diff_vs_pytorch": diff,
+    }
     atomic_write_text(out.parent / "export.json", json.dumps(info, indent=1) + "\n")
     checked = "not run (onnxruntime not installed)" if diff is None else f"max abs difference {diff:.2e} vs PyTorch"
     print(f"export: {out} ({how}); {checked}")

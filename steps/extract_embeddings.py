@@ -11,6 +11,7 @@ whose embeddings are averaged. Output: <exp>/embeddings/<set>/xvector.{ark,scp} 
 vectors). With --job/--num-jobs (e.g. under utils/run.pl JOB=1:N) each job embeds every N-th
 utterance into xvector.JOB.{ark,scp}; a final call with --merge joins them into xvector.scp.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,10 @@ def set_name(a, exp: Path) -> str:
     if not name:
         raise DataDirError("give --data-dir (the set is named after it) or --set-name")
     if name in (".", "..") or "/" in name or name != name.strip():
-        raise DataDirError(f"--set-name {name!r}: want a plain name (no '/', '.', '..' or surrounding blanks): "
-                           f"the set is a folder under {exp}/embeddings")
+        raise DataDirError(
+            f"--set-name {name!r}: want a plain name (no '/', '.', '..' or surrounding blanks): "
+            f"the set is a folder under {exp}/embeddings"
+        )
     return name
 
 
@@ -76,8 +79,7 @@ def embed_dir(a, exp: Path, prefix: Path) -> tuple[int, Path]:
     if a.job:
         utts = utts[a.job - 1 :: a.num_jobs]
     data = cfg["data"]
-    loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts), data["vad"],
-                        data["feat_dim"])
+    loader = dir_loader(a.data_dir, getattr(model, "min_frames", 1), a.max_frames, set(utts), data["vad"], data["feat_dim"])
     bar = lambda it: progress(it, loader.num_chunks(), "embed", "chunk", size=lambda b: len(b[0]))  # noqa: E731
     emb = extract_embeddings(model, loader, device, bar)
     with AtomicArkWriter(prefix) as w:

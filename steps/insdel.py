@@ -17,6 +17,7 @@ random map / bin order) and, with --oracle-band, ``oracle`` (the band's bins fir
 utterances are appended to <out>/progress/<settings>.jsonl, so a killed run resumes where it stopped.
 Writes <out>/{curves.csv,curves.json,auc.csv,results.md} and <out>/plots/{insert,delete}[_rows].png.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,11 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exp-dir", required=True, help="the teacher experiment")
     p.add_argument("--methods", nargs="+", default=None, help="default: every method with <exp>/gradients/*/maps.scp")
     p.add_argument("--levels", nargs="+", default=list(faithfulness.LEVELS), choices=faithfulness.LEVELS)
-    p.add_argument("--point-fills", nargs="+", default=list(faithfulness.FILLS), choices=faithfulness.FILLS,
-                   help="what replaces deleted / not yet inserted points")
-    p.add_argument("--row-fills", nargs="+", default=["dataset_mean"], choices=faithfulness.FILLS,
-                   help="what replaces whole rows (any constant row is the same neutral row after the models' "
-                        "per-bin mean normalisation, so one fill is enough for them)")
+    p.add_argument(
+        "--point-fills",
+        nargs="+",
+        default=list(faithfulness.FILLS),
+        choices=faithfulness.FILLS,
+        help="what replaces deleted / not yet inserted points",
+    )
+    p.add_argument(
+        "--row-fills",
+        nargs="+",
+        default=["dataset_mean"],
+        choices=faithfulness.FILLS,
+        help="what replaces whole rows (any constant row is the same neutral row after the models' "
+        "per-bin mean normalisation, so one fill is enough for them)",
+    )
     p.add_argument("--insert-grid", type=grid_arg, default=faithfulness.INSERTION_GRID, help="insertion proportions")
     p.add_argument("--delete-grid", type=grid_arg, default=faithfulness.DELETION_GRID, help="deletion proportions")
     p.add_argument("--point-value", default="signed", choices=["signed", "abs"], help="what ranks points")
@@ -76,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle-band", type=band_arg, default=None, help="LO-HI Hz: add the oracle map of a planted band")
     p.add_argument("--data-dir", default=None, help="default: the data dir the maps were made on")
     p.add_argument("--seed", type=int, default=0, help="random reference maps and tie breaking")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="inputs per forward pass (16 measured fastest on a 2-core CPU, bench/faithfulness.py; larger on GPUs)")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=16,
+        help="inputs per forward pass (16 measured fastest on a 2-core CPU, bench/faithfulness.py; larger on GPUs)",
+    )
     p.add_argument("--checkpoint", default="auto")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", default=None, help="default: <exp>/insdel")
@@ -99,9 +115,11 @@ def discover(exp: Path, methods: list[str] | None) -> dict[str, dict[str, str]]:
     for m, d in maps.items():
         missing = sorted(every - set(d))
         if missing:
-            raise DataDirError(f"{root / m / 'maps.scp'}: no maps for {len(missing)} of the {len(every)} utterances "
-                               f"the other methods have (first: {missing[0]}); extract every method with the same "
-                               "--utts-per-spk and --seed")
+            raise DataDirError(
+                f"{root / m / 'maps.scp'}: no maps for {len(missing)} of the {len(every)} utterances "
+                f"the other methods have (first: {missing[0]}); extract every method with the same "
+                "--utts-per-spk and --seed"
+            )
     return maps
 
 
@@ -123,8 +141,10 @@ def source_dir(a, exp: Path, maps: dict) -> Path:
 def load_map(method: str, utt: str, spec: str, shape: tuple) -> np.ndarray:
     m = read_rows(spec, {})
     if m.shape != shape:
-        raise DataDirError(f"{method} map of {utt} is {m.shape[0]} x {m.shape[1]} but its features are "
-                           f"{shape[0]} x {shape[1]} (maps made on other features?)")
+        raise DataDirError(
+            f"{method} map of {utt} is {m.shape[0]} x {m.shape[1]} but its features are "
+            f"{shape[0]} x {shape[1]} (maps made on other features?)"
+        )
     return m
 
 
@@ -145,6 +165,7 @@ def first_pass(maps: dict, feats: dict, utts: list[str]) -> tuple[torch.Tensor, 
 def band_bins(exp: Path, inputs: dict, n_bins: int, band) -> np.ndarray:
     from recipe.plotting import feature_axes
     from models.priors import band_indicator
+
     return band_indicator(feature_axes(exp, inputs, n_bins)[0], band).astype(bool)
 
 
@@ -168,8 +189,11 @@ def rankings(a, maps, vectors, utt, x_shape, rng, band) -> dict:
 
 
 def settings_key(a, maps: dict, ckpt: Path) -> str:
-    h = hashlib.sha256(json.dumps({k: v for k, v in vars(a).items() if k not in ("device", "batch_size", "out")},
-                                  sort_keys=True, default=str).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in vars(a).items() if k not in ("device", "batch_size", "out")}, sort_keys=True, default=str
+        ).encode()
+    )
     for m in sorted(maps):
         h.update(m.encode() + json.dumps(sorted(maps[m].items())).encode())
     h.update(str(ckpt.stat().st_mtime_ns).encode())
@@ -192,6 +216,7 @@ def read_progress(path: Path) -> dict:
 def classifier(model, head):
     def classify(batch):
         return head(model(batch))  # (rows, classes): the head's inference logits, no margin
+
     return classify
 
 
@@ -201,8 +226,9 @@ def load_teacher(a, exp: Path, device):
     if head_state is None:
         head_state = load_checkpoint(exp / "checkpoints" / "last.pt").get("head")
     if not head_state:
-        raise CheckpointError(f"{exp}: the teacher's checkpoint has no classification head; insertion/deletion "
-                              "scores closed-set speaker ID")
+        raise CheckpointError(
+            f"{exp}: the teacher's checkpoint has no classification head; insertion/deletion scores closed-set speaker ID"
+        )
     head = build_loss(cfg["loss"], model.emb_dim, len(labels))
     head.load_state_dict(head_state)
     return model, head.to(device).eval(), cfg, ckpt, labels
@@ -218,8 +244,7 @@ def source_tables(a, exp: Path, cfg: dict, maps: dict, labels: dict) -> tuple[Pa
     utts = sorted(next(iter(maps.values())))
     lost = [u for u in utts if u not in feats or u not in u2s or u2s[u] not in labels]
     if lost:
-        raise DataDirError(f"{d}: {len(lost)} mapped utterance(s) have no features, speaker or teacher label "
-                           f"(first: {lost[0]})")
+        raise DataDirError(f"{d}: {len(lost)} mapped utterance(s) have no features, speaker or teacher label (first: {lost[0]})")
     return d, feats, u2s, utts
 
 
@@ -230,12 +255,10 @@ def utterance_record(a, ctx: dict, i: int, u: str) -> dict:
     ranked = rankings(a, ctx["maps"], ctx["vectors"], u, tuple(x.shape), rng, ctx["band"])
     mean = ctx["dataset_mean"].to(ctx["device"])
     fills = {f: faithfulness.fill_for(f, x, mean) for f in {*a.point_fills, *a.row_fills}}
-    specs = [(k, f, mode) for k in ranked for f in (a.point_fills if k[1] == "points" else a.row_fills)
-             for mode in ctx["grids"]]
+    specs = [(k, f, mode) for k in ranked for f in (a.point_fills if k[1] == "points" else a.row_fills) for mode in ctx["grids"]]
     label = ctx["labels"][ctx["u2s"][u]]
     curves = faithfulness.utterance_curves(ctx["classify"], x, label, ranked, ctx["grids"], fills, a.batch_size, specs)
-    hits = {"|".join(k[0]) + f"|{k[1]}|{k[2]}": ["".join("01"[int(b)] for b in v) for v in hit]
-            for k, hit in curves.items()}
+    hits = {"|".join(k[0]) + f"|{k[1]}|{k[2]}": ["".join("01"[int(b)] for b in v) for v in hit] for k, hit in curves.items()}
     return {"utt": u, "curves": hits}
 
 
@@ -251,13 +274,25 @@ def run(a) -> str:
     dataset_mean, vectors = first_pass(maps, feats, utts)
     band = band_bins(exp, cfg["inputs"], len(dataset_mean), a.oracle_band) if a.oracle_band else None
     grids = {"insertion": np.asarray(a.insert_grid), "deletion": np.asarray(a.delete_grid)}
-    ctx = {"feats": feats, "u2s": u2s, "labels": labels, "maps": maps, "vectors": vectors, "band": band,
-           "grids": grids, "dataset_mean": dataset_mean, "device": device, "classify": classifier(model, head)}
+    ctx = {
+        "feats": feats,
+        "u2s": u2s,
+        "labels": labels,
+        "maps": maps,
+        "vectors": vectors,
+        "band": band,
+        "grids": grids,
+        "dataset_mean": dataset_mean,
+        "device": device,
+        "classify": classifier(model, head),
+    }
     resume = out / "progress" / f"{settings_key(a, maps, ckpt)}.jsonl"
     done = read_progress(resume)
     todo = [i for i, u in enumerate(utts) if u not in done]
-    print(f"insdel: {len(utts)} utterances x {len(maps)} methods from {d}; {len(utts) - len(todo)} already done "
-          f"({resume})", file=sys.stderr)
+    print(
+        f"insdel: {len(utts)} utterances x {len(maps)} methods from {d}; {len(utts) - len(todo)} already done ({resume})",
+        file=sys.stderr,
+    )
     resume.parent.mkdir(parents=True, exist_ok=True)
     with open(resume, "a") as log:
         for i in progress(todo, len(todo), "insdel", "utt"):

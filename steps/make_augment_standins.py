@@ -6,6 +6,7 @@ Writes <musan>/{noise,music,speech}/<source>/*.wav + ANNOTATIONS and
 <rirs-parent>/RIRS_NOISES/simulated_rirs/{smallroom,mediumroom}/ with rir_list files. Existing
 folders are kept.
 """
+
 from __future__ import annotations
 
 import argparse

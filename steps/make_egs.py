@@ -13,6 +13,7 @@ index <out-dir>/spk2label (written once; a later set must agree with it), and <o
 the feature options the data dir recorded (conf/feats.conf); egs.json names the source data dir. Jobs (--nj, by speaker)
 write egs.JOB.{ark,scp} atomically and are skipped on a rerun when complete.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,12 +44,15 @@ OUT_FORMATS = ("kaldi_ref", "kaldi_cmp", "kaldi")
 def check_matrix(utt: str, m: np.ndarray, declared: int, spec: str) -> None:
     """The matrix an eg is cut from has the length the plan used and finite values (DataDirError)."""
     if len(m) != declared:
-        raise DataDirError(f"feats.scp entry {utt!r} ({spec}): {len(m)} frames, but utt2num_frames (or the VAD "
-                           f"count) says {declared}; egs would be cut past its end. Rerun steps/make_*.sh")
+        raise DataDirError(
+            f"feats.scp entry {utt!r} ({spec}): {len(m)} frames, but utt2num_frames (or the VAD "
+            f"count) says {declared}; egs would be cut past its end. Rerun steps/make_*.sh"
+        )
     if not np.isfinite(m).all():
         t, f = np.argwhere(~np.isfinite(m))[0]
-        raise DataDirError(f"feats.scp entry {utt!r} ({spec}): non-finite value {m[t, f]} at frame {t}, bin {f}; "
-                           "its egs would be NaN")
+        raise DataDirError(
+            f"feats.scp entry {utt!r} ({spec}): non-finite value {m[t, f]} at frame {t}, bin {f}; its egs would be NaN"
+        )
 
 
 class Source:
@@ -64,8 +68,11 @@ class Source:
         kind = matrix_kind(self.spec, fds)
         whole = utt not in job["vad"] and len(self.mat) >= job["num_frames"]
         self.ref = whole and kind is not None and job["format"] == "kaldi_ref"
-        self.blob = matrix_blob(self.spec, fds) if whole and kind == "CM" and job["format"] == "kaldi_cmp" and \
-            "[" not in self.spec else None
+        self.blob = (
+            matrix_blob(self.spec, fds)
+            if whole and kind == "CM" and job["format"] == "kaldi_cmp" and "[" not in self.spec
+            else None
+        )
 
     def store(self, w: AtomicArkWriter, key: str, start: int, num_frames: int) -> str:
         """Write one eg; returns how: ``ref`` (a row range of the source), ``cut`` (CM bytes cut) or ``copy``."""
@@ -141,8 +148,10 @@ def check_label_index(path: Path, labels: dict[str, int]) -> None:
     if path.exists():
         old = {k: int(v) for k, v in read_dict(path).items()}
         if old != labels:
-            raise DataDirError(f"{path}: the label index on disk differs from this data dir's speakers "
-                               f"({len(old)} vs {len(labels)} speakers); egs of both would disagree")
+            raise DataDirError(
+                f"{path}: the label index on disk differs from this data dir's speakers "
+                f"({len(old)} vs {len(labels)} speakers); egs of both would disagree"
+            )
     else:
         atomic_write_text(path, format_table((s, str(i)) for s, i in labels.items()))
 
@@ -152,8 +161,10 @@ def feature_record(d: Path, feat_type: str) -> bytes | None:
     conf/feat_type); a recorded type other than --feat-type is an error, none recorded a warning."""
     kind, conf = d / "conf" / "feat_type", d / "conf" / "feats.conf"
     if not kind.exists() or not conf.exists():
-        print(f"make_egs: warning: {d} records no feature conf (conf/feats.conf, conf/feat_type); trusting "
-              f"--feat-type {feat_type}", file=sys.stderr)
+        print(
+            f"make_egs: warning: {d} records no feature conf (conf/feats.conf, conf/feat_type); trusting --feat-type {feat_type}",
+            file=sys.stderr,
+        )
         return None
     if kind.read_text().strip() != feat_type:
         raise DataDirError(f"{kind}: features of type {kind.read_text().strip()!r}, but --feat-type is {feat_type!r}")
@@ -170,8 +181,10 @@ def load_inputs(d: Path) -> tuple[dict, dict, dict]:
     u2s = read_dict(d / "utt2spk")
     missing = [u for u in u2s if u not in feats or u not in lengths]
     if missing:
-        raise DataDirError(f"{d}: {len(missing)} utterance(s) of utt2spk have no features/frame count, first "
-                           f"{missing[0]!r}; run utils/fix_data_dir.sh {d}")
+        raise DataDirError(
+            f"{d}: {len(missing)} utterance(s) of utt2spk have no features/frame count, first "
+            f"{missing[0]!r}; run utils/fix_data_dir.sh {d}"
+        )
     return feats, lengths, u2s
 
 
@@ -184,19 +197,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", action="store_true")
     p.add_argument("--input-per-spks", type=int, default=1024)
     p.add_argument("--num-frames", type=int, default=600)
-    p.add_argument("--num-valid", type=num_valid_arg, default=None, metavar="N|auto",
-                   help="utterances held out per speaker for validation; auto (default) sizes it from the corpus")
+    p.add_argument(
+        "--num-valid",
+        type=num_valid_arg,
+        default=None,
+        metavar="N|auto",
+        help="utterances held out per speaker for validation; auto (default) sizes it from the corpus",
+    )
     p.add_argument("--feat-format", default="kaldi", choices=["kaldi"])
-    p.add_argument("--out-format", default="kaldi_ref", choices=OUT_FORMATS,
-                   help="kaldi_ref: egs are row ranges of the feature arks (scp entries path:offset[first:last], "
-                   "no bytes copied); kaldi_cmp: self-contained compressed egs (CM bytes of compressed features "
-                   "cut, not re-encoded); kaldi: uncompressed copies. Egs that are no row range (VAD frames, tiled "
-                   "short utterances) are copied under kaldi_ref (compressed)")
+    p.add_argument(
+        "--out-format",
+        default="kaldi_ref",
+        choices=OUT_FORMATS,
+        help="kaldi_ref: egs are row ranges of the feature arks (scp entries path:offset[first:last], "
+        "no bytes copied); kaldi_cmp: self-contained compressed egs (CM bytes of compressed features "
+        "cut, not re-encoded); kaldi: uncompressed copies. Egs that are no row range (VAD frames, tiled "
+        "short utterances) are copied under kaldi_ref (compressed)",
+    )
     p.add_argument("--nj", type=int, default=4)
     p.add_argument("--seed", type=int, default=123456)
     p.add_argument("--short-policy", default="tile", choices=SHORT_POLICIES)
-    p.add_argument("--vad", action="store_true", help="cut egs from the voiced frames of <data-dir>/vad.scp only "
-                   "(Kaldi select-voiced-frames; train with data.vad: true)")
+    p.add_argument(
+        "--vad",
+        action="store_true",
+        help="cut egs from the voiced frames of <data-dir>/vad.scp only (Kaldi select-voiced-frames; train with data.vad: true)",
+    )
     return p
 
 
@@ -220,17 +245,30 @@ def voiced_lengths(d: Path, lengths: dict[str, int]) -> tuple[dict[str, int], di
 def job_spec(a, out: Path, j: int, fp: str, speakers: list, feats: dict, lengths: dict, vad: dict) -> dict:
     """Job j's work, with only its own speakers' entries of the data dir's tables."""
     mine = {u for *_, utts in speakers for u in utts}
-    return {"prefix": str(out / f"egs.{j + 1}"), "fingerprint": fp, "format": a.out_format, "seed": a.seed,
-            "train": a.train, "n_egs": a.input_per_spks, "num_frames": a.num_frames, "short": a.short_policy,
-            "feats": {u: feats[u] for u in mine}, "lengths": {u: lengths[u] for u in mine},
-            "vad": {u: vad[u] for u in mine if u in vad}, "speakers": speakers}
+    return {
+        "prefix": str(out / f"egs.{j + 1}"),
+        "fingerprint": fp,
+        "format": a.out_format,
+        "seed": a.seed,
+        "train": a.train,
+        "n_egs": a.input_per_spks,
+        "num_frames": a.num_frames,
+        "short": a.short_policy,
+        "feats": {u: feats[u] for u in mine},
+        "lengths": {u: lengths[u] for u in mine},
+        "vad": {u: vad[u] for u in mine if u in vad},
+        "speakers": speakers,
+    }
 
 
 def stored_line(how: dict, refs: list) -> str:
-    parts = [f"{how['ref']} as row ranges of {len(refs)} feature ark(s)" if how["ref"] else "",
-             f"{how['cut']} cut from compressed features without re-encoding" if how["cut"] else "",
-             f"{how['copy']} copied" + (" (VAD frames or tiled short utterances: no row range)"
-                                        if how["ref"] else "") if how["copy"] else ""]
+    parts = [
+        f"{how['ref']} as row ranges of {len(refs)} feature ark(s)" if how["ref"] else "",
+        f"{how['cut']} cut from compressed features without re-encoding" if how["cut"] else "",
+        f"{how['copy']} copied" + (" (VAD frames or tiled short utterances: no row range)" if how["ref"] else "")
+        if how["copy"]
+        else "",
+    ]
     return "stored: " + ", ".join(p for p in parts if p)
 
 
@@ -259,9 +297,16 @@ def write_records(a, d: Path, out: Path, plan: dict, params: dict, results: list
         atomic_write_bytes(Path(a.out_dir) / "feats.conf", plan["conf"])
     if a.vad and (d / "conf" / "vad.conf").exists():  # the VAD options, for embedding raw audio the same way
         atomic_write_bytes(Path(a.out_dir) / "vad.conf", (d / "conf" / "vad.conf").read_bytes())
-    record = {**params, "data_dir": str(d.resolve()), "egs": n, "speakers": len(plan["speakers"]),
-              "short_utterances_skipped": skipped, "split": plan["split"], "stored": how,
-              "references": {p: ark_identity(p) for p in refs}}
+    record = {
+        **params,
+        "data_dir": str(d.resolve()),
+        "egs": n,
+        "speakers": len(plan["speakers"]),
+        "short_utterances_skipped": skipped,
+        "split": plan["split"],
+        "stored": how,
+        "references": {p: ark_identity(p) for p in refs},
+    }
     atomic_write_text(out / "egs.json", json.dumps(record, indent=1) + "\n")
     return n, skipped, how, refs
 
@@ -270,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator("heap")  # small numpy blocks: the heap reuses them without page faults (core/allocator.py)
     a = build_parser().parse_args(argv)
     if a.nj < 1 or a.input_per_spks < 1 or a.num_frames < 1 or (a.num_valid is not None and a.num_valid < 0):
-        print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0",
-              file=sys.stderr)
+        print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0", file=sys.stderr)
         return 1
     d, out = Path(a.data_dir), Path(a.out_dir) / a.out_set
     try:
@@ -281,15 +325,16 @@ def main(argv: list[str] | None = None) -> int:
         inputs = [d / "feats.scp", d / "utt2spk", d / "utt2num_frames"] + ([d / "vad.scp"] if a.vad else [])
         fp = fingerprint(inputs, nj=a.nj, job_result=2, **params)  # job_result: what a finished job's rows.json holds
         speakers = plan["speakers"]
-        jobs = [job_spec(a, out, j, fp, speakers[j::a.nj], plan["feats"], plan["lengths"], plan["vad"])
-                for j in range(a.nj)]
+        jobs = [job_spec(a, out, j, fp, speakers[j :: a.nj], plan["feats"], plan["lengths"], plan["vad"]) for j in range(a.nj)]
         results = pool_map(run_job, jobs, a.nj)  # a bad matrix, or a full disk (the writer names the file)
     except CLI_ERRORS as e:
         return fail("make_egs", e)
     n, skipped, how, refs = write_records(a, d, out, plan, params, results)
     print(f"make_egs: {plan['split']}")
-    print(f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "
-          f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped; {stored_line(how, refs)}")
+    print(
+        f"make_egs: {out}: {n} egs of {a.num_frames} frames from {len(speakers)} speakers "
+        f"({'train' if a.train else 'valid'}); {skipped} short utterance(s) skipped; {stored_line(how, refs)}"
+    )
     return 0
 
 

@@ -5,6 +5,7 @@
 Writes <out-dir>/{train,test} data dirs (test has trials) and <out-dir>/corpus.json. A rerun with
 the same settings keeps the existing corpus; other settings over an existing corpus are an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="demo", choices=sorted(PRESETS))
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--nj", type=int, default=1)
-    p.add_argument("--planted-band", type=arg_type(parse_band), default=None,
-                   help="speakers differ only inside this band (Hz), e.g. 2000-3000")
+    p.add_argument(
+        "--planted-band",
+        type=arg_type(parse_band),
+        default=None,
+        help="speakers differ only inside this band (Hz), e.g. 2000-3000",
+    )
     a = p.parse_args(argv)
     if a.nj < 1:
         p.error(f"invalid --nj {a.nj}: must be a positive integer")
@@ -36,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail("make_synthetic", e)
     for part in ("train", "test"):
         s = info[part]
-        print(f"make_synthetic: {a.out_dir}/{part}: {s['speakers']} speakers, {s['utterances']} utterances, "
-              f"{s['hours']:.3f} h")
+        print(f"make_synthetic: {a.out_dir}/{part}: {s['speakers']} speakers, {s['utterances']} utterances, {s['hours']:.3f} h")
     print(f"make_synthetic: done in {time.time() - start:.1f} s")
     return 0
 

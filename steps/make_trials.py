@@ -10,6 +10,7 @@ target pairs off one recording, known from <data-dir>/segments or, without it, f
 two recordings exists (one recording per speaker), a warning, and target pairs within recordings.
 Fewer trials than asked is a warning naming both numbers; none (or no target) is an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,11 @@ def recording_map(d: Path, u2s: dict) -> dict | None:
     if rec_of is not None:
         print(f"make_trials: recordings from {how}", file=sys.stderr)
     else:
-        print(f"make_trials: warning: --avoid-same-recording: {how} and {d} has no segments; drawing target pairs "
-              "without the recording constraint", file=sys.stderr)
+        print(
+            f"make_trials: warning: --avoid-same-recording: {how} and {d} has no segments; drawing target pairs "
+            "without the recording constraint",
+            file=sys.stderr,
+        )
     return rec_of
 
 
@@ -52,14 +56,19 @@ def draw_trials(a, d: Path) -> list:
     rec_of = recording_map(d, u2s) if a.avoid_same_recording else None
     trials = sample_trials(u2s, a.num_pairs, a.seed, rec_of)
     if rec_of is not None and not any(t[2] == "target" for t in trials):
-        print(f"make_trials: warning: --avoid-same-recording: no speaker of {d} has two utterances of different "
-              "recordings (one recording per speaker?); drawing target pairs within recordings instead, so "
-              "target trials share channel and session and the EER on them is optimistic", file=sys.stderr)
+        print(
+            f"make_trials: warning: --avoid-same-recording: no speaker of {d} has two utterances of different "
+            "recordings (one recording per speaker?); drawing target pairs within recordings instead, so "
+            "target trials share channel and session and the EER on them is optimistic",
+            file=sys.stderr,
+        )
         rec_of = None
         trials = sample_trials(u2s, a.num_pairs, a.seed, None)
     if not trials or not any(t[2] == "target" for t in trials):
-        raise DataDirError(f"{d}: no target trial could be drawn (need a speaker with two utterances"
-                           f"{' of different recordings' if rec_of else ''}); nothing written")
+        raise DataDirError(
+            f"{d}: no target trial could be drawn (need a speaker with two utterances"
+            f"{' of different recordings' if rec_of else ''}); nothing written"
+        )
     return trials
 
 
@@ -72,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     except CLI_ERRORS as e:
         return fail("make_trials", e)
     if len(trials) < a.num_pairs:
-        print(f"make_trials: warning: {len(trials)} trials written, {a.num_pairs} asked for: {d} has no more "
-              "distinct balanced pairs", file=sys.stderr)
+        print(
+            f"make_trials: warning: {len(trials)} trials written, {a.num_pairs} asked for: {d} has no more "
+            "distinct balanced pairs",
+            file=sys.stderr,
+        )
     atomic_write_text(out, format_table(trials))
     n_tar = sum(t[2] == "target" for t in trials)
     print(f"make_trials: {out}: {len(trials)} trials ({n_tar} target, {len(trials) - n_tar} nontarget)")

@@ -8,6 +8,7 @@ With --config the head is built for --num-classes speakers (VoxCeleb1 dev: 1211)
 model, its prior and the head come from the experiment (config.yaml, prior.npy, the number of classes
 of its egs' label index).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     macs = count_macs(model, a.frames, feat_dim)
     print(f"config: {a.config}" if a.config else f"experiment: {a.exp_dir}")
     print(f"model: {cfg['model']['name']}, input (batch, time, {feat_dim}), embedding {model.emb_dim}")
-    print(f"parameters: body {body:,} ({body / 1e6:.3f} M), head {nhead:,} for {a.num_classes} classes "
-          f"({cfg['loss']['name']}), total {body + nhead:,}")
+    print(
+        f"parameters: body {body:,} ({body / 1e6:.3f} M), head {nhead:,} for {a.num_classes} classes "
+        f"({cfg['loss']['name']}), total {body + nhead:,}"
+    )
     print(f"MACs for {a.frames} frames: {macs:,} ({macs / 1e9:.3f} G)")
     if not a.no_layers:
         print("layers:")

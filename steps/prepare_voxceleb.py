@@ -8,6 +8,7 @@ vox1 writes <out>/dev and <out>/test (and <out>/all when a trial list uses dev u
 E and H lists do); each list becomes trials_<list-stem>, the first also 'trials'. vox2 writes one
 data dir whose wav.scp decodes m4a through an ffmpeg pipe.
 """
+
 from __future__ import annotations
 
 import argparse

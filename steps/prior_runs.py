@@ -13,6 +13,7 @@ student's initialisation and the egs order (train.seed). Everything is checked b
 written; rerunning with the same arguments rewrites identical files (finished runs are untouched:
 their exp dirs refuse a changed config).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ PRIORS = {
     "ig_smooth": ("integrated_gradients", False, "IG weights smoothed by [1/4, 1/2, 1/4] (no even/odd zig-zag)"),
     "ig_learn": ("integrated_gradients", True, "learnable per-bin prior initialised from IG"),
     "vox1_clean": (None, False, "published VoxCeleb1 clean-teacher vector (161-bin spectrograms only)"),
-    "shuffled": ("gradient", False, "the gradient prior's values in a random bin order, a new order per seed "
-                                    "(bin 0, log energy, kept in place): the teacher's shape against a random one"),
+    "shuffled": (
+        "gradient",
+        False,
+        "the gradient prior's values in a random bin order, a new order per seed "
+        "(bin 0, log energy, kept in place): the teacher's shape against a random one",
+    ),
     "ig_shuffled": ("integrated_gradients", False, "the IG prior's values in a random bin order per seed (bin 0 kept)"),
     "oracle": (None, False, "the planted band itself (needs --oracle-band)"),
 }
@@ -53,12 +58,13 @@ SHUFFLED = ("shuffled", "ig_shuffled")  # one permutation per (shuffle seed, stu
 # priors that were offered once and are not any more: the reason is the error message
 REMOVED = {
     "uniform": "prior 'uniform' was removed: a gain that is the same in every bin is undone by the BatchNorm after "
-               "the student's first convolution, so it could only equal 'none' and tested nothing (the issue-26 "
-               "experiment's controls are 'none' and 'shuffled')",
+    "the student's first convolution, so it could only equal 'none' and tested nothing (the issue-26 "
+    "experiment's controls are 'none' and 'shuffled')"
 }
 
 
 DEFAULT_PRIORS = "none gradient ig shuffled"  # the priors of the default primaries (--primaries)
+
 
 def weights_path(teacher: Path, method: str) -> Path:
     return teacher / "gradients" / method / "freq_weights.npy"
@@ -120,12 +126,17 @@ def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[s
     base = load_config(a.student_config)
     feat_dim = base["data"]["feat_dim"]
     if (tcfg["data"]["feat_type"], tcfg["data"]["feat_dim"]) != (base["data"]["feat_type"], feat_dim):
-        raise ConfigError(f"{a.student_config}: features {base['data']['feat_type']}/{feat_dim} differ from the teacher's "
-                          f"{tcfg['data']['feat_type']}/{tcfg['data']['feat_dim']} ({teacher})")
+        raise ConfigError(
+            f"{a.student_config}: features {base['data']['feat_type']}/{feat_dim} differ from the teacher's "
+            f"{tcfg['data']['feat_type']}/{tcfg['data']['feat_dim']} ({teacher})"
+        )
     hz = feature_axes(teacher, tinputs, feat_dim)[0]
     # one vector per prior (its file read once); the shuffled controls one per seed
-    vectors = {prior_file(p, s): prior_vector(p, teacher, feat_dim, a.oracle_band, hz, (a.shuffle_seed, s))
-               for p in priors for s in (seeds if p in SHUFFLED else seeds[:1])}
+    vectors = {
+        prior_file(p, s): prior_vector(p, teacher, feat_dim, a.oracle_band, hz, (a.shuffle_seed, s))
+        for p in priors
+        for s in (seeds if p in SHUFFLED else seeds[:1])
+    }
     out = Path(a.out)
     configs, runs = {}, []
     for s in seeds:  # seed-major: a partial table has every prior at its first seeds
@@ -133,8 +144,15 @@ def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[s
             run = f"{p}_s{s}"
             configs[run] = run_config(base, p, out / "priors" / f"{prior_file(p, s)}.npy", s)
             runs.append((run, p, s))
-    meta = {p: {"meaning": PRIORS[p][2], "teacher": str(teacher) if PRIORS[p][0] else None, "method": PRIORS[p][0],
-                "learn_prior": PRIORS[p][1]} for p in priors}
+    meta = {
+        p: {
+            "meaning": PRIORS[p][2],
+            "teacher": str(teacher) if PRIORS[p][0] else None,
+            "method": PRIORS[p][0],
+            "learn_prior": PRIORS[p][1],
+        }
+        for p in priors
+    }
     for p in set(priors) & set(SHUFFLED):
         meta[p]["permutation_seed"] = {f"s{s}": [a.shuffle_seed, s] for s in seeds}
     return vectors, configs, runs, meta
@@ -152,16 +170,27 @@ def declare(a, priors: list[str], out: Path) -> dict:
         if pr not in primaries:
             print(f"prior_runs: primary {pr[0]} vs {pr[1]} left out: --priors does not train both", file=sys.stderr)
     prim_priors = {x for pr in primaries for x in pr}
-    exploratory = [(p, "none") for p in priors if p != "none" and "none" in priors and (p, "none") not in primaries
-                   and not (p in prim_priors and p in SHUFFLED)]
-    plan = {"primaries": [list(x) for x in primaries], "exploratory": [list(x) for x in exploratory],
-            "correction": "holm", "level": 0.95, "power": a.power, "detect_eer_points": a.detect}
+    exploratory = [
+        (p, "none")
+        for p in priors
+        if p != "none" and "none" in priors and (p, "none") not in primaries and not (p in prim_priors and p in SHUFFLED)
+    ]
+    plan = {
+        "primaries": [list(x) for x in primaries],
+        "exploratory": [list(x) for x in exploratory],
+        "correction": "holm",
+        "level": 0.95,
+        "power": a.power,
+        "detect_eer_points": a.detect,
+    }
     old = out / "plan.json"
     if old.exists() and (out / "runs").is_dir() and any((out / "runs").iterdir()):
         before = json.loads(old.read_text())
         if before.get("primaries") != plan["primaries"]:
-            raise ConfigError(f"{old}: the primaries {before.get('primaries')} were declared before the runs started; "
-                              f"declaring {plan['primaries']} now is not allowed (use a new --table)")
+            raise ConfigError(
+                f"{old}: the primaries {before.get('primaries')} were declared before the runs started; "
+                f"declaring {plan['primaries']} now is not allowed (use a new --table)"
+            )
     return plan
 
 
@@ -188,20 +217,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher-exp")
     p.add_argument("--student-config")
     p.add_argument("--out")
-    p.add_argument("--priors", default=DEFAULT_PRIORS, help=f"any of: {' '.join(PRIORS)} (default: %(default)s, "
-                   "the default primaries' priors)")
+    p.add_argument(
+        "--priors",
+        default=DEFAULT_PRIORS,
+        help=f"any of: {' '.join(PRIORS)} (default: %(default)s, the default primaries' priors)",
+    )
     p.add_argument("--seeds", default="1 2 3", help="student seeds (default: %(default)s)")
     p.add_argument("--oracle-band", type=arg_type(parse_band), default=None, help="LO-HI Hz: the band of the 'oracle' prior")
-    p.add_argument("--shuffle-seed", type=int, default=0,
-                   help="with each student seed, draws the bin order of the shuffled priors (default: %(default)s)")
-    p.add_argument("--primaries", default="gradient:none ig:none gradient:shuffled",
-                   help="pre-declared PRIOR:BASELINE comparisons, Holm-corrected (default: %(default)s)")
-    p.add_argument("--detect", type=float, default=0.4, help="EER difference (points) the seeds are planned to "
-                   "detect (default: %(default)s)")
+    p.add_argument(
+        "--shuffle-seed",
+        type=int,
+        default=0,
+        help="with each student seed, draws the bin order of the shuffled priors (default: %(default)s)",
+    )
+    p.add_argument(
+        "--primaries",
+        default="gradient:none ig:none gradient:shuffled",
+        help="pre-declared PRIOR:BASELINE comparisons, Holm-corrected (default: %(default)s)",
+    )
+    p.add_argument(
+        "--detect", type=float, default=0.4, help="EER difference (points) the seeds are planned to detect (default: %(default)s)"
+    )
     p.add_argument("--power", type=float, default=0.8, help="power of that plan (default: %(default)s)")
-    p.add_argument("--methods-for", metavar="PRIORS", default=None,
-                   help="only print the teacher saliency methods these priors need (empty: --priors), one per "
-                   "line, and exit")
+    p.add_argument(
+        "--methods-for",
+        metavar="PRIORS",
+        default=None,
+        help="only print the teacher saliency methods these priors need (empty: --priors), one per line, and exit",
+    )
     a = p.parse_args(argv)
     try:
         if a.methods_for is not None:

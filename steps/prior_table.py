@@ -13,6 +13,7 @@ primaries), the paired sd and the minimum detectable difference at the seeds run
 <table>/results.md, results.csv (per prior), comparisons.csv, runs.csv (per run: prior, seed,
 permutation, metrics, steps, converged, training seconds), gains.csv and plots/{eer,gains}.{png,pdf}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,19 @@ def load_runs(table: Path, score_name: str) -> tuple[list[dict], list[str]]:
             missing.append(f[0])
             continue
         pairs, scores, labels = read_scores(path)
-        runs.append({"run": f[0], "prior": f[1], "seed": int(f[2]), "pairs": pairs, "scores": scores,
-                     "labels": labels, "m": metrics(scores, labels), **model_facts(exp), **training_facts(exp)})
+        runs.append(
+            {
+                "run": f[0],
+                "prior": f[1],
+                "seed": int(f[2]),
+                "pairs": pairs,
+                "scores": scores,
+                "labels": labels,
+                "m": metrics(scores, labels),
+                **model_facts(exp),
+                **training_facts(exp),
+            }
+        )
     return runs, missing
 
 
@@ -99,8 +111,7 @@ def read_plan(table: Path, priors: list[str]) -> tuple[list[tuple[str, str]], li
     if path.exists():
         plan = json.loads(path.read_text())
         return [tuple(x) for x in plan["primaries"]], [tuple(x) for x in plan["exploratory"]]
-    print(f"prior_table: warning: {path} missing: no pre-declared primaries, every comparison is exploratory",
-          file=sys.stderr)
+    print(f"prior_table: warning: {path} missing: no pre-declared primaries, every comparison is exploratory", file=sys.stderr)
     return [], [(p, "none") for p in priors if p != "none"]
 
 
@@ -117,8 +128,10 @@ def fmt_comparison(c: dict) -> str:
     p = f"{c['p']:.3f}" + (f" / {c['p_holm']:.3f}" if c["kind"] == "primary" else "")
     mde = "–" if not np.isfinite(c["mde"]) else f.format(c["mde"] * scale).lstrip("+")
     sd = "–" if not np.isfinite(c["paired_sd"]) else f.format(c["paired_sd"] * scale).lstrip("+")
-    return (f"| {c['a']} vs {c['b']} | {c['kind']} | {c['metric']} | {c['seeds']} | {f.format(c['diff'] * scale)} | "
-            f"[{f.format(c['lo'] * scale)}, {f.format(c['hi'] * scale)}] ({100 * c['level']:.1f} %) | {p} | {sd} | {mde} |")
+    return (
+        f"| {c['a']} vs {c['b']} | {c['kind']} | {c['metric']} | {c['seeds']} | {f.format(c['diff'] * scale)} | "
+        f"[{f.format(c['lo'] * scale)}, {f.format(c['hi'] * scale)}] ({100 * c['level']:.1f} %) | {p} | {sd} | {mde} |"
+    )
 
 
 def dcf_cell(row: dict, key: str, n_non: int) -> str:
@@ -127,28 +140,38 @@ def dcf_cell(row: dict, key: str, n_non: int) -> str:
     return f"{dcf(row[f'{key}_mean'])} ± {dcf(row[f'{key}_sd'])}"
 
 
-def markdown(table: Path, rows: list[dict], comps: list[dict], teacher: dict | None, missing: list[str],
-             n_boot: int, n_non: int) -> str:
-    out = [f"# Prior experiment {table.name}\n",
-           "Per prior: mean ± sd over seeds; MACs at 300 frames. minDCF at p=0.001 is shown only where at least "
-           "10/0.001 nontarget trials back it.\n",
-           "| prior | seeds | EER (%) | minDCF 0.01 | minDCF 0.001 | learned w, b | params | MACs |",
-           "|---|---|---|---|---|---|---|---|"]
+def markdown(
+    table: Path, rows: list[dict], comps: list[dict], teacher: dict | None, missing: list[str], n_boot: int, n_non: int
+) -> str:
+    out = [
+        f"# Prior experiment {table.name}\n",
+        "Per prior: mean ± sd over seeds; MACs at 300 frames. minDCF at p=0.001 is shown only where at least "
+        "10/0.001 nontarget trials back it.\n",
+        "| prior | seeds | EER (%) | minDCF 0.01 | minDCF 0.001 | learned w, b | params | MACs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     if teacher:
         d3 = f"{teacher['mindcf_0.001']:.4f}" if dcf_supported(n_non, 0.001) else "too few nontargets"
-        out.append(f"| teacher ({teacher['name']}) | 1 | {pct(teacher['eer'])} | {teacher['mindcf_0.01']:.4f} | {d3} | "
-                   f"– | {teacher['params']:,} | {teacher['macs'] / 1e9:.3f} G |")
+        out.append(
+            f"| teacher ({teacher['name']}) | 1 | {pct(teacher['eer'])} | {teacher['mindcf_0.01']:.4f} | {d3} | "
+            f"– | {teacher['params']:,} | {teacher['macs'] / 1e9:.3f} G |"
+        )
     for r in rows:
         wb = f"{r['w_mean']:.2f}, {r['b_mean']:.2f}" if "w_mean" in r else "–"
-        out.append(f"| {r['prior']} | {r['seeds']} | {pct(r['eer_mean'])} ± {pct(r['eer_sd'])} | "
-                   f"{dcf_cell(r, 'mindcf_0.01', n_non)} | {dcf_cell(r, 'mindcf_0.001', n_non)} | {wb} | "
-                   f"{r['params']:,} | {r['macs'] / 1e9:.3f} G |")
-    out += ["\nComparisons A vs B: mean over paired seeds (same seed = same initialisation and egs order) of "
-            "A - B, negative is better (EER in points). Interval: two-level bootstrap (seeds x test speakers, "
-            f"{n_boot} replicates); a primary's level is Holm's for its rank. p: two-level bootstrap, then Holm over "
-            "the primaries (p / p Holm). MDE: the smallest true difference the seeds run detect with 80 % power "
-            "(primaries at alpha / number of primaries). Exploratory rows are not corrected: read them as leads.\n",
-            "| comparison | kind | metric | seeds | Δ | interval | p | paired sd | MDE |", "|---|---|---|---|---|---|---|---|---|"]
+        out.append(
+            f"| {r['prior']} | {r['seeds']} | {pct(r['eer_mean'])} ± {pct(r['eer_sd'])} | "
+            f"{dcf_cell(r, 'mindcf_0.01', n_non)} | {dcf_cell(r, 'mindcf_0.001', n_non)} | {wb} | "
+            f"{r['params']:,} | {r['macs'] / 1e9:.3f} G |"
+        )
+    out += [
+        "\nComparisons A vs B: mean over paired seeds (same seed = same initialisation and egs order) of "
+        "A - B, negative is better (EER in points). Interval: two-level bootstrap (seeds x test speakers, "
+        f"{n_boot} replicates); a primary's level is Holm's for its rank. p: two-level bootstrap, then Holm over "
+        "the primaries (p / p Holm). MDE: the smallest true difference the seeds run detect with 80 % power "
+        "(primaries at alpha / number of primaries). Exploratory rows are not corrected: read them as leads.\n",
+        "| comparison | kind | metric | seeds | Δ | interval | p | paired sd | MDE |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     out += [fmt_comparison(c) for c in comps] or ["| (no comparison has a paired seed) | | | | | | | | |"]
     if missing:
         out.append(f"\nUnfinished runs, left out: {', '.join(missing)}")
@@ -166,10 +189,19 @@ def csv_text(rows: list[dict]) -> str:
 
 def runs_csv(runs: list[dict], meta: dict) -> str:
     """The per-run figures every table of the experiment is computed from."""
-    rows = [{"run": r["run"], "prior": r["prior"], "seed": r["seed"],
-             "permutation": ":".join(map(str, meta.get(r["prior"], {}).get("permutation_seed", {}).get(f"s{r['seed']}", []))),
-             **{k: f"{r['m'][k]:.6f}" for k in KEYS}, "steps": r["steps"], "converged": r["converged"],
-             "train_seconds": r["train_seconds"]} for r in runs]
+    rows = [
+        {
+            "run": r["run"],
+            "prior": r["prior"],
+            "seed": r["seed"],
+            "permutation": ":".join(map(str, meta.get(r["prior"], {}).get("permutation_seed", {}).get(f"s{r['seed']}", []))),
+            **{k: f"{r['m'][k]:.6f}" for k in KEYS},
+            "steps": r["steps"],
+            "converged": r["converged"],
+            "train_seconds": r["train_seconds"],
+        }
+        for r in runs
+    ]
     return csv_text(rows)
 
 
@@ -179,15 +211,18 @@ def gains_csv(runs: list[dict]) -> str:
         return ""
     n = len(att[0]["gains"])
     head = "run,prior,seed,w,b," + ",".join(f"gain_{i}" for i in range(n))
-    lines = [f"{r['run']},{r['prior']},{r['seed']},{r['w']:.6g},{r['b']:.6g}," + ",".join(f"{g:.6g}" for g in r["gains"])
-             for r in att]
+    lines = [
+        f"{r['run']},{r['prior']},{r['seed']},{r['w']:.6g},{r['b']:.6g}," + ",".join(f"{g:.6g}" for g in r["gains"]) for r in att
+    ]
     return "\n".join([head, *lines]) + "\n"
 
 
 def plots(table: Path, rows: list[dict], runs: list[dict], hz: np.ndarray, teacher: dict | None) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     out = table / "plots"
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(rows) + 2), 3.4))
@@ -212,6 +247,7 @@ def plots(table: Path, rows: list[dict], runs: list[dict], hz: np.ndarray, teach
 def gains_plot(out: Path, runs: list[dict], hz: np.ndarray, name: str) -> None:
     """One panel per attention prior: the learned gain of each seed and the prior / max, against Hz."""
     import matplotlib.pyplot as plt
+
     att = [r for r in runs if "gains" in r]
     if not att:
         return
@@ -228,7 +264,7 @@ def gains_plot(out: Path, runs: list[dict], hz: np.ndarray, name: str) -> None:
         ax.plot(hz[ok], v[ok] / max(v.max(), 1e-12), color="k", lw=0.7, ls=":", label="prior v / max")
         ax.set_title(p, fontsize=9)
         ax.legend(fontsize=6, loc="upper right")
-    for ax in axes.flat[len(priors):]:
+    for ax in axes.flat[len(priors) :]:
         ax.set_visible(False)
     for c in range(cols):  # the lowest visible panel of each column carries the frequency axis
         low = axes[-1, c] if axes[-1, c].get_visible() else axes[-2, c]
@@ -274,11 +310,15 @@ def power_report(table: Path, comps: list[dict]) -> None:
     seeds = max((c["seeds"] for c in comps if c["kind"] == "primary"), default=0)
     for name, n in need.items():
         c = next(c for c in comps if f"{c['a']} vs {c['b']}" == name and c["metric"] == "eer")
-        print(f"prior_table: power: {name}: paired sd {100 * c['paired_sd']:.2f} points over {c['seeds']} seeds -> "
-              f"{n} seeds detect {plan['detect_eer_points']} points at {100 * plan['power']:.0f} % power "
-              f"(MDE now {100 * c['mde']:.2f})")
-    atomic_write_text(table / "power.json", json.dumps({"seeds_run": seeds, "seeds_needed": max(need.values(), default=0),
-                                                        "per_primary": need}, indent=1) + "\n")
+        print(
+            f"prior_table: power: {name}: paired sd {100 * c['paired_sd']:.2f} points over {c['seeds']} seeds -> "
+            f"{n} seeds detect {plan['detect_eer_points']} points at {100 * plan['power']:.0f} % power "
+            f"(MDE now {100 * c['mde']:.2f})"
+        )
+    atomic_write_text(
+        table / "power.json",
+        json.dumps({"seeds_run": seeds, "seeds_needed": max(need.values(), default=0), "per_primary": need}, indent=1) + "\n",
+    )
     atomic_write_text(table / "seeds_needed", f"{max(need.values(), default=0)}\n")  # read by local/prior_table.sh
 
 
@@ -304,8 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted({u for pr in pairs for u in pr if u not in utt2spk})
         if unknown:
             raise DataDirError(f"{test}/utt2spk: no speaker for {len(unknown)} trial utterance(s), first {unknown[0]!r}")
-        w = speaker_weights(np.array([utt2spk[e] for e, _ in pairs]), np.array([utt2spk[t] for _, t in pairs]),
-                            a.n_boot, a.seed)
+        w = speaker_weights(np.array([utt2spk[e] for e, _ in pairs]), np.array([utt2spk[t] for _, t in pairs]), a.n_boot, a.seed)
         boot = bootstrap_metrics([r["scores"] for r in runs], runs[0]["labels"], w, KEYS)  # (runs, resamples, keys)
         rows = summarise(runs)
         primaries, exploratory = read_plan(table, [r["prior"] for r in rows])

@@ -11,6 +11,7 @@ p_target 0.01 and 0.001. --cohort adds adaptive s-norm with that set's embedding
 per speaker with --cohort-utt2spk (c_train.sh --asnorm true passes the training set's), else every
 embedding.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ def load_embeddings(d: Path) -> dict[str, np.ndarray]:
     out = {k: np.asarray(v) for k, v in kaldiio.load_scp_sequential(str(scp))}
     bad = next((k for k, v in out.items() if not np.isfinite(v).all()), None)
     if bad is not None:
-        raise DataDirError(f"{scp}: the embedding of {bad!r} has non-finite values; its scores and the EER would "
-                           "be meaningless (check that utterance's features)")
+        raise DataDirError(
+            f"{scp}: the embedding of {bad!r} has non-finite values; its scores and the EER would "
+            "be meaningless (check that utterance's features)"
+        )
     return out
 
 
@@ -73,10 +76,15 @@ def append_result(exp: Path, row: dict) -> None:
     if header not in old:  # steps.train's "Training:" line may have come first
         old = old.rstrip("\n") + "\n\n" + header
     key = [row["embeddings"], row["trials"], row["norm"]]
-    kept = [ln for ln in old.splitlines(keepends=True)
-            if not (ln.startswith("| 2") and [c.strip() for c in ln.split("|")[2:5]] == key)]
-    line = (f"| {time.strftime('%Y-%m-%d %H:%M')} | {row['embeddings']} | {row['trials']} | {row['norm']} | "
-            f"{row['n']} | {100 * row['eer']:.2f} | {row['mindcf_0.01']:.4f} | {row['mindcf_0.001']:.4f} |\n")
+    kept = [
+        ln
+        for ln in old.splitlines(keepends=True)
+        if not (ln.startswith("| 2") and [c.strip() for c in ln.split("|")[2:5]] == key)
+    ]
+    line = (
+        f"| {time.strftime('%Y-%m-%d %H:%M')} | {row['embeddings']} | {row['trials']} | {row['norm']} | "
+        f"{row['n']} | {100 * row['eer']:.2f} | {row['mindcf_0.01']:.4f} | {row['mindcf_0.001']:.4f} |\n"
+    )
     atomic_write_text(path, "".join(kept) + line)
 
 
@@ -86,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", required=True)
     p.add_argument("--embeddings", default=None, help="embedding set under <exp>/embeddings (default: trials dir name)")
     p.add_argument("--cohort", default=None, help="embedding set for adaptive s-norm")
-    cohort_help = ("the cohort set's utt2spk: the cohort is one mean embedding per speaker (WeSpeaker's); without it, "
-                   "every embedding of the set")
+    cohort_help = (
+        "the cohort set's utt2spk: the cohort is one mean embedding per speaker (WeSpeaker's); without it, "
+        "every embedding of the set"
+    )
     p.add_argument("--cohort-utt2spk", default=None, metavar="FILE", help=cohort_help)
     p.add_argument("--top-k", type=positive_int, default=300)
     p.add_argument("--name", default=None)
@@ -124,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     name = a.name or f"{emb_set}_{trials_path.name}" + ("_asnorm" if a.cohort else "")
     try:
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", name):
-            raise UsageError(f"--name {name!r}: a plain file name is needed (letters, digits, _ . + -), "
-                             f"no directory part: scores go to {exp}/scores/")
+            raise UsageError(
+                f"--name {name!r}: a plain file name is needed (letters, digits, _ . + -), "
+                f"no directory part: scores go to {exp}/scores/"
+            )
         trials, scores, labels = score_trials(a, exp, emb_set, trials_path)
         m = metrics(scores, labels)
     except CLI_ERRORS as e:
@@ -137,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     pyplot().close(fig)
     norm = f"AS-norm top {a.top_k}" if a.cohort else "cosine"
     append_result(exp, {"embeddings": emb_set, "trials": str(trials_path), "norm": norm, "n": len(trials), **m})
-    print(f"score: {name}: {len(trials)} trials, EER {100 * m['eer']:.2f}%, minDCF(0.01) {m['mindcf_0.01']:.4f}, "
-          f"minDCF(0.001) {m['mindcf_0.001']:.4f}")
+    print(
+        f"score: {name}: {len(trials)} trials, EER {100 * m['eer']:.2f}%, minDCF(0.01) {m['mindcf_0.01']:.4f}, "
+        f"minDCF(0.001) {m['mindcf_0.001']:.4f}"
+    )
     return 0
 
 

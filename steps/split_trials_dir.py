@@ -9,6 +9,7 @@ restricted to those utterances, the list as 'trials', and (with --copy-feats tru
 features copied into one <out-dir>/feats.ark so the dir is self-contained. Every utterance of the
 list must have features.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         feats = read_dict(src / "feats.scp")
         problems = check_trials(trials, set(feats))
         if problems:
-            raise DataDirError("\n".join(problems).replace("is not in this data dir", "has no features in "
-                                                            f"{src}/feats.scp"))
+            raise DataDirError("\n".join(problems).replace("is not in this data dir", f"has no features in {src}/feats.scp"))
         lines = trials.read_text().splitlines()
         utts = {u for line in lines for u in line.split()[:2]}
         subset_data_dir(src, out, utts=utts)
@@ -72,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         verbatim = copy_feats(feats, sorted(utts), out, a.compress == "true") if a.copy_feats == "true" else 0
     except CLI_ERRORS as e:
         return fail("split_trials_dir", e)
-    how = f"; features: {verbatim} copied byte for byte, {len(utts) - verbatim} decoded and written again" \
-        if a.copy_feats == "true" else ""
+    how = (
+        f"; features: {verbatim} copied byte for byte, {len(utts) - verbatim} decoded and written again"
+        if a.copy_feats == "true"
+        else ""
+    )
     print(f"split_trials_dir: {out}: {len(utts)} utterances, {len(lines)} trials{how}")
     return 0
 

@@ -12,6 +12,7 @@ prior values (prior.npy): later stages read only <exp>. A rerun of the same comm
 config or inputs (egs, prior) that differ from the experiment's are an error naming the difference. Each --test-dir (a data dir with feats.scp,
 utt2num_frames and trials) is scored every train.test_every epochs and at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,14 @@ from models.registry import build_model
 from recipe.config import load_config
 from recipe.evaluate import trials_evaluator
 from recipe.experiment import check_same_inputs, egs_inputs, prior_record, same_config, with_prior, write_inputs
-from training.checkpoint import (CheckpointError, average_models, epoch_checkpoints, load_checkpoint,
-                                 load_state_strict, save_checkpoint)
+from training.checkpoint import (
+    CheckpointError,
+    average_models,
+    epoch_checkpoints,
+    load_checkpoint,
+    load_state_strict,
+    save_checkpoint,
+)
 from training.budget import converged, fraction_steps, resolve_budget
 from training.optim import build_optimizer, build_scheduler
 from training.trainer import Net, Trainer
@@ -63,10 +70,13 @@ def prepare_exp(a) -> tuple[dict, Path, dict, dict]:
         old = yaml.safe_load(saved.read_text()) or {}
         old_inputs = old.pop("inputs", {})
         if not same_config(old, cfg):
-            diff = sorted(f"{s}.{k}" for s in cfg for k in set(cfg[s]) | set(old.get(s) or {})
-                          if cfg[s].get(k) != (old.get(s) or {}).get(k))
-            raise ConfigError(f"{saved} differs from {a.config} + --set (at {diff[:5]}); to train a new "
-                              "experiment use another --exp-dir, or remove the old one")
+            diff = sorted(
+                f"{s}.{k}" for s in cfg for k in set(cfg[s]) | set(old.get(s) or {}) if cfg[s].get(k) != (old.get(s) or {}).get(k)
+            )
+            raise ConfigError(
+                f"{saved} differs from {a.config} + --set (at {diff[:5]}); to train a new "
+                "experiment use another --exp-dir, or remove the old one"
+            )
         check_same_inputs(old_inputs, inputs, exp)
     record = {} if saved.exists() else {**copies, **prior_copy}
     return full, exp, with_prior(cfg["model"], prior), record
@@ -83,14 +93,23 @@ def loaders(cfg: dict, egs: Path, num_classes: int, rank: int, world: int, worke
     dim = train.feat_dim()
     if dim != cfg["data"]["feat_dim"]:
         raise ConfigError(f"{egs}/train: egs have {dim} frequency bins but data.feat_dim is {cfg['data']['feat_dim']}")
-    sampler = CropBatchSampler(len(train), t["batch_size"], t["crop_min"], t["crop_max"], t["seed"],
-                               rank=rank, num_replicas=world)
+    sampler = CropBatchSampler(
+        len(train), t["batch_size"], t["crop_min"], t["crop_max"], t["seed"], rank=rank, num_replicas=world
+    )
     if len(sampler) == 0:
-        raise ConfigError(f"{egs}/train: {len(train)} egs are fewer than one batch of {t['batch_size']} "
-                          f"per process ({world} processes)")
+        raise ConfigError(
+            f"{egs}/train: {len(train)} egs are fewer than one batch of {t['batch_size']} per process ({world} processes)"
+        )
     gen = torch.Generator().manual_seed(t["seed"])  # workers' seeds: keeps the global RNG untouched
-    train_loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                              generator=gen, persistent_workers=workers > 0, pin_memory=cuda)
+    train_loader = DataLoader(
+        train,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=workers,
+        generator=gen,
+        persistent_workers=workers > 0,
+        pin_memory=cuda,
+    )
     valid_loader = valid_egs_loader(t, egs, num_classes, eg_frames, cuda) if rank == 0 else None
     return sampler, train_loader, valid_loader
 
@@ -99,8 +118,10 @@ def valid_egs_loader(t: dict, egs: Path, num_classes: int, eg_frames: int, cuda:
     """Validation batches of train.valid_frames frames, in order; None (with a warning) without valid egs."""
     vscp = egs / "valid" / "feats.scp"
     if not vscp.exists() or vscp.stat().st_size == 0:
-        print(f"train: warning: {egs}/valid holds no egs: no validation loss; the convergence verdict uses the "
-              "training loss", file=sys.stderr)
+        print(
+            f"train: warning: {egs}/valid holds no egs: no validation loss; the convergence verdict uses the training loss",
+            file=sys.stderr,
+        )
         return None
     valid = EgsDataset(egs / "valid", num_classes, packed=cuda)
     crop = min(t["valid_frames"], eg_frames)
@@ -173,8 +194,9 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     num_classes = cfg["inputs"]["num_classes"]
     net, model = build_net(cfg, model_cfg, device)
     workers = cfg["train"]["num_workers"] if a.num_workers is None else a.num_workers
-    sampler, train_loader, valid_loader = loaders(cfg, Path(a.egs_dir), num_classes, rank, world, workers,
-                                                  cuda=device.type == "cuda")
+    sampler, train_loader, valid_loader = loaders(
+        cfg, Path(a.egs_dir), num_classes, rank, world, workers, cuda=device.type == "cuda"
+    )
     budget = resolve_budget(cfg["train"], sampler.n, len(sampler), world)
     optimizer = build_optimizer(cfg["optim"], net.parameters())
     scheduler, sched_step = build_scheduler(cfg["scheduler"], optimizer, budget.steps, len(sampler))
@@ -184,11 +206,28 @@ def build_trainer(a, cfg: dict, exp: Path, model_cfg: dict, rank: int, world: in
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(net)
     bar = (lambda it, left: progress(it, total=left, desc="train", unit="batch")) if rank == 0 else None
-    trainer = Trainer(net=net, optimizer=optimizer, scheduler=scheduler, sched_step=sched_step, margin=margin,
-                      sampler=sampler, train_loader=train_loader, valid_loader=valid_loader, cfg=cfg,
-                      ckpt_dir=exp / "checkpoints", log=train_logger(exp, rank), device=device, rank=rank,
-                      evaluate=evaluate, save_every_steps=a.save_every_steps, progress=bar, total_steps=budget.steps,
-                      warmup_steps=warmup, num_classes=num_classes, budget=budget)
+    trainer = Trainer(
+        net=net,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        sched_step=sched_step,
+        margin=margin,
+        sampler=sampler,
+        train_loader=train_loader,
+        valid_loader=valid_loader,
+        cfg=cfg,
+        ckpt_dir=exp / "checkpoints",
+        log=train_logger(exp, rank),
+        device=device,
+        rank=rank,
+        evaluate=evaluate,
+        save_every_steps=a.save_every_steps,
+        progress=bar,
+        total_steps=budget.steps,
+        warmup_steps=warmup,
+        num_classes=num_classes,
+        budget=budget,
+    )
     return trainer, sum(x.numel() for x in model.parameters())
 
 
@@ -204,8 +243,10 @@ def smoke_batch(net: Net, cfg: dict, device) -> None:
         loss = loss[0] if isinstance(loss, tuple) else loss
         loss.backward()
     except (RuntimeError, IndexError, ValueError) as e:
-        raise ConfigError(f"model {cfg['model']['name']} cannot train on a batch of {cfg['train']['crop_min']} x "
-                          f"{cfg['data']['feat_dim']} features with these settings: {e}") from None
+        raise ConfigError(
+            f"model {cfg['model']['name']} cannot train on a batch of {cfg['train']['crop_min']} x "
+            f"{cfg['data']['feat_dim']} features with these settings: {e}"
+        ) from None
     finally:
         net.zero_grad(set_to_none=True)
         net.train()
@@ -214,8 +255,7 @@ def smoke_batch(net: Net, cfg: dict, device) -> None:
 def margin_schedule(head, m: dict, total_steps: int) -> MarginScheduler:
     """margin_warmup in steps, or in fractions of the budget."""
     if m["fraction"] or m["start_fraction"]:
-        return MarginScheduler(head, fraction_steps(m["fraction"], total_steps),
-                               fraction_steps(m["start_fraction"], total_steps))
+        return MarginScheduler(head, fraction_steps(m["fraction"], total_steps), fraction_steps(m["start_fraction"], total_steps))
     return MarginScheduler(head, m["steps"], m["start"])
 
 
@@ -223,10 +263,14 @@ def run(a, trainer: Trainer, cfg: dict, exp: Path, n_params: int, world: int) ->
     log, inputs = trainer.log, cfg["inputs"]
     log(f"command: {shlex.join([sys.executable, '-m', 'steps.train', *a.argv])}")
     resume_or_init(trainer, cfg, exp / "checkpoints", cfg["train"]["init_from"], log)
-    log(f"egs {inputs['egs_dir']} ({inputs['feat_type']}, from data dir {inputs.get('data_dir')}), "
-        f"prior {(inputs['prior'] or {}).get('source', 'none')}, test dirs {a.test_dir or 'none'}")
-    log(f"{cfg['model']['name']}: {n_params:,} params, {inputs['num_classes']} classes, "
-        f"{len(trainer.sampler)} batches/epoch, world {world}, device {trainer.device}, allocator {a.allocator}")
+    log(
+        f"egs {inputs['egs_dir']} ({inputs['feat_type']}, from data dir {inputs.get('data_dir')}), "
+        f"prior {(inputs['prior'] or {}).get('source', 'none')}, test dirs {a.test_dir or 'none'}"
+    )
+    log(
+        f"{cfg['model']['name']}: {n_params:,} params, {inputs['num_classes']} classes, "
+        f"{len(trainer.sampler)} batches/epoch, world {world}, device {trainer.device}, allocator {a.allocator}"
+    )
     log(f"budget: {trainer.budget.how}")
     trainer.fit()
     if trainer.rank == 0:

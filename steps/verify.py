@@ -11,6 +11,7 @@ so a pair scored by the recipe gets the same score here up to feature compressio
 (``<exp>/scores/<name>.json``, written by steps.score; by default a cosine-scored list named
 ``trials``), and the output says which list it came from. Prints ``<enrol> <test> <score> <decision>``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--exp-dir", required=True, help="a trained experiment dir")
     p.add_argument("wavs", nargs="+", help="wav files or 'cmd |' pipes, two per pair (enrol test ...)")
-    p.add_argument("--threshold-from", default=None, help="scored list whose EER threshold decides "
-                   "(name under <exp>/scores/, e.g. test_trials); default: the list named trials")
+    p.add_argument(
+        "--threshold-from",
+        default=None,
+        help="scored list whose EER threshold decides "
+        "(name under <exp>/scores/, e.g. test_trials); default: the list named trials",
+    )
     p.add_argument("--threshold", type=float, default=None, help="decide with this cosine threshold instead")
     p.add_argument("--checkpoint", default="auto", help="auto | last | avg_N | <epoch>")
     p.add_argument("--dither-seed", type=int, default=0, help="as steps/make_<type>.sh --dither-seed")
-    p.add_argument("--resample", action="store_true", help="resample audio at another rate than the experiment's "
-                   "feature conf (said on stderr) instead of refusing it")
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample audio at another rate than the experiment's feature conf (said on stderr) instead of refusing it",
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p
 
@@ -51,15 +59,18 @@ def main(argv: list[str] | None = None) -> int:
         keys, wavs = keys_for(a.wavs)
         device = pick_device(a.device)
         model, cfg, path, _ = load_exp_model(exp, a.checkpoint, device)
-        emb = embed_arrays(model, cfg, exp, wav_features(exp, cfg["inputs"], wavs, "verify", a.dither_seed, a.resample), device,
-                           "verify")
+        emb = embed_arrays(
+            model, cfg, exp, wav_features(exp, cfg["inputs"], wavs, "verify", a.dither_seed, a.resample), device, "verify"
+        )
         pairs = list(zip(keys[::2], keys[1::2]))
         scores = cosine_scores(emb, pairs)
     except CLI_ERRORS as e:
         return fail("verify", e)
     if decide is None:
-        print(f"verify: no decision: {exp}/scores has no cosine-scored trials list (run c_train.sh stage 3, or give "
-              "--threshold)", file=sys.stderr)
+        print(
+            f"verify: no decision: {exp}/scores has no cosine-scored trials list (run c_train.sh stage 3, or give --threshold)",
+            file=sys.stderr,
+        )
     else:
         print(f"verify: decision threshold {decide[0]:.6f}: {decide[1]}", file=sys.stderr)
     print(f"verify: {len(pairs)} pair(s), model {path}", file=sys.stderr)

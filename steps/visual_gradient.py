@@ -9,6 +9,7 @@ weights_<method>.{png,pdf} (weights with the mean input spectrum, against the bi
 the experiment's own feature conf: Hz for spectrograms, mel-filter centres for fbank) and
 maps_<method>.{png,pdf} (example maps; the top 5 % points over the spectrogram, as in the paper).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,14 @@ def weights_plot(title: str, method: str, v: np.ndarray, mean_spec: np.ndarray, 
     ax2.set_ylabel("mean input log power (ln, int16 scale)")
     if not ok.all():
         k = int(np.flatnonzero(~ok)[0])
-        ax.text(0.01, 0.02, f"bin {k} = log energy (not a frequency): weight / max {v[k] / v.max():.2f}",
-                transform=ax.transAxes, fontsize=7, color="0.3")
+        ax.text(
+            0.01,
+            0.02,
+            f"bin {k} = log energy (not a frequency): weight / max {v[k] / v.max():.2f}",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.3",
+        )
     handles = [h for a in (ax, ax2) for h in a.get_legend_handles_labels()[0]]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7, frameon=False)
     ax.set_title(title, fontsize=9)
@@ -60,8 +67,9 @@ def weights_plot(title: str, method: str, v: np.ndarray, mean_spec: np.ndarray, 
     return fig
 
 
-def plot(exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples: list, axes, n_utts: int,
-         published: list[str]) -> None:
+def plot(
+    exp: Path, method: str, v: np.ndarray, mean_spec: np.ndarray, examples: list, axes, n_utts: int, published: list[str]
+) -> None:
     plt = pyplot()
     x, label, fps = axes
     title = f"{exp.name}: {method} frequency weights, {n_utts} utterances"
@@ -88,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reduction", default="abs", choices=REDUCTIONS)
     p.add_argument("--bin0", default="keep", choices=BIN0)
     p.add_argument("--examples", type=positive_int, default=3, help="utterances in the example-maps plot")
-    published_help = (f"overlay the published VoxCeleb vectors on the weights plot (comma-separated: "
-                      f"{', '.join(PUBLISHED)}; 161-bin spectrograms only)")
+    published_help = (
+        f"overlay the published VoxCeleb vectors on the weights plot (comma-separated: "
+        f"{', '.join(PUBLISHED)}; 161-bin spectrograms only)"
+    )
     p.add_argument("--published", default="", help=published_help)
     return p
 
@@ -142,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     (exp / "plots").mkdir(parents=True, exist_ok=True)
     plot(exp, a.method, v, np.mean(spectra, axis=0), examples, axes, len(profiles), published)
     peak = int(np.argmax(v))
-    print(f"visual_gradient: {d}/freq_weights.npy: {len(v)} bins from {len(profiles)} utterances; "
-          f"max at bin {peak} ({axes[1]}: {axes[0][peak]:.0f}), min/max {v.min() / v.max():.3f}")
+    print(
+        f"visual_gradient: {d}/freq_weights.npy: {len(v)} bins from {len(profiles)} utterances; "
+        f"max at bin {peak} ({axes[1]}: {axes[0][peak]:.0f}), min/max {v.min() / v.max():.3f}"
+    )
     return 0
 
 

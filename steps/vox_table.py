@@ -9,6 +9,7 @@ trials_veri_test2 (Vox1-O cleaned), trials_list_test_all2 (Vox1-E cleaned), tria
 the classification head) and MACs of 300 frames. A list that was not scored is an em dash; none at
 all is an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,14 @@ from models.info import count_macs, count_params
 from models.registry import build_model
 from recipe.experiment import exp_prior, read_exp, with_prior
 
-LISTS = {"veri_test2": "vox1-O-clean", "list_test_all2": "vox1-E-clean", "list_test_hard2": "vox1-H-clean",
-         "veri_test": "vox1-O", "list_test_all": "vox1-E", "list_test_hard": "vox1-H"}
+LISTS = {
+    "veri_test2": "vox1-O-clean",
+    "list_test_all2": "vox1-E-clean",
+    "list_test_hard2": "vox1-H-clean",
+    "veri_test": "vox1-O",
+    "list_test_all": "vox1-E",
+    "list_test_hard": "vox1-H",
+}
 
 
 def collect(scores: Path) -> dict[str, dict[str, tuple[float, float]]]:
@@ -44,8 +51,11 @@ def table(name: str, params: int, macs: int, rows: dict) -> str:
     lines = [head, "|" + "---|" * (4 + len(cols))]
     for norm, r in sorted(rows.items()):
         cells = [f"{r[c][0]:.3f} / {r[c][1]:.4f}" if c in r else "—" for c in cols]
-        lines.append(f"| {name} | {params / 1e6:.2f} M | {macs / 1e9:.2f} G | {'√' if norm == 'asnorm' else '×'} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {name} | {params / 1e6:.2f} M | {macs / 1e9:.2f} G | {'√' if norm == 'asnorm' else '×'} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -58,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = collect(exp / "scores")
         if not rows:
-            raise NotFoundError(f"{exp}/scores: no score of an official VoxCeleb1 list (trials_{', trials_'.join(LISTS)}); "
-                                "run c_train.sh stage 3 on a test dir that prepare_voxceleb wrote")
+            raise NotFoundError(
+                f"{exp}/scores: no score of an official VoxCeleb1 list (trials_{', trials_'.join(LISTS)}); "
+                "run c_train.sh stage 3 on a test dir that prepare_voxceleb wrote"
+            )
         cfg, inputs = read_exp(exp)
         model = build_model(with_prior(cfg["model"], exp_prior(exp, inputs)), cfg["data"]["feat_dim"])
     except CLI_ERRORS as e:

@@ -29,6 +29,7 @@ def call(module: str, args) -> subprocess.CompletedProcess:
     import contextlib
     import importlib
     import io
+
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -42,6 +43,7 @@ def call(module: str, args) -> subprocess.CompletedProcess:
 def tiny_corpus(tmp_path_factory):
     """The 'tiny' synthetic corpus, generated once per test session (read-only for tests)."""
     from datasets.synthetic import generate_corpus
+
     out = tmp_path_factory.mktemp("tiny") / "synth"
     generate_corpus(out, "tiny", seed=1)
     return out
@@ -52,6 +54,7 @@ def tiny_egs(tiny_corpus, tmp_path_factory):
     """The tiny corpus with features, trials and 120-frame egs (16 per speaker), made once per test
     session; tests read it and write elsewhere."""
     import shutil
+
     data = tmp_path_factory.mktemp("tiny_egs") / "synth"
     shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
     p = run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16")
@@ -66,6 +69,7 @@ def _build_user_exps(tiny_egs: Path, root: Path) -> None:
     'raw')."""
     import shutil
     import yaml
+
     data = root / "data"
     shutil.copytree(tiny_egs, data, ignore=shutil.ignore_patterns("egs", ".a_prep_egs.stage5.done"))
     run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16 --vad true", check=True)
@@ -81,11 +85,15 @@ def _build_user_exps(tiny_egs: Path, root: Path) -> None:
     t = root / "teacher"
     steps = []  # what c_train.sh stages 1-3 run, called in this process (no interpreter + torch start each)
     for exp, conf, egs in ((t, teacher, tiny_egs / "egs" / "spect"), (root / "student", student, data / "egs" / "spect_vad")):
-        steps += [("steps.train", ["--config", conf, "--egs-dir", egs, "--exp-dir", exp, "--device", "cpu"]),
-                  ("steps.extract_embeddings", ["--exp-dir", exp, "--data-dir", data / "test"]),
-                  ("steps.score", ["--exp-dir", exp, "--trials", data / "test" / "trials", "--embeddings", "test"])]
-    steps += [("steps.extract_embeddings", ["--exp-dir", t, "--data-dir", raw, "--set-name", "test_raw"]),
-              ("steps.score", ["--exp-dir", t, "--trials", raw / "trials", "--embeddings", "test_raw", "--name", "raw"])]
+        steps += [
+            ("steps.train", ["--config", conf, "--egs-dir", egs, "--exp-dir", exp, "--device", "cpu"]),
+            ("steps.extract_embeddings", ["--exp-dir", exp, "--data-dir", data / "test"]),
+            ("steps.score", ["--exp-dir", exp, "--trials", data / "test" / "trials", "--embeddings", "test"]),
+        ]
+    steps += [
+        ("steps.extract_embeddings", ["--exp-dir", t, "--data-dir", raw, "--set-name", "test_raw"]),
+        ("steps.score", ["--exp-dir", t, "--trials", raw / "trials", "--embeddings", "test_raw", "--name", "raw"]),
+    ]
     for module, args in steps:
         p = call(module, args)
         assert p.returncode == 0, p.stderr
@@ -104,11 +112,13 @@ def user_exps(tiny_egs, tmp_path_factory):
     """Trained experiments for the user tools (verify, embed, export, compare, VAD), built once per test
     run: the first pytest-xdist worker to get here builds them (under a lock), the others reuse them."""
     import fcntl
+
     root = _run_dir(tmp_path_factory) / "user_exps"
     with open(str(root) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (root / "done").exists():
             import shutil
+
             shutil.rmtree(root, ignore_errors=True)
             root.mkdir()
             _build_user_exps(tiny_egs, root)
@@ -136,6 +146,7 @@ def tiny_configs(tmp_path: Path, batch_size: int = 16) -> tuple[Path, Path]:
     """conf/demo_rescnn.yaml shrunk to seconds of training: (teacher YAML, the same with the mel
     attention prior for a student), written under tmp_path."""
     import yaml
+
     cfg = yaml.safe_load((ROOT / "conf" / "demo_rescnn.yaml").read_text())
     cfg["model"].update(channels=[4, 8], embedding_dim=32)
     cfg["train"].update(epochs=1, batch_size=batch_size, crop_min=60, crop_max=100, valid_frames=100)
@@ -152,9 +163,13 @@ def small_model(name: str):
     import torch
     from losses import build_loss
     from models.registry import build_model
+
     torch.manual_seed(1)
-    cfg = {"ResCNN": {"name": "ResCNN", "channels": [8, 16]}, "TDNN": {"name": "TDNN", "channels": [32, 32, 32, 32, 64]},
-           "ECAPA_TDNN": {"name": "ECAPA_TDNN", "channels": 64}}[name]
+    cfg = {
+        "ResCNN": {"name": "ResCNN", "channels": [8, 16]},
+        "TDNN": {"name": "TDNN", "channels": [32, 32, 32, 32, 64]},
+        "ECAPA_TDNN": {"name": "ECAPA_TDNN", "channels": 64},
+    }[name]
     model = build_model(cfg, 161)
     head = build_loss({"name": "AAMSoftmax"}, model.emb_dim, 6)
     model.train()
@@ -189,10 +204,32 @@ def make_data_dir(d, utts, wavs=None):
 
 def train_args(egs_root, exp, *sets, cfg=None):
     """steps.train on the tiny egs with a tiny demo_rescnn, one epoch (argv, python first)."""
-    args = ["python", "-m", "steps.train", "--config", str(cfg or ROOT / "conf" / "demo_rescnn.yaml"), "--egs-dir",
-            str(egs_root / "egs" / "spect"), "--exp-dir", str(exp), "--device", "cpu"]
-    for s in merge_sets(["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
-                         "train.crop_max=100", "train.valid_frames=100", "train.num_workers=0", "train.epochs=1"], sets):
+    args = [
+        "python",
+        "-m",
+        "steps.train",
+        "--config",
+        str(cfg or ROOT / "conf" / "demo_rescnn.yaml"),
+        "--egs-dir",
+        str(egs_root / "egs" / "spect"),
+        "--exp-dir",
+        str(exp),
+        "--device",
+        "cpu",
+    ]
+    for s in merge_sets(
+        [
+            "model.channels=[4, 8]",
+            "model.embedding_dim=32",
+            "train.batch_size=16",
+            "train.crop_min=60",
+            "train.crop_max=100",
+            "train.valid_frames=100",
+            "train.num_workers=0",
+            "train.epochs=1",
+        ],
+        sets,
+    ):
         args += ["--set", s]
     return args
 
@@ -217,6 +254,7 @@ def _train_planted() -> dict:
     from datasets.kaldi_feats import compute_batch
     from datasets.synthetic import Preset, plan_corpus, render
     from losses import build_loss
+
     torch.manual_seed(0)
     n_spk, n_utt = 12, 24
     train, _ = plan_corpus(Preset(n_spk, 0, n_utt, 0, 2, 2.0, 2.0), seed=5)
@@ -231,19 +269,26 @@ def _train_planted() -> dict:
     for _ in range(300):
         idx = rng.integers(0, len(feats), 32)
         starts = rng.integers(0, len(feats[0]) - 120, 32)
-        x = torch.stack([feats[i][s:s + 120] for i, s in zip(idx, starts)])  # (batch, time, freq)
+        x = torch.stack([feats[i][s : s + 120] for i, s in zip(idx, starts)])  # (batch, time, freq)
         loss, logits = head.loss(model(x), labels[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
     acc = (logits.argmax(1) == labels[idx]).float().mean().item()
-    return {"model": model.state_dict(), "untrained": untrained.state_dict(), "head": head.state_dict(),
-            "x": torch.stack(feats[::n_utt]), "y": labels[::n_utt],  # one utterance per speaker
-            "refs": torch.stack(feats[1::n_utt]), "acc": torch.tensor(acc)}
+    return {
+        "model": model.state_dict(),
+        "untrained": untrained.state_dict(),
+        "head": head.state_dict(),
+        "x": torch.stack(feats[::n_utt]),
+        "y": labels[::n_utt],  # one utterance per speaker
+        "refs": torch.stack(feats[1::n_utt]),
+        "acc": torch.tensor(acc),
+    }
 
 
 def _planted_model():
     from models.registry import build_model
+
     return build_model({"name": "ResCNN", "channels": [8, 16, 32], "embedding_dim": 64}, 161)
 
 
@@ -254,6 +299,7 @@ def planted(tmp_path_factory):
     import fcntl
     import torch
     from losses import build_loss
+
     cache = _run_dir(tmp_path_factory) / "planted_band_teacher.pt"
     with open(str(cache) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -265,8 +311,15 @@ def planted(tmp_path_factory):
     untrained.load_state_dict(state["untrained"])
     head = build_loss({"name": "AAMSoftmax"}, 64, len(state["y"]))
     head.load_state_dict(state["head"])
-    return {"model": model.eval(), "untrained": untrained.eval(), "head": head.eval(), "x": state["x"],
-            "y": state["y"], "refs": list(state["refs"]), "acc": state["acc"].item()}
+    return {
+        "model": model.eval(),
+        "untrained": untrained.eval(),
+        "head": head.eval(),
+        "x": state["x"],
+        "y": state["y"],
+        "refs": list(state["refs"]),
+        "acc": state["acc"].item(),
+    }
 
 
 SLOW_FIXTURES = {"planted"}  # trains the planted-band teacher, about 3 minutes of one core, once per run

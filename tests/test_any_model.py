@@ -1,5 +1,6 @@
 """Frequency weights for models this project did not build (gradients/any_model.py), and the same
 vector as b_extract.sh for a teacher trained here."""
+
 import shutil
 from pathlib import Path
 
@@ -64,14 +65,15 @@ def test_a_teacher_trained_here_gives_b_extracts_vector(user_exps, tmp_path):
     from losses import build_loss
     from recipe.experiment import exp_labels, load_exp_model
     from training.checkpoint import load_checkpoint
+
     exp = tmp_path / "teacher"
     shutil.copytree(user_exps["teacher"], exp, ignore=shutil.ignore_patterns("gradients"))
-    p = run(["./b_extract.sh", "--teacher-exp", str(exp), "--method", "integrated_gradients", "--steps", "8",
-             "--nj", "1"])
+    p = run(["./b_extract.sh", "--teacher-exp", str(exp), "--method", "integrated_gradients", "--steps", "8", "--nj", "1"])
     assert p.returncode == 0, p.stderr[-2000:]
     out = exp / "gradients" / "integrated_gradients"
     want = np.load(out / "freq_weights.npy")
     import json
+
     d = Path(json.loads((out / "extract.json").read_text())["data_dir"])  # the data dir of the teacher's egs
     feats, u2s = read_dict(d / "feats.scp"), read_dict(d / "utt2spk")
     utts = [u for u, _ in kaldiio.load_scp_sequential(str(out / "maps.scp"))]
@@ -79,13 +81,20 @@ def test_a_teacher_trained_here_gives_b_extracts_vector(user_exps, tmp_path):
     labels = exp_labels(exp, cfg["inputs"])
     head = build_loss(cfg["loss"], model.emb_dim, len(labels))
     head.load_state_dict(head_state or load_checkpoint(exp / "checkpoints" / "last.pt")["head"])
-    got = model_frequency_weights(model, [read_rows(feats[u], {}) for u in utts], "integrated_gradients",
-                                  labels=[labels[u2s[u]] for u in utts], head=head, options={"steps": 8})
+    got = model_frequency_weights(
+        model,
+        [read_rows(feats[u], {}) for u in utts],
+        "integrated_gradients",
+        labels=[labels[u2s[u]] for u in utts],
+        head=head,
+        options={"steps": 8},
+    )
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_freq_attention_in_front_of_a_foreign_model_trains(tmp_path):
     from models.frontend import FreqAttention, with_freq_attention
+
     v = np.linspace(1.0, 2.0, 40)
     np.save(tmp_path / "freq_weights.npy", v)
     net = with_freq_attention(band_model(out=5), tmp_path / "freq_weights.npy")

@@ -1,5 +1,6 @@
 """The Python API (gfa) and torch.hub on an experiment trained by the recipe's steps, from a fresh
 process in the repo root and in another directory."""
+
 import json
 import sys
 
@@ -40,6 +41,7 @@ def test_five_lines_in_a_fresh_process_here_and_elsewhere(user_exps, tmp_path):
 def test_torch_hub_local_and_inputs_of_every_kind(user_exps, tmp_path):
     import torch
     from datasets.audio import read_wav
+
     a, b = wav_pair(user_exps)
     exp = torch.hub.load(str(ROOT), "experiment", exp_dir=str(user_exps["teacher"]), source="local")
     e = exp.embed(a)
@@ -51,6 +53,7 @@ def test_torch_hub_local_and_inputs_of_every_kind(user_exps, tmp_path):
     assert exp.embed([a, b]).shape == (2, 32)
     import pytest
     from datasets.kaldi_files import DataDirError
+
     with pytest.raises(DataDirError, match="could not be used"):
         exp.embed(x[0], sample_rate=8000)  # another rate: refused, nothing resampled silently
     with pytest.raises(DataDirError, match="needs its sample_rate"):
@@ -61,6 +64,7 @@ def test_flac_and_a_44k_float_wav_verify_with_resampling(user_exps, tmp_path):
     import soundfile
     from datasets.audio import read_wav, resample
     from gfa import Experiment
+
     a, b = wav_pair(user_exps)
     x, sr = read_wav(a)
     soundfile.write(tmp_path / "a.flac", x[0].astype(np.int16), sr)  # lossless: the same samples

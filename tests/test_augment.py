@@ -1,4 +1,5 @@
 """Augmentation building blocks: realised SNR, aligned reverberation, MUSAN / RIRS layouts and stand-ins."""
+
 import json
 
 import numpy as np
@@ -6,8 +7,7 @@ import pytest
 
 from datasets import synth_voice as sv
 from datasets.audio import read_wav
-from datasets.augment import (AugmentError, add_background, add_foreground, parse_snrs, power, reverberate,
-                              scaled_noise)
+from datasets.augment import AugmentError, add_background, add_foreground, parse_snrs, power, reverberate, scaled_noise
 from datasets.augment_corpora import make_musan_standin, make_rirs_standin, read_musan, read_rir_list, rir
 from datasets.kaldi_files import DataDirError
 
@@ -57,7 +57,7 @@ def test_reverberation_keeps_the_direct_path_aligned():
     y = reverberate(x, h)
     assert len(y) == len(x) and abs(power(y) - power(x)) / power(x) < 1e-6
     lags = np.arange(-400, 401)
-    xc = [np.dot(x[max(0, -k):len(x) - max(0, k)], y[max(0, k):len(y) - max(0, -k)]) for k in lags]
+    xc = [np.dot(x[max(0, -k) : len(x) - max(0, k)], y[max(0, k) : len(y) - max(0, -k)]) for k in lags]
     assert lags[int(np.argmax(xc))] == 0  # no time shift of the speech
 
 
@@ -98,6 +98,7 @@ def _augment_features_twice(aug, tmp_path) -> list[dict]:
     import kaldiio
 
     from conftest import run
+
     feats = []
     for rerun in range(2):
         p = run(f"steps/make_spect.sh --nj 2 --dither-seed 0 {aug} {aug}/log{rerun} {tmp_path}/spect{rerun}")
@@ -112,6 +113,7 @@ def test_augmented_data_dirs_features_in_process_and_reproducible(tiny_corpus, t
     from conftest import run
     from datasets.datadir import validate_data_dir
     from datasets.kaldi_files import read_dict
+
     make_musan_standin(tmp_path / "musan", n_each=3, seconds=1.5)
     make_rirs_standin(tmp_path, n_rooms=1, per_room=2)
     d = tmp_path / "data" / "train"
@@ -154,6 +156,7 @@ def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
     from datasets.datadir import validate_data_dir
     from datasets.kaldi_files import read_dict
     from datasets.split import combine_data_dirs
+
     data = tmp_path / "synth"
     shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
     p = run(f"./a_prep_egs.sh --data {data} --aug true --num-frames 120 --input-per-spks 8 --num-pairs 100")
@@ -171,13 +174,13 @@ def test_a_prep_egs_with_augmentation_and_combine(tiny_corpus, tmp_path):
     # happens to <data>/egs/spect (the clean egs b_extract.sh used to read it from)
     teacher, _ = tiny_configs(tmp_path)
     exp = tmp_path / "aug_teacher"
-    p = run(f"./c_train.sh --data {data} --config {teacher} --aug true --exp-dir {exp} "
-            "--stop-stage 1")
+    p = run(f"./c_train.sh --data {data} --config {teacher} --aug true --exp-dir {exp} --stop-stage 1")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert (exp / "spk2label").read_bytes() == (data / "egs" / "spect_aug" / "spk2label").read_bytes()
     assert not (data / "egs" / "spect").exists()  # no clean egs: only the teacher's own index can serve
     p = run(f"./b_extract.sh --teacher-exp {exp} --method gradient --nj 1")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     maps = (exp / "gradients" / "gradient" / "maps.scp").read_text().splitlines()
-    assert len(maps) == 8 and json.loads((exp / "gradients" / "gradient" / "extract.json").read_text())["data_dir"] \
-        == str((data / "train_comb").resolve())
+    assert len(maps) == 8 and json.loads((exp / "gradients" / "gradient" / "extract.json").read_text())["data_dir"] == str(
+        (data / "train_comb").resolve()
+    )

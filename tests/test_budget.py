@@ -1,5 +1,6 @@
 """The training budget (steps from the data), the LR and margin warm-up fractions, the convergence
 verdict and the chance-accuracy warnings: units on constructed histories, then real tiny runs."""
+
 import math
 
 import pytest
@@ -40,8 +41,9 @@ def test_config_budget_and_margin_keys(tmp_path):
 
 def test_cosine_warmup_and_no_decay_on_1d_params():
     net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
-    opt = build_optimizer({"name": "Adam", "lr": 1e-3, "betas": [0.9, 0.999], "weight_decay": 0.1,
-                           "decay_norm_bias": False}, net.parameters())
+    opt = build_optimizer(
+        {"name": "Adam", "lr": 1e-3, "betas": [0.9, 0.999], "weight_decay": 0.1, "decay_norm_bias": False}, net.parameters()
+    )
     assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.0]
     assert [len(g["params"]) for g in opt.param_groups] == [1, 3]  # the weight; bias, BN weight and bias
     sched, when = build_scheduler({"name": "CosineAnnealingLR", "min_lr": 1e-5, "warmup": 0.1}, opt, 100, 10)
@@ -86,6 +88,7 @@ def test_chance_warnings():
 
 def test_switching_the_scheduler_drops_the_old_ones_keys_aloud(capsys):
     from conftest import ROOT
+
     cfg = load_config(ROOT / "conf" / "demo_rescnn.yaml", ["scheduler.name=ReduceLROnPlateau"])
     assert "warmup" not in cfg["scheduler"] and cfg["scheduler"]["patience"] == 2
     assert "dropped warmup (not a key of ReduceLROnPlateau)" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """One CLI tail: every user-facing error derives from core.errors.GfaError, every entry point's tail
 catches GfaError and OSError only (core.errors.CLI_ERRORS) and prints '<tool>: error: <message>';
 any other exception is a bug and keeps its traceback."""
+
 import ast
 import importlib
 from pathlib import Path
@@ -10,10 +11,18 @@ import pytest
 from core.errors import CLI_ERRORS, GfaError, NotFoundError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
-ERRORS = {"models.registry": "ConfigError", "datasets.kaldi_files": "DataDirError", "datasets.ark_read": "ArkReadError",
-          "training.checkpoint": "CheckpointError", "datasets.audio": "AudioError", "datasets.feat_opts": "OptionError",
-          "datasets.augment": "AugmentError", "gradients.cams": "NoFrequencyAxisError", "core.lock": "LockedError",
-          "training.trainer": "NaNLossError"}
+ERRORS = {
+    "models.registry": "ConfigError",
+    "datasets.kaldi_files": "DataDirError",
+    "datasets.ark_read": "ArkReadError",
+    "training.checkpoint": "CheckpointError",
+    "datasets.audio": "AudioError",
+    "datasets.feat_opts": "OptionError",
+    "datasets.augment": "AugmentError",
+    "gradients.cams": "NoFrequencyAxisError",
+    "core.lock": "LockedError",
+    "training.trainer": "NaNLossError",
+}
 
 
 @pytest.mark.parametrize("module,name", ERRORS.items())
@@ -27,8 +36,11 @@ def test_no_library_raises_a_bare_builtin_error():
     for pkg in ("core", "datasets", "models", "losses", "evaluation", "gradients", "training", "recipe", "gfa", "steps"):
         for f in sorted((ROOT / pkg).rglob("*.py")):
             for node in ast.walk(ast.parse(f.read_text())):
-                if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and \
-                        getattr(node.exc.func, "id", "") in ("ValueError", "KeyError", "FloatingPointError"):
+                if (
+                    isinstance(node, ast.Raise)
+                    and isinstance(node.exc, ast.Call)
+                    and getattr(node.exc.func, "id", "") in ("ValueError", "KeyError", "FloatingPointError")
+                ):
                     offenders.append(f"{f.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
 
@@ -37,7 +49,8 @@ def _tails(tree: ast.Module):
     """(handler, its caught names) for every except clause that calls fail()."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ExceptHandler) and any(
-                isinstance(n, ast.Call) and getattr(n.func, "id", "") == "fail" for n in ast.walk(node)):
+            isinstance(n, ast.Call) and getattr(n.func, "id", "") == "fail" for n in ast.walk(node)
+        ):
             yield node, ast.unparse(node.type)
 
 
@@ -58,6 +71,7 @@ def test_every_cli_tail_catches_the_base_and_oserror_only():
 
 def test_a_user_error_exits_1_and_a_bug_keeps_its_traceback(monkeypatch, capsys, tmp_path):
     from steps import model_info
+
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model: {name: ResCNN}\n")
     monkeypatch.setattr(model_info, "load_config", lambda *a: (_ for _ in ()).throw(UsageError("bad value 7")))
@@ -77,6 +91,7 @@ def test_help_shows_every_default_that_says_something():
     import argparse
 
     from core.cli import HelpFormatter
+
     p = argparse.ArgumentParser(description="line one\n  kept as written", formatter_class=HelpFormatter)
     p.add_argument("--zero", type=int, default=0)
     p.add_argument("--five", type=int, default=5, help="a count")

@@ -1,4 +1,5 @@
 """wav I/O, VoxCeleb preparation on fake trees with the real layout, and the synthetic corpus."""
+
 import json
 
 import numpy as np
@@ -22,12 +23,15 @@ def test_wav_roundtrip_and_pipe(tmp_path):
     assert np.array_equal(y, z)
 
 
-@pytest.mark.parametrize("make, msg", [
-    (lambda p: None, "file not found"),
-    (lambda p: p.write_bytes(b""), "empty file"),
-    (lambda p: p.write_bytes(b"RIFF1234WAVEjunkjunkjunk"), "corrupt"),
-    (lambda p: (write_wav(p, np.ones(1000)), p.write_bytes(p.read_bytes()[:-500])), "truncated"),
-])
+@pytest.mark.parametrize(
+    "make, msg",
+    [
+        (lambda p: None, "file not found"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(b"RIFF1234WAVEjunkjunkjunk"), "corrupt"),
+        (lambda p: (write_wav(p, np.ones(1000)), p.write_bytes(p.read_bytes()[:-500])), "truncated"),
+    ],
+)
 def test_bad_wavs(tmp_path, make, msg):
     p = tmp_path / "bad.wav"
     make(p)
@@ -42,33 +46,58 @@ def test_failing_pipe(tmp_path):
 
 # ---------------------------------------------------------------- VoxCeleb layouts
 def fake_vox1(root):
-    spk_videos = {"id10001": ["1zcIwhmdeo4", "7w0IBEWc9Qw"], "id10002": ["xTV-jFAUKcw"],
-                  "id10270": ["5r0dWxy17C8"], "id10300": ["ize_eiCFEg0", "Zn9E-x8Y5Qc"]}
+    spk_videos = {
+        "id10001": ["1zcIwhmdeo4", "7w0IBEWc9Qw"],
+        "id10002": ["xTV-jFAUKcw"],
+        "id10270": ["5r0dWxy17C8"],
+        "id10300": ["ize_eiCFEg0", "Zn9E-x8Y5Qc"],
+    }
     for spk, vids in spk_videos.items():
         for v in vids:
             for n in (1, 2):
                 write_wav(root / "wav" / spk / v / f"{n:05d}.wav", np.zeros(800))
-    write(root / "veri_test2.txt", "1 id10270/5r0dWxy17C8/00001.wav id10270/5r0dWxy17C8/00002.wav\n"
-                                   "0 id10270/5r0dWxy17C8/00001.wav id10300/ize_eiCFEg0/00002.wav\n")
-    write(root / "list_test_all2.txt", "1 id10001/1zcIwhmdeo4/00001.wav id10001/7w0IBEWc9Qw/00002.wav\n"
-                                       "0 id10002/xTV-jFAUKcw/00001.wav id10300/Zn9E-x8Y5Qc/00001.wav\n")
+    write(
+        root / "veri_test2.txt",
+        "1 id10270/5r0dWxy17C8/00001.wav id10270/5r0dWxy17C8/00002.wav\n"
+        "0 id10270/5r0dWxy17C8/00001.wav id10300/ize_eiCFEg0/00002.wav\n",
+    )
+    write(
+        root / "list_test_all2.txt",
+        "1 id10001/1zcIwhmdeo4/00001.wav id10001/7w0IBEWc9Qw/00002.wav\n"
+        "0 id10002/xTV-jFAUKcw/00001.wav id10300/Zn9E-x8Y5Qc/00001.wav\n",
+    )
 
 
 def test_vox1_prepare_split_and_trials(tmp_path):
     root, out = tmp_path / "voxceleb1", tmp_path / "data" / "vox1"
     fake_vox1(root)
-    p = run(["python", "-m", "steps.prepare_voxceleb", "vox1", "--root", str(root), "--out", str(out),
-             "--trials", str(root / "veri_test2.txt"), str(root / "list_test_all2.txt")])
+    p = run(
+        [
+            "python",
+            "-m",
+            "steps.prepare_voxceleb",
+            "vox1",
+            "--root",
+            str(root),
+            "--out",
+            str(out),
+            "--trials",
+            str(root / "veri_test2.txt"),
+            str(root / "list_test_all2.txt"),
+        ]
+    )
     assert p.returncode == 0, p.stderr
     dev, test = read_dict(out / "dev" / "utt2spk"), read_dict(out / "test" / "utt2spk")
     assert set(dev.values()) == {"id10001", "id10002"} and set(test.values()) == {"id10270", "id10300"}
     assert "id10002-xTV-jFAUKcw-00001" in dev  # video ids may contain '-'
     assert (out / "test" / "trials").read_text() == (
         "id10270-5r0dWxy17C8-00001 id10270-5r0dWxy17C8-00002 target\n"
-        "id10270-5r0dWxy17C8-00001 id10300-ize_eiCFEg0-00002 nontarget\n")
+        "id10270-5r0dWxy17C8-00001 id10300-ize_eiCFEg0-00002 nontarget\n"
+    )
     assert (out / "test" / "trials_veri_test2").exists()
-    assert (out / "all" / "trials_list_test_all2").read_text().splitlines()[1] == \
-        "id10002-xTV-jFAUKcw-00001 id10300-Zn9E-x8Y5Qc-00001 nontarget"
+    assert (out / "all" / "trials_list_test_all2").read_text().splitlines()[
+        1
+    ] == "id10002-xTV-jFAUKcw-00001 id10300-Zn9E-x8Y5Qc-00001 nontarget"
     for part in ("dev", "test", "all"):
         assert validate_data_dir(out / part, no_feats=True) == [], part
     wav = read_dict(out / "dev" / "wav.scp")["id10001-1zcIwhmdeo4-00002"]
@@ -78,13 +107,20 @@ def test_vox1_prepare_split_and_trials(tmp_path):
 def test_vox1_meta_csv_and_bad_trials(tmp_path):
     root = tmp_path / "vox1"
     fake_vox1(root)
-    meta = write(tmp_path / "vox1_meta.csv", "VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet\n"
-                 "id10001\tA\tm\tUSA\ttest\nid10002\tB\tf\tUK\tdev\nid10270\tC\tm\tUSA\tdev\nid10300\tD\tf\tUSA\tdev\n")
+    meta = write(
+        tmp_path / "vox1_meta.csv",
+        "VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet\n"
+        "id10001\tA\tm\tUSA\ttest\nid10002\tB\tf\tUK\tdev\nid10270\tC\tm\tUSA\tdev\nid10300\tD\tf\tUSA\tdev\n",
+    )
     from datasets.voxceleb import prepare_vox1
+
     counts = prepare_vox1(root, tmp_path / "out", meta=meta)
     assert counts == {"dev": 8, "test": 4}
-    bad = write(tmp_path / "bad.txt", "1 id10270/5r0dWxy17C8/00001.wav id10270/5r0dWxy17C8/00002.wav\n"
-                                      "1 id10270/5r0dWxy17C8/00009.wav id10270/5r0dWxy17C8/00002.wav\n")
+    bad = write(
+        tmp_path / "bad.txt",
+        "1 id10270/5r0dWxy17C8/00001.wav id10270/5r0dWxy17C8/00002.wav\n"
+        "1 id10270/5r0dWxy17C8/00009.wav id10270/5r0dWxy17C8/00002.wav\n",
+    )
     with pytest.raises(DataDirError, match=r"bad.txt:2: utterance id10270-5r0dWxy17C8-00009 has no audio"):
         prepare_vox1(root, tmp_path / "out2", trial_lists=[bad])
     write(bad, "target a b\n")

@@ -1,6 +1,7 @@
 """GPU paths, skipped where PyTorch sees no CUDA device (CI): saliency maps on CUDA equal the CPU's,
 and the recipe's GPU options (c_train.sh --gpus, b_extract.sh --gpus) run end to end and agree with
 the CPU run."""
+
 import copy
 import shutil
 
@@ -34,9 +35,14 @@ def test_every_method_on_cuda_equals_cpu(name):
     for method in METHODS:
         if name == "ECAPA_TDNN" and METHODS[method].needs_model:
             continue  # CAM methods refuse 1-D models (tested on the CPU)
-        opts = {"expected_gradients": {"references": refs, "n_samples": 6}, "gradient_shap": {"references": refs},
-                "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 16, "internal_batch_size": 7},
-                "mask": {"iterations": 3}, "igos": {"iterations": 2, "steps": 3}}
+        opts = {
+            "expected_gradients": {"references": refs, "n_samples": 6},
+            "gradient_shap": {"references": refs},
+            "smoothgrad": {"n_samples": 3},
+            "integrated_gradients": {"steps": 16, "internal_batch_size": 7},
+            "mask": {"iterations": 3},
+            "igos": {"iterations": 2, "steps": 3},
+        }
         for key in ("expected_gradients", "gradient_shap", "smoothgrad"):
             if method == key:
                 opts[key]["generator"] = torch.Generator().manual_seed(5)
@@ -57,6 +63,7 @@ def test_recipe_on_gpu(tmp_path):
     """Teacher trained with c_train.sh --gpus 0; b_extract.sh --gpus 0 gives the CPU's weights."""
     from conftest import run, tiny_configs
     from datasets.synthetic import generate_corpus
+
     data = tmp_path / "synth"
     generate_corpus(data, "tiny", seed=3)
     assert run(f"./a_prep_egs.sh --data {data} --num-pairs 100 --num-frames 120 --input-per-spks 16").returncode == 0

@@ -1,4 +1,5 @@
 """Data-dir validation and repair: every bad input names its file and line; fix repairs like Kaldi."""
+
 import os
 import shutil
 
@@ -42,27 +43,42 @@ def edit(path, old, new):
     path.write_text(path.read_text().replace(old, new, 1))
 
 
-@pytest.mark.parametrize("case, mutate, expect", [
-    ("unsorted", lambda d: write(d / "utt2num_frames", "a-2 100\na-1 100\nb-1 100\nb-2 100\nc-1 100\n"),
-     "utt2num_frames:2: not sorted"),
-    ("duplicate", lambda d: write(d / "utt2spk", "a-1 a\na-1 a\na-2 a\nb-1 b\nb-2 b\nc-1 c\n"),
-     "utt2spk:2: duplicate key 'a-1'"),
-    ("wav-not-in-utt2spk", lambda d: edit(d / "wav.scp", "c-1 ", "c-1 x\nc-9 ") or None, "wav.scp"),
-    ("speaker-without-utts", lambda d: write(d / "spk2utt", "a a-1 a-2\nb b-1 b-2\nc c-1\nd\n"),
-     "spk2utt:4: speaker 'd' has no utterances"),
-    ("missing-wav", lambda d: edit(d / "wav.scp", "/b-2.wav", "/nope.wav"), "wav.scp:4: wav file not found"),
-    ("empty-file", lambda d: write(d / "utt2num_frames", ""), "utt2num_frames: file is empty"),
-    ("crlf", lambda d: write(d / "utt2spk", "a-1 a\r\na-2 a\r\nb-1 b\r\nb-2 b\r\nc-1 c\r\n"),
-     "utt2spk:1: CRLF line ending"),
-    ("trailing-blank", lambda d: edit(d / "utt2spk", "b-1 b\n", "b-1 b \n"),
-     "utt2spk:3: leading or trailing blanks"),
-    ("trials-unknown-utt", lambda d: edit(d / "trials", "b-2 c-1", "b-2 z-9"), "trials:3: utterance 'z-9'"),
-    ("trials-bad-label", lambda d: edit(d / "trials", "target\n", "yes\n"), "trials:1: label must be"),
-    ("bad-frames", lambda d: edit(d / "utt2num_frames", "b-1 100", "b-1 x"), "utt2num_frames:3: expected a positive int"),
-    ("spk-order", lambda d: (write(d / "utt2spk", "a-1 b\na-2 a\nb-1 b\nb-2 b\nc-1 c\n"),
-                             write(d / "spk2utt", "a a-2\nb a-1 b-1 b-2\nc c-1\n")),
-     "utt2spk:1: utt2spk is not sorted by speaker"),
-])
+@pytest.mark.parametrize(
+    "case, mutate, expect",
+    [
+        (
+            "unsorted",
+            lambda d: write(d / "utt2num_frames", "a-2 100\na-1 100\nb-1 100\nb-2 100\nc-1 100\n"),
+            "utt2num_frames:2: not sorted",
+        ),
+        (
+            "duplicate",
+            lambda d: write(d / "utt2spk", "a-1 a\na-1 a\na-2 a\nb-1 b\nb-2 b\nc-1 c\n"),
+            "utt2spk:2: duplicate key 'a-1'",
+        ),
+        ("wav-not-in-utt2spk", lambda d: edit(d / "wav.scp", "c-1 ", "c-1 x\nc-9 ") or None, "wav.scp"),
+        (
+            "speaker-without-utts",
+            lambda d: write(d / "spk2utt", "a a-1 a-2\nb b-1 b-2\nc c-1\nd\n"),
+            "spk2utt:4: speaker 'd' has no utterances",
+        ),
+        ("missing-wav", lambda d: edit(d / "wav.scp", "/b-2.wav", "/nope.wav"), "wav.scp:4: wav file not found"),
+        ("empty-file", lambda d: write(d / "utt2num_frames", ""), "utt2num_frames: file is empty"),
+        ("crlf", lambda d: write(d / "utt2spk", "a-1 a\r\na-2 a\r\nb-1 b\r\nb-2 b\r\nc-1 c\r\n"), "utt2spk:1: CRLF line ending"),
+        ("trailing-blank", lambda d: edit(d / "utt2spk", "b-1 b\n", "b-1 b \n"), "utt2spk:3: leading or trailing blanks"),
+        ("trials-unknown-utt", lambda d: edit(d / "trials", "b-2 c-1", "b-2 z-9"), "trials:3: utterance 'z-9'"),
+        ("trials-bad-label", lambda d: edit(d / "trials", "target\n", "yes\n"), "trials:1: label must be"),
+        ("bad-frames", lambda d: edit(d / "utt2num_frames", "b-1 100", "b-1 x"), "utt2num_frames:3: expected a positive int"),
+        (
+            "spk-order",
+            lambda d: (
+                write(d / "utt2spk", "a-1 b\na-2 a\nb-1 b\nb-2 b\nc-1 c\n"),
+                write(d / "spk2utt", "a a-2\nb a-1 b-1 b-2\nc c-1\n"),
+            ),
+            "utt2spk:1: utt2spk is not sorted by speaker",
+        ),
+    ],
+)
 def test_bad_input_named_with_file_and_line(ddir, case, mutate, expect):
     before = {f.name: f.read_bytes() for f in ddir.iterdir()}
     mutate(ddir)
@@ -161,6 +177,7 @@ def test_utt2spk_spk2utt_scripts(ddir):
 
 def test_sample_per_speaker_is_seeded_and_stratified():
     from datasets.split import sample_per_speaker
+
     u2s = {f"s{s}-u{u:02d}": f"s{s}" for s in range(4) for u in range(3 + s)}
     two = sample_per_speaker(u2s, 2, seed=7)
     assert two == sample_per_speaker(u2s, 2, seed=7) and two == sorted(two)

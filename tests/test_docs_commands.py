@@ -2,6 +2,7 @@
 that exists and only options that program takes, so that the docs cannot drift from the code. A stage
 script's options are its variables (utils/parse_options.sh); a Python tool's are the '--x' literals of its
 source, or, for options built at run time, what its --help prints."""
+
 import re
 import shlex
 import subprocess

@@ -1,4 +1,5 @@
 """Trials, trials dir, egs and the training / evaluation loaders (issue: trials, egs, a_prep_egs.sh)."""
+
 import shutil
 
 import kaldiio
@@ -71,10 +72,34 @@ def test_trials_dir_rejects_utterances_without_features(feat_data, tmp_path):
 
 
 def make_egs(d, out, *extra, train=True):
-    return run(["python", "datasets/make_egs.py", "--data-dir", str(d), "--out-dir", str(out), "--feat-type",
-                "spect", *(["--train"] if train else []), "--input-per-spks", "40", "--num-frames", "120",
-                "--num-valid", "2", "--feat-format", "kaldi", "--out-format", "kaldi_cmp", "--out-set",
-                "train" if train else "valid", "--nj", "2", *extra])
+    return run(
+        [
+            "python",
+            "datasets/make_egs.py",
+            "--data-dir",
+            str(d),
+            "--out-dir",
+            str(out),
+            "--feat-type",
+            "spect",
+            *(["--train"] if train else []),
+            "--input-per-spks",
+            "40",
+            "--num-frames",
+            "120",
+            "--num-valid",
+            "2",
+            "--feat-format",
+            "kaldi",
+            "--out-format",
+            "kaldi_cmp",
+            "--out-set",
+            "train" if train else "valid",
+            "--nj",
+            "2",
+            *extra,
+        ]
+    )
 
 
 def test_egs_split_starts_and_label_index(feat_data, tmp_path):
@@ -209,6 +234,7 @@ def test_a_prep_egs_on_synthetic(tiny_corpus, tmp_path):
 @pytest.mark.parametrize("compression", [None, 1, 2, 3])
 def test_fast_row_reader_equals_kaldiio(tmp_path, compression):
     from datasets.ark_read import num_rows, read_rows
+
     rng = np.random.default_rng(0)
     mats = {f"u{i}": (rng.standard_normal((50 + i, 161)) * 3 + 2).astype(np.float32) for i in range(5)}
     kaldiio.save_ark(str(tmp_path / "a.ark"), mats, scp=str(tmp_path / "a.scp"), compression_method=compression)
@@ -223,6 +249,7 @@ def test_fast_row_reader_equals_kaldiio(tmp_path, compression):
 def test_auto_validation_split_is_sized_from_the_corpus():
     def utts(spk, n):
         return [f"{spk}-u{i:02d}" for i in range(n)]
+
     big = {f"s{k}": utts(f"s{k}", 24) for k in range(40)}  # the demo shape: 2 each, 8.3 %
     _, valid = split_valid(big, None, 0)
     assert all(len(v) == 2 for v in valid.values())

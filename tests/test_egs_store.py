@@ -1,5 +1,6 @@
 """How egs are stored (issue 28, egs that scale): row ranges of the feature arks (kaldi_ref), CM bytes cut
 per column (kaldi_cmp), copies; the reader of Kaldi row ranges; the numpy eg table and its checks."""
+
 import json
 
 import kaldiio
@@ -16,8 +17,11 @@ from steps import make_egs
 def feature_dir(d, lengths=(230, 61, 180, 90, 300, 150), speakers=3, compression=2):
     """A data dir of speakers x len(lengths) utterances with (foreign-shaped) ids and CM (or FM) features."""
     rng = np.random.default_rng(1)
-    mats = {f"Sp{s}_r{i}.seg": (rng.standard_normal((n, 40)) * (1 + s) + i).astype(np.float32)
-            for s in range(speakers) for i, n in enumerate(lengths)}
+    mats = {
+        f"Sp{s}_r{i}.seg": (rng.standard_normal((n, 40)) * (1 + s) + i).astype(np.float32)
+        for s in range(speakers)
+        for i, n in enumerate(lengths)
+    }
     mats.update({f"Sq_r{i}.seg": rng.standard_normal((n, 40)).astype(np.float32) for i, n in enumerate((40, 70))})
     d.mkdir(parents=True)
     kaldiio.save_ark(str(d / "raw.ark"), mats, scp=str(d / "feats.scp"), compression_method=compression)
@@ -28,9 +32,28 @@ def feature_dir(d, lengths=(230, 61, 180, 90, 300, 150), speakers=3, compression
 
 
 def make(d, out, fmt, *extra):
-    return make_egs.main(["--data-dir", str(d), "--out-dir", str(out), "--out-set", "train", "--train",
-                          "--input-per-spks", "12", "--num-frames", "100", "--num-valid", "0", "--nj", "2",
-                          "--out-format", fmt, *extra])
+    return make_egs.main(
+        [
+            "--data-dir",
+            str(d),
+            "--out-dir",
+            str(out),
+            "--out-set",
+            "train",
+            "--train",
+            "--input-per-spks",
+            "12",
+            "--num-frames",
+            "100",
+            "--num-valid",
+            "0",
+            "--nj",
+            "2",
+            "--out-format",
+            fmt,
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.parametrize("fmt", ["kaldi_ref", "kaldi_cmp"])
@@ -49,7 +72,7 @@ def test_stored_egs_are_the_source_rows_exactly(tmp_path, fmt, capsys):
         got = kaldiio.load_mat(spec)  # Kaldi's reader (row ranges included) is the oracle
         assert got.shape == (100, 40)
         if len(src[utt]) >= 100:
-            assert np.array_equal(got, src[utt][start:start + 100])  # not quantised a second time
+            assert np.array_equal(got, src[utt][start : start + 100])  # not quantised a second time
             assert ("[" in spec) == (fmt == "kaldi_ref")
         np.testing.assert_allclose(read_rows(spec, {}), got, rtol=1e-5, atol=1e-4)
     if fmt == "kaldi_ref":
@@ -106,12 +129,19 @@ def test_uncompressed_features_and_vad_fall_back_to_what_works(tmp_path, capsys)
     ds = EgsDataset(tmp_path / "ref" / "train")
     row = read_dict(tmp_path / "ref" / "train" / "egs2src", 2, 2)[ds.keys[0].decode()].split()
     if len(src[row[0]]) >= 100:
-        assert np.array_equal(ds[(0, 0, 0)][0].numpy(), src[row[0]][int(row[1]):int(row[1]) + 100])
+        assert np.array_equal(ds[(0, 0, 0)][0].numpy(), src[row[0]][int(row[1]) : int(row[1]) + 100])
 
 
-@pytest.mark.parametrize("text, message", [("b 1\na 2\n", ":2: not sorted"), ("a 1\na 2\n", ":2: duplicate key"),
-                                           ("a 1 2\n", ":1: expected"), ("a 1\r\n", ":1: expected"),
-                                           ("a 1", ":1: expected")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("b 1\na 2\n", ":2: not sorted"),
+        ("a 1\na 2\n", ":2: duplicate key"),
+        ("a 1 2\n", ":1: expected"),
+        ("a 1\r\n", ":1: expected"),
+        ("a 1", ":1: expected"),
+    ],
+)
 def test_read_pairs_names_the_line(tmp_path, text, message):
     (tmp_path / "t").write_text(text, newline="")
     with pytest.raises(DataDirError, match=message):
@@ -124,12 +154,15 @@ def test_packed_crops_decode_to_the_same_batch(tmp_path):
     from torch.utils.data import DataLoader
 
     from datasets.loader import CropBatchSampler, PackedBatch, collate
+
     feature_dir(tmp_path / "data")
     assert make(tmp_path / "data", tmp_path / "egs", "kaldi_ref") == 0
     plain, packed = EgsDataset(tmp_path / "egs" / "train"), EgsDataset(tmp_path / "egs" / "train", packed=True)
     assert plain.feat_dim() == 40
-    batches = [[b for b in DataLoader(ds, batch_sampler=CropBatchSampler(len(ds), 8, 60, 90, seed=3),
-                                      collate_fn=collate)] for ds in (plain, packed)]
+    batches = [
+        [b for b in DataLoader(ds, batch_sampler=CropBatchSampler(len(ds), 8, 60, 90, seed=3), collate_fn=collate)]
+        for ds in (plain, packed)
+    ]
     for (x, y), (px, py) in zip(*batches):
         assert isinstance(px, PackedBatch) and px.data.dtype == torch.uint8 and len(px) == len(x)
         got = px.to("cpu")
@@ -142,12 +175,12 @@ def test_packed_crops_decode_to_the_same_batch(tmp_path):
 @pytest.mark.parametrize("compress", ["true", "false"])
 def test_split_trials_dir_copies_matrices_byte_for_byte(tmp_path, compress, capsys):
     from steps import split_trials_dir
+
     src = feature_dir(tmp_path / "data")
     keys = sorted(src)
     (tmp_path / "data" / "trials").write_text(f"{keys[0]} {keys[1]} target\n{keys[2]} {keys[9]} nontarget\n")
     out = tmp_path / "data" / "trials_dir"
-    assert split_trials_dir.main(["--data-dir", str(tmp_path / "data"), "--out-dir", str(out),
-                                  "--compress", compress]) == 0
+    assert split_trials_dir.main(["--data-dir", str(tmp_path / "data"), "--out-dir", str(out), "--compress", compress]) == 0
     copied = dict(kaldiio.load_scp_sequential(str(out / "feats.scp")))
     assert sorted(copied) == sorted([keys[0], keys[1], keys[2], keys[9]])
     assert all(np.array_equal(copied[u], src[u]) for u in copied)  # CM source: exact either way
@@ -157,9 +190,9 @@ def test_split_trials_dir_copies_matrices_byte_for_byte(tmp_path, compress, caps
     assert (blob.count(b"\0BCM ") == 4) == (compress == "true")
 
 
-
 def test_split_trials_dir_names_a_truncated_ark(tmp_path, capsys):
     from steps import split_trials_dir
+
     src = feature_dir(tmp_path / "data")
     keys = sorted(src)
     (tmp_path / "data" / "trials").write_text(f"{keys[0]} {keys[-1]} nontarget\n")
@@ -175,6 +208,7 @@ def test_split_trials_dir_names_a_truncated_ark(tmp_path, capsys):
 @pytest.mark.parametrize("bad, where", [("a 1\r\nb 2\n", ":1:"), ("a 1\n\nb 2\n", ":2:"), ("a 1\nb 2", ":2:")])
 def test_split_and_combine_name_the_bad_line(tmp_path, bad, where):
     from datasets.split import combine_data_dirs, split_data
+
     d = tmp_path / "d"
     d.mkdir()
     (d / "utt2spk").write_text("a s1\nb s2\n")
@@ -191,6 +225,7 @@ def test_split_and_combine_name_the_bad_line(tmp_path, bad, where):
 
 def test_split_routes_lines_whatever_their_order_and_blanks(tmp_path):
     from datasets.split import split_data, subset_data_dir
+
     d = tmp_path / "d"
     d.mkdir()
     utts = [f"s{s}-u{u}" for s in range(4) for u in range(3)]

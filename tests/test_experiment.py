@@ -1,6 +1,7 @@
 """Experiments own their inputs: egs fingerprint and label index in exp/, students keep their prior
 values, resume against other inputs is an error, the seed's commands run without path.sh, libraries
 never import steps/, and every atomic write keeps the umask's file mode."""
+
 import ast
 import os
 import shutil
@@ -30,8 +31,19 @@ def teacher(tiny_egs, tmp_path_factory):
 
 
 def train(cfg, egs, exp, *sets):
-    args = [sys.executable, "-m", "steps.train", "--config", str(cfg), "--egs-dir", str(egs), "--exp-dir", str(exp),
-            "--device", "cpu"]
+    args = [
+        sys.executable,
+        "-m",
+        "steps.train",
+        "--config",
+        str(cfg),
+        "--egs-dir",
+        str(egs),
+        "--exp-dir",
+        str(exp),
+        "--device",
+        "cpu",
+    ]
     for s in merge_sets(SMALL, sets):
         args += ["--set", s]
     return args
@@ -63,9 +75,12 @@ def test_rerun_on_other_egs_fails_naming_the_difference(teacher, tmp_path):
 
 def test_bad_config_creates_nothing(teacher, tmp_path, capsys, monkeypatch):
     from steps.train import main
+
     monkeypatch.setenv("GFA_MALLOC", "default")  # in this process: leave the test runner's malloc alone
-    for bad, msg in (("data.feat_type=fbank", "egs of 'spect' features but data.feat_type is 'fbank'"),
-                     ("train.crop_max=500", "exceeds the egs length 120")):
+    for bad, msg in (
+        ("data.feat_type=fbank", "egs of 'spect' features but data.feat_type is 'fbank'"),
+        ("train.crop_max=500", "exceeds the egs length 120"),
+    ):
         assert main(train(teacher["cfg"], teacher["data"] / "egs" / "spect", tmp_path / "x", bad)[3:]) == 1
         err = capsys.readouterr().err
         assert msg in err, (bad, err)
@@ -82,11 +97,21 @@ def _clean_env():
 def test_seed_commands_run_without_path_sh(teacher, tmp_path):
     data, exp = teacher["data"], tmp_path / "t"
     shutil.copytree(teacher["exp"], exp)
-    cmds = [["python", "datasets/make_trials.py", "60", str(data / "train"), "--out", str(tmp_path / "trials")],
-            ["python", "datasets/split_trials_dir.py", "--data-dir", str(data / "train"), "--out-dir",
-             str(tmp_path / "tdir"), "--trials", str(tmp_path / "trials")],
-            ["python", "gradients/cam_extract.py", "--exp-dir", str(exp), "--method", "gradient"],
-            ["python", "gradients/visual_gradient.py", "--exp-dir", str(exp), "--method", "gradient"]]
+    cmds = [
+        ["python", "datasets/make_trials.py", "60", str(data / "train"), "--out", str(tmp_path / "trials")],
+        [
+            "python",
+            "datasets/split_trials_dir.py",
+            "--data-dir",
+            str(data / "train"),
+            "--out-dir",
+            str(tmp_path / "tdir"),
+            "--trials",
+            str(tmp_path / "trials"),
+        ],
+        ["python", "gradients/cam_extract.py", "--exp-dir", str(exp), "--method", "gradient"],
+        ["python", "gradients/visual_gradient.py", "--exp-dir", str(exp), "--method", "gradient"],
+    ]
     for cmd in cmds:
         p = subprocess.run(cmd, cwd=ROOT, env=_clean_env(), capture_output=True, text=True)
         assert p.returncode == 0, (cmd, p.stderr[-1500:])
@@ -97,8 +122,10 @@ def test_seed_commands_run_without_path_sh(teacher, tmp_path):
 def test_student_keeps_its_prior_after_the_teacher_is_deleted(teacher, tmp_path):
     t = tmp_path / "teacher"
     shutil.copytree(teacher["exp"], t)
-    p = run(f"python gradients/cam_extract.py --exp-dir {t} --method gradient && "
-            f"python gradients/visual_gradient.py --exp-dir {t} --method gradient")
+    p = run(
+        f"python gradients/cam_extract.py --exp-dir {t} --method gradient && "
+        f"python gradients/visual_gradient.py --exp-dir {t} --method gradient"
+    )
     assert p.returncode == 0, p.stderr
     weights = t / "gradients" / "gradient" / "freq_weights.npy"
     student = tmp_path / "student"
@@ -109,8 +136,10 @@ def test_student_keeps_its_prior_after_the_teacher_is_deleted(teacher, tmp_path)
     assert rec["source"] == str(weights) and rec["file"] == "prior.npy"
     assert np.array_equal(np.load(student / "prior.npy"), np.load(weights))
     shutil.rmtree(t)
-    p = run(f"python -m steps.extract_embeddings --exp-dir {student} --data-dir {teacher['data']}/test && "
-            f"python gradients/cam_extract.py --exp-dir {student} --method gradient")
+    p = run(
+        f"python -m steps.extract_embeddings --exp-dir {student} --data-dir {teacher['data']}/test && "
+        f"python gradients/cam_extract.py --exp-dir {student} --method gradient"
+    )
     assert p.returncode == 0, p.stderr
     assert (student / "embeddings" / "test" / "xvector.scp").exists()
     assert (student / "gradients" / "gradient" / "maps.scp").exists()
@@ -153,8 +182,13 @@ def test_layers():
     for pkg, banned in above.items():
         for f in sorted((ROOT / pkg).rglob("*.py")):
             for node in ast.walk(ast.parse(f.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
                 offenders += [f"{f.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in banned]
     assert offenders == []
 
@@ -203,8 +237,7 @@ def test_no_arrow_between_domain_packages_carries_plumbing():
                     continue
                 src = ROOT / (mod.replace(".", "/") + ".py")
                 src = src if src.exists() else ROOT / mod.replace(".", "/") / "__init__.py"
-                offenders += [f"{f.relative_to(ROOT)}: {n.name} from {mod}" for n in node.names
-                              if n.name not in _defined(src)]
+                offenders += [f"{f.relative_to(ROOT)}: {n.name} from {mod}" for n in node.names if n.name not in _defined(src)]
     assert not offenders, offenders
 
 
@@ -213,14 +246,20 @@ def test_core_imports_nothing_of_the_project():
     project = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"core"}
     for f in sorted((ROOT / "core").rglob("*.py")):
         for node in ast.walk(ast.parse(f.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not [n for n in names if n.split(".")[0] in project], f
 
 
 def test_writes_keep_the_umask_mode(teacher, tmp_path):
     from core.atomic import atomic_write_text
     from training.checkpoint import save_checkpoint
+
     old = os.umask(0o022)
     try:
         atomic_write_text(tmp_path / "a.txt", "x\n")

@@ -1,14 +1,14 @@
 """The statistics of the GFA experiment (issue 26) on constructed data with known answers: the two-level
 bootstrap, Holm, the minimum detectable difference, the minDCF(0.001) support rule, the per-seed
 permutation control and the pre-declared comparisons."""
+
 import json
 
 import numpy as np
 import pytest
 
 from evaluation.comparisons import compare, parse_pairs, seeds_to_run
-from evaluation.stats import (bootstrap_p, dcf_supported, holm, holm_levels, min_detectable, seeds_needed,
-                          two_level_differences)
+from evaluation.stats import bootstrap_p, dcf_supported, holm, holm_levels, min_detectable, seeds_needed, two_level_differences
 
 
 def test_two_level_bootstrap_known_answers():
@@ -72,10 +72,10 @@ def runs_with(effects: dict[str, float], seeds: int, rng) -> tuple[list[dict], n
 
 
 def test_compare_primaries_holm_and_exploratory():
-    runs, boot = runs_with({"none": 0.0, "gradient": -0.01, "ig": 0.0, "shuffled": 0.0, "mel": 0.0}, 10,
-                           np.random.default_rng(3))
-    rows = compare(runs, boot, ("eer", "mindcf_0.01"), parse_pairs("gradient:none ig:none gradient:shuffled"),
-                   [("mel", "none")], seed=0)
+    runs, boot = runs_with({"none": 0.0, "gradient": -0.01, "ig": 0.0, "shuffled": 0.0, "mel": 0.0}, 10, np.random.default_rng(3))
+    rows = compare(
+        runs, boot, ("eer", "mindcf_0.01"), parse_pairs("gradient:none ig:none gradient:shuffled"), [("mel", "none")], seed=0
+    )
     eer = {f"{r['a']}:{r['b']}": r for r in rows if r["metric"] == "eer"}
     assert [r["kind"] for r in eer.values()] == ["primary"] * 3 + ["exploratory"]
     g = eer["gradient:none"]
@@ -99,6 +99,7 @@ def teacher_with_gradient(tmp_path, v):
 
 def test_shuffled_control_is_new_per_seed_with_bin0_fixed(tmp_path):
     from steps.prior_runs import prior_vector
+
     v = np.random.default_rng(0).random(161) + 0.1
     teacher = teacher_with_gradient(tmp_path, v)
     perms = [prior_vector("shuffled", teacher, 161, None, None, (0, s)) for s in range(1, 11)]
@@ -111,6 +112,7 @@ def test_shuffled_control_is_new_per_seed_with_bin0_fixed(tmp_path):
 def test_removed_uniform_prior_says_why(tmp_path):
     from core.errors import ConfigError
     from steps.prior_runs import check_priors
+
     with pytest.raises(ConfigError, match="BatchNorm"):
         check_priors(["none", "uniform"])
 
@@ -119,6 +121,7 @@ def test_primaries_are_declared_before_the_runs(tmp_path, capsys):
     from types import SimpleNamespace
     from core.errors import ConfigError
     from steps.prior_runs import declare
+
     a = SimpleNamespace(primaries="gradient:none ig:none gradient:shuffled", detect=0.4, power=0.8)
     plan = declare(a, ["none", "gradient", "shuffled", "mel"], tmp_path)
     assert plan["primaries"] == [["gradient", "none"], ["gradient", "shuffled"]]  # ig is not trained here

@@ -1,4 +1,5 @@
 """Insertion / deletion curves (gradients/faithfulness.py) and the mask / I-GOS methods on a planted band."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,8 +27,16 @@ def test_auc_of_known_curves():
     assert faithfulness.auc([0, 0.5], [1, 1]) == pytest.approx(0.5)  # the area over the grid given
 
 
-@pytest.mark.parametrize("grid, match", [([0.0, 0.5, 0.4], "increase"), ([0, 1.2], r"\[0, 1\]"), ([-0.1, 1], r"\[0, 1\]"),
-                                         ([0.5], "at least two"), ([0, 0.5, 0.5], "increase")])
+@pytest.mark.parametrize(
+    "grid, match",
+    [
+        ([0.0, 0.5, 0.4], "increase"),
+        ([0, 1.2], r"\[0, 1\]"),
+        ([-0.1, 1], r"\[0, 1\]"),
+        ([0.5], "at least two"),
+        ([0, 0.5, 0.5], "increase"),
+    ],
+)
 def test_bad_grids_are_refused(grid, match):
     with pytest.raises(ValueError, match=match):
         faithfulness.check_grid(grid, "--insert-grid")
@@ -79,8 +88,10 @@ def test_unmodified_ends_reproduce_the_plain_accuracy(planted):
     for x, y in zip(planted["x"], planted["y"].tolist()):
         with torch.no_grad():
             t1, t5 = faithfulness.hits(classify(x[None]), y)
-        rank = {("random", "points"): torch.from_numpy(faithfulness.ranks(rng.random(x.shape), rng)),
-                ("random", "rows"): torch.from_numpy(faithfulness.ranks(rng.random(161), rng))}
+        rank = {
+            ("random", "points"): torch.from_numpy(faithfulness.ranks(rng.random(x.shape), rng)),
+            ("random", "rows"): torch.from_numpy(faithfulness.ranks(rng.random(161), rng)),
+        }
         fills = {f: faithfulness.fill_for(f, x, planted["x"].mean((0, 1))) for f in faithfulness.FILLS}
         curves = faithfulness.utterance_curves(classify, x, y, rank, grids, fills, batch_size=17)
         for (key, fill, mode), (c1, c5) in curves.items():
@@ -98,8 +109,9 @@ def _curve_aucs(planted, rank_of):
     acc = {m: [] for m in grids}
     for i, (x, y) in enumerate(zip(planted["x"], planted["y"].tolist())):
         rank = {"r": torch.from_numpy(rank_of(np.random.default_rng(i)))}
-        c = faithfulness.utterance_curves(lambda b: head(model(b)), x, y, rank, grids,
-                                    {"dataset_mean": faithfulness.fill_for("dataset_mean", x, mean_spec)})
+        c = faithfulness.utterance_curves(
+            lambda b: head(model(b)), x, y, rank, grids, {"dataset_mean": faithfulness.fill_for("dataset_mean", x, mean_spec)}
+        )
         for m in grids:
             acc[m].append(c[("r", "dataset_mean", m)][0])
     return {m: faithfulness.auc(grids[m], np.mean(acc[m], axis=0)) for m in grids}
@@ -150,6 +162,7 @@ def test_smoothing_is_a_box_average_and_off_by_default():
 
 def test_paired_auc_difference_known_answers():
     from gradients.faithfulness import auc, paired_auc_difference
+
     grid = np.array([0.0, 0.5, 1.0])
     rng = np.random.default_rng(0)
     a = (rng.random((40, 3)) < 0.6).astype(float)

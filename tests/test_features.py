@@ -1,4 +1,5 @@
 """Features against an independent Kaldi implementation (kaldi-native-fbank, test-only oracle)."""
+
 import numpy as np
 import pytest
 
@@ -46,7 +47,7 @@ def knf_spectrogram(x, opts):
         packed = np.array(fft.compute(np.pad(w, (0, n - len(w))).tolist()), dtype=np.float64)
         re = np.concatenate([[packed[0]], packed[2::2], [packed[1]]])
         im = np.concatenate([[0.0], packed[3::2], [0.0]])
-        logp = np.log(np.maximum(re ** 2 + im ** 2, np.finfo(np.float32).eps))
+        logp = np.log(np.maximum(re**2 + im**2, np.finfo(np.float32).eps))
         e = np.log(max(float(r @ r) if opts.raw_energy else float(w @ w), np.finfo(np.float32).eps))
         logp[0] = max(e, np.log(opts.energy_floor)) if opts.energy_floor > 0 else e
         out.append(logp)
@@ -109,16 +110,32 @@ def test_spect_161_shape_and_columns():
 
 
 @pytest.mark.parametrize("window", ["povey", "hamming", "hanning", "rectangular", "blackman"])
-@pytest.mark.parametrize("extra", [[], ["--round-to-power-of-two=true"], ["--remove-dc-offset=false", "--preemphasis-coefficient=0"],
-                                   ["--raw-energy=false"], ["--energy-floor=1e6"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--round-to-power-of-two=true"],
+        ["--remove-dc-offset=false", "--preemphasis-coefficient=0"],
+        ["--raw-energy=false"],
+        ["--energy-floor=1e6"],
+    ],
+)
 def test_spectrogram_options(window, extra):
     x = signals()["noise"]
     opts, _ = read_options("spect", ROOT / "conf/spect_161.conf", ["--dither=0", f"--window-type={window}", *extra])
     assert np.abs(compute(x, opts) - knf_spectrogram(x, opts)).max() <= 1e-3
 
 
-@pytest.mark.parametrize("extra", [["--use-energy=true"], ["--high-freq=-400", "--low-freq=100"], ["--num-mel-bins=40"],
-                                   ["--use-energy=true", "--energy-floor=1e5"], ["--window-type=hamming", "--snip-edges=false"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--use-energy=true"],
+        ["--high-freq=-400", "--low-freq=100"],
+        ["--num-mel-bins=40"],
+        ["--use-energy=true", "--energy-floor=1e5"],
+        ["--window-type=hamming", "--snip-edges=false"],
+    ],
+)
 def test_fbank_options(extra):
     x = signals()["tone"]
     opts, _ = read_options("fbank", ROOT / "conf/fbank_80.conf", ["--dither=0", *extra])
@@ -154,14 +171,17 @@ def test_too_short_gives_no_frames():
     assert compute(np.zeros(320, np.float32), opts).shape == (1, 161)
 
 
-@pytest.mark.parametrize("text, msg", [
-    ("--frame-length=20\n--frame-lenght=25\n", ":2: unknown option --frame-lenght for spect"),
-    ("--num-mel-bins=80\n", ":1: unknown option --num-mel-bins for spect"),
-    ("--snip-edges=maybe\n", ":1: --snip-edges expects true or false"),
-    ("--window-type=kaiser\n", ":1: --window-type must be one of"),
-    ("frame-length=20\n", ":1: expected --name=value"),
-    ("--dither=abc\n", ":1: --dither expects a float"),
-])
+@pytest.mark.parametrize(
+    "text, msg",
+    [
+        ("--frame-length=20\n--frame-lenght=25\n", ":2: unknown option --frame-lenght for spect"),
+        ("--num-mel-bins=80\n", ":1: unknown option --num-mel-bins for spect"),
+        ("--snip-edges=maybe\n", ":1: --snip-edges expects true or false"),
+        ("--window-type=kaiser\n", ":1: --window-type must be one of"),
+        ("frame-length=20\n", ":1: expected --name=value"),
+        ("--dither=abc\n", ":1: --dither expects a float"),
+    ],
+)
 def test_option_file_errors_name_file_and_line(tmp_path, text, msg):
     conf = tmp_path / "bad.conf"
     conf.write_text(text)

@@ -2,6 +2,7 @@
 segments (1-5 per speaker, Kaldi segments file), ids of another shape, no test trials list. run.sh
 stages 1-4 must run on it with no flag that works around its shape, and say how they sized
 validation and trials."""
+
 import numpy as np
 
 import pytest
@@ -45,8 +46,23 @@ def test_run_sh_on_one_recording_per_speaker(tmp_path):
     read_speech_dir(data / "train", range(1, 13), seed=3)
     read_speech_dir(data / "test", range(20, 26), seed=4)
     teacher, _ = tiny_configs(tmp_path, batch_size=16)
-    p = run(["./run.sh", "--data", str(data), "--stage", "1", "--stop-stage", "4", "--nj", "1", "--config",
-             str(teacher), "--exp-dir", str(tmp_path / "exp")])
+    p = run(
+        [
+            "./run.sh",
+            "--data",
+            str(data),
+            "--stage",
+            "1",
+            "--stop-stage",
+            "4",
+            "--nj",
+            "1",
+            "--config",
+            str(teacher),
+            "--exp-dir",
+            str(tmp_path / "exp"),
+        ]
+    )
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
     assert "drawing target pairs within recordings instead" in out  # in-domain and test trials

@@ -1,6 +1,7 @@
 """Hostile and foreign input, cases 1-6 of the robustness issue (case numbers in the names): shell
 injection, config values, feature fingerprints, trials, wrong features, stage scripts. Cases 7-8:
 test_hostile_messages.py."""
+
 import os
 import shutil
 
@@ -10,17 +11,28 @@ import pytest
 from conftest import FAKE_SBATCH, ROOT, make_data_dir, make_wav, run, train_args, write
 from datasets.kaldi_files import read_dict
 
-NASTY = ["a;>PWNED1", "b$(>PWNED2)", "c`>PWNED3`", "q'd\"x\""]  # no blanks: Kaldi's rule left these unquoted
+NASTY = ["a;>PWNED1", "b$(>PWNED2)", "c`>PWNED3`", 'q\'d"x"']  # no blanks: Kaldi's rule left these unquoted
 
 
 # --- 1. shell injection -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", NASTY)
 def test_case1_run_pl_passes_paths_with_shell_syntax_literally(tmp_path, name):
     d = tmp_path / name
     d.mkdir()
-    p = run([str(ROOT / "utils/run.pl"), "JOB=1:2", str(d / "log" / "x.JOB.log"), "python", "-c",
-             "import sys; open(sys.argv[1], 'w').write('ok')", str(d / "out.JOB")], cwd=tmp_path)
+    p = run(
+        [
+            str(ROOT / "utils/run.pl"),
+            "JOB=1:2",
+            str(d / "log" / "x.JOB.log"),
+            "python",
+            "-c",
+            "import sys; open(sys.argv[1], 'w').write('ok')",
+            str(d / "out.JOB"),
+        ],
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     assert (d / "out.1").read_text() == "ok" and (d / "out.2").read_text() == "ok"
     assert not list(tmp_path.rglob("PWNED*")) and not list(ROOT.glob("PWNED*"))
@@ -38,8 +50,23 @@ def test_case1_slurm_pl_quotes_log_and_command_paths(tmp_path):
     for name in [*NASTY, "sp ace $(>PWNED4)"]:
         d = tmp_path / name
         d.mkdir()
-        p = run([str(ROOT / "utils/slurm.pl"), "JOB=1:2", str(d / "log" / "x.JOB.log"), "echo", "task", "JOB", str(d / "a JOB"),
-                 "|", "tr", "a-z", "A-Z"], env=env, cwd=tmp_path)
+        p = run(
+            [
+                str(ROOT / "utils/slurm.pl"),
+                "JOB=1:2",
+                str(d / "log" / "x.JOB.log"),
+                "echo",
+                "task",
+                "JOB",
+                str(d / "a JOB"),
+                "|",
+                "tr",
+                "a-z",
+                "A-Z",
+            ],
+            env=env,
+            cwd=tmp_path,
+        )
         assert p.returncode == 0, (name, p.stderr)
         log = (d / "log" / "x.2.log").read_text()
         assert f"TASK 2 {str(d / 'a 2').upper()}" in log, log
@@ -49,6 +76,7 @@ def test_case1_slurm_pl_quotes_log_and_command_paths(tmp_path):
 def test_case1_vox2_prep_quotes_paths_in_ffmpeg_pipes(tmp_path):
     from datasets.audio import read_wav
     from datasets.kaldi_files import read_dict
+
     root = tmp_path / "vox2 $(>PWNED5) `>PWNED6`;x" / "dev"
     src = make_wav(tmp_path / "s.wav")
     for spk, vid in (("id00012", "abc"), ("id00013", "de'f")):
@@ -70,15 +98,19 @@ def test_case1_vox2_prep_quotes_paths_in_ffmpeg_pipes(tmp_path):
 
 # --- 2. config values -------------------------------------------------------------------------
 
+
 def test_case2_bad_config_values_are_errors_before_anything_is_written(tiny_egs, tmp_path, capsys, monkeypatch):
     from steps.train import main
+
     monkeypatch.setenv("GFA_MALLOC", "default")  # in this process: leave the test runner's malloc alone
     exp = tmp_path / "x"
-    for bad, msg in (("optim.lr=fast", "optim.lr: expected a number, got 'fast'"),
-                     ("train.epochs=abc", "train.epochs: expected an integer"),
-                     ("train.batch_size=0", "train.batch_size: 0 is out of range"),
-                     ("optim.lr=-0.1", "optim.lr: -0.1 is out of range"),
-                     ("train.epochs=-1", "train.epochs: -1 is out of range")):
+    for bad, msg in (
+        ("optim.lr=fast", "optim.lr: expected a number, got 'fast'"),
+        ("train.epochs=abc", "train.epochs: expected an integer"),
+        ("train.batch_size=0", "train.batch_size: 0 is out of range"),
+        ("optim.lr=-0.1", "optim.lr: -0.1 is out of range"),
+        ("train.epochs=-1", "train.epochs: -1 is out of range"),
+    ):
         assert main(train_args(tiny_egs, exp, bad)[3:]) == 1, bad  # an exception would be a traceback
         err = capsys.readouterr().err
         assert msg in err, (bad, err[-800:])
@@ -88,6 +120,7 @@ def test_case2_bad_config_values_are_errors_before_anything_is_written(tiny_egs,
 
 
 # --- 3. feature fingerprints ------------------------------------------------------------------
+
 
 def test_case3_a_wav_repaired_in_place_gets_features(tmp_path):
     d = make_data_dir(tmp_path / "d", {f"spk1-r1-{i}": "spk1" for i in range(3)})
@@ -104,6 +137,7 @@ def test_case3_a_wav_repaired_in_place_gets_features(tmp_path):
     assert "up to date, skipped" not in (d / "log" / "make_spect_d.1.log").read_text()
     assert len((d / "feats.scp").read_text().splitlines()) == 3
     import kaldiio
+
     before = kaldiio.load_mat(read_dict(d / "feats.scp")["spk1-r1-2"])
     make_wav(d / "wav" / "spk1-r1-2.wav", seed=99)  # replaced in place by other audio of the same size
     assert run(cmd).returncode == 0
@@ -111,6 +145,7 @@ def test_case3_a_wav_repaired_in_place_gets_features(tmp_path):
 
 
 # --- 4. trials ---------------------------------------------------------------------------------
+
 
 def _ids_dir(tmp_path, ids):
     d = tmp_path / "t"
@@ -154,8 +189,19 @@ def test_case4_split_trials_dir_bare_name_is_the_data_dirs_file(tiny_egs, tmp_pa
     shutil.copy(tiny_egs / "train" / "trials_2w", tmp_path / "trials_2w")  # a stale file in the cwd
     with open(tmp_path / "trials_2w", "a") as f:
         f.write("nosuch-utt-1 nosuch-utt-2 target\n")
-    p = run(["python", str(ROOT / "datasets" / "split_trials_dir.py"), "--data-dir", str(tiny_egs / "train"),
-             "--out-dir", str(tmp_path / "out"), "--trials", "trials_2w"], cwd=tmp_path)
+    p = run(
+        [
+            "python",
+            str(ROOT / "datasets" / "split_trials_dir.py"),
+            "--data-dir",
+            str(tiny_egs / "train"),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--trials",
+            "trials_2w",
+        ],
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     assert f"trials from {tiny_egs / 'train' / 'trials_2w'}" in p.stdout
     assert (tmp_path / "out" / "trials").read_bytes() == (tiny_egs / "train" / "trials_2w").read_bytes()
@@ -163,8 +209,10 @@ def test_case4_split_trials_dir_bare_name_is_the_data_dirs_file(tiny_egs, tmp_pa
 
 # --- 5. wrong features -------------------------------------------------------------------------
 
+
 def test_case5_feat_type_fbank_uses_the_fbank_conf(tiny_corpus, tmp_path):
     import kaldiio
+
     data = tmp_path / "synth"
     shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns("wav"))
     p = run(f"./a_prep_egs.sh --data {data} --feat-type fbank --stop-stage 1")
@@ -176,6 +224,7 @@ def test_case5_feat_type_fbank_uses_the_fbank_conf(tiny_corpus, tmp_path):
 
 def test_case5_snip_edges_false_frames_a_signal_shorter_than_a_window(tmp_path):
     import kaldiio
+
     wavs = {"spk1-r1-1": make_wav(tmp_path / "a.wav", n=325), "spk1-r1-2": make_wav(tmp_path / "b.wav", n=16000)}
     d = make_data_dir(tmp_path / "d", {u: "spk1" for u in wavs}, wavs)
     p = run(f"steps/make_mfcc.sh --nj 1 --mfcc-config conf/mfcc_30.conf {d} {d}/log {tmp_path}/mfcc")
@@ -185,6 +234,7 @@ def test_case5_snip_edges_false_frames_a_signal_shorter_than_a_window(tmp_path):
 
 
 # --- 6. stage scripts --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("script", ["./c_train.sh", "./b_extract.sh", "./a_prep_egs.sh", "./run.sh"])
 def test_case6_stage_must_be_an_integer(script):
@@ -204,8 +254,17 @@ def test_case6_b_extract_of_a_missing_teacher_creates_nothing(tmp_path):
 
 
 def test_case6_failed_jobs_show_their_first_error_line(tmp_path):
-    p = run(["utils/run.pl", "JOB=1:2", f"{tmp_path}/x.JOB.log", "python", "-c",
-             "import sys; sys.exit('error: bad input in job ' + sys.argv[1]) if sys.argv[1] == '2' else None", "JOB"])
+    p = run(
+        [
+            "utils/run.pl",
+            "JOB=1:2",
+            f"{tmp_path}/x.JOB.log",
+            "python",
+            "-c",
+            "import sys; sys.exit('error: bad input in job ' + sys.argv[1]) if sys.argv[1] == '2' else None",
+            "JOB",
+        ]
+    )
     assert p.returncode == 1 and f"{tmp_path}/x.2.log: error: bad input in job 2" in p.stderr
 
 

@@ -1,6 +1,7 @@
 """Hostile and foreign input, cases 7-8 of the robustness issue (case numbers in the names): weak
 messages and silent wrongs (file formats, duplicate keys, trials, priors, checkpoints, disk full,
 concurrent runs, paths out of the exp, resumed metrics) and the augmented validation leak."""
+
 import fcntl
 
 import numpy as np
@@ -12,14 +13,24 @@ from conftest import make_data_dir, run, train_args, write
 
 # --- 7. weak messages and silent wrongs ------------------------------------------------------
 
+
 def test_case7_float_wav_is_read_through_soundfile(tmp_path):
     from datasets.audio import read_wav
     import struct
+
     n = 100
     data = np.full(n, 0.25, dtype="<f4").tobytes()
     fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)
-    riff = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + \
-        b"data" + struct.pack("<I", len(data)) + data
+    riff = (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(data))
+        + b"WAVEfmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
     (tmp_path / "f.wav").write_bytes(riff)
     x, sr = read_wav(str(tmp_path / "f.wav"))  # full-scale floats come back in Kaldi's int16 scale
     assert sr == 16000 and x.shape == (1, n) and np.allclose(x, 0.25 * 32768)
@@ -50,6 +61,7 @@ def test_case7_fix_data_dir_drops_bad_label_duplicate_and_self_pair_trials(tmp_p
 def test_case7_self_pair_trial_is_not_scored(tiny_egs, tmp_path):
     from recipe.evaluate import read_trials
     from datasets.kaldi_files import DataDirError
+
     t = write(tmp_path / "trials", "spk0001-s01-00001 spk0001-s01-00001 target\n")
     with pytest.raises(DataDirError, match="trials:1: self-pair"):
         read_trials(t)
@@ -58,6 +70,7 @@ def test_case7_self_pair_trial_is_not_scored(tiny_egs, tmp_path):
 def test_case7_2d_prior_is_refused(tmp_path):
     from core.errors import ConfigError
     from recipe.experiment import resolve_prior
+
     np.save(tmp_path / "p.npy", np.ones((7, 23)))
     with pytest.raises(ConfigError, match="a 7x23 array, not one value per bin"):
         resolve_prior(str(tmp_path / "p.npy"), 161)
@@ -65,6 +78,7 @@ def test_case7_2d_prior_is_refused(tmp_path):
 
 def test_case7_truncated_checkpoint_says_so(tmp_path):
     from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
     save_checkpoint(tmp_path / "c.pt", {"w": torch.randn(200, 200)})
     data = (tmp_path / "c.pt").read_bytes()
     (tmp_path / "c.pt").write_bytes(data[: len(data) // 2])
@@ -76,6 +90,7 @@ def test_case7_disk_full_names_the_file_and_leaves_no_temp(tmp_path, monkeypatch
     import errno
     import kaldiio.utils
     from datasets.ark_io import AtomicArkWriter
+
     real = kaldiio.WriteHelper.__setitem__
 
     def full(self, key, value):
@@ -156,6 +171,7 @@ def _one_epoch_trainer(ckpt_dir, batches, stop=None):
     from losses.margin import MarginScheduler
     from models.registry import build_model
     from training.trainer import Net, Trainer
+
     torch.manual_seed(1)
     model = build_model({"name": "ResCNN", "channels": [4]}, 161)
     net = Net(model, build_loss({"name": "AAMSoftmax"}, model.emb_dim, 3))
@@ -164,13 +180,23 @@ def _one_epoch_trainer(ckpt_dir, batches, stop=None):
     cfg = {"train": {"amp": "none", "epochs": 1, "test_every": 1, "keep_last": 0, "grad_clip": 0.0}}
     loop = {"sampler": sampler, "train_loader": _Loader(sampler, batches, stop), "valid_loader": None, "cfg": cfg}
     steps = {"scheduler": torch.optim.lr_scheduler.StepLR(opt, 1), "sched_step": "epoch"}
-    return Trainer(net=net, optimizer=opt, margin=MarginScheduler(net.head, 0, 0), **loop, **steps,
-                   ckpt_dir=ckpt_dir, log=lambda m: None, device=torch.device("cpu"), save_every_steps=1)
+    return Trainer(
+        net=net,
+        optimizer=opt,
+        margin=MarginScheduler(net.head, 0, 0),
+        **loop,
+        **steps,
+        ckpt_dir=ckpt_dir,
+        log=lambda m: None,
+        device=torch.device("cpu"),
+        save_every_steps=1,
+    )
 
 
 def test_case7_resumed_epoch_metrics_count_the_batches_before_the_resume(tmp_path):
     """One epoch of 6 batches, killed after batch 2 and resumed, logs the loss of all 6 batches."""
     from training.checkpoint import load_checkpoint
+
     torch.manual_seed(0)
     batches = [(torch.randn(4, 60, 161), torch.randint(0, 3, (4,))) for _ in range(_Sampler.n)]
     a, b = tmp_path / "whole", tmp_path / "killed"
@@ -185,8 +211,10 @@ def test_case7_resumed_epoch_metrics_count_the_batches_before_the_resume(tmp_pat
 
 # --- 8. augmented validation leak -------------------------------------------------------------
 
+
 def test_case8_validation_split_is_drawn_on_clean_ids():
     from datasets.egs import split_valid
+
     utts = [f"spk1-r{r}-{n}{suf}" for r in range(3) for n in range(2) for suf in ("", "-reverb", "-noise", "-music")]
     for seed in range(5):
         train, valid = split_valid({"spk1": sorted(utts)}, 2, seed)

@@ -1,4 +1,5 @@
 """steps.insdel / b_extract.sh stage 3 on a tiny teacher: outputs, resume, and bad input."""
+
 import csv
 import json
 import os
@@ -17,6 +18,7 @@ def teacher(tiny_egs, tmp_path_factory):
     """A tiny teacher (one epoch) with gradient and grad_cam maps of 1 utterance per training speaker."""
     from steps.cam_extract import main as extract
     from steps.train import main as train
+
     exp = tmp_path_factory.mktemp("insdel") / "teacher"
     assert train(train_args(tiny_egs, exp)[3:]) == 0
     for method in ("gradient", "grad_cam"):
@@ -26,6 +28,7 @@ def teacher(tiny_egs, tmp_path_factory):
 
 def insdel(*args):
     from steps.insdel import main
+
     return main(["--device", "cpu", "--insert-grid", "0,0.25,0.5,0.75,1", "--delete-grid", "0,0.1,0.5,1", *map(str, args)])
 
 
@@ -103,8 +106,23 @@ def test_a_teacher_without_a_head_is_refused(teacher, tmp_path, capsys):
 
 def test_b_extract_stage_3_logs_progress_through_run_pl(teacher, tmp_path):
     exp = copy_exp(teacher, tmp_path)
-    p = run(["./b_extract.sh", "--teacher-exp", str(exp), "--stage", "3", "--stop-stage", "3",
-             "--insdel-methods", "gradient", "--insdel-levels", "rows", "--point-fills", "zero"])
+    p = run(
+        [
+            "./b_extract.sh",
+            "--teacher-exp",
+            str(exp),
+            "--stage",
+            "3",
+            "--stop-stage",
+            "3",
+            "--insdel-methods",
+            "gradient",
+            "--insdel-levels",
+            "rows",
+            "--point-fills",
+            "zero",
+        ]
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     log = (exp / "insdel" / "log" / "insdel.log").read_text()
     assert "insdel: 8/8 utt (100.0 %)" in log and "ETA" in log  # progress lines reach the job log

@@ -1,4 +1,5 @@
 """steps/make_{spect,fbank,mfcc}.sh and compute_vad_decision.sh on data dirs, including bad input."""
+
 import shutil
 import signal
 import subprocess
@@ -26,14 +27,17 @@ def data(tiny_corpus, tmp_path):
 
 
 def make(kind, d, *opts, nj=2, cmd="utils/run.pl"):
-    return run(f". ./cmd.sh && steps/make_{kind}.sh --nj {nj} --cmd \"{cmd}\" {' '.join(opts)} "
-               f"{d} {d}/log {d.parent}/{kind}/{d.name}")
+    return run(
+        f'. ./cmd.sh && steps/make_{kind}.sh --nj {nj} --cmd "{cmd}" {" ".join(opts)} {d} {d}/log {d.parent}/{kind}/{d.name}'
+    )
 
 
 def test_seed_command_verbatim(data):
     # the README/seed call, with the paths of this test
-    p = run(f'. ./cmd.sh && steps/make_spect.sh --write-utt2num-frames true --spect-config conf/spect_161.conf '
-            f'--nj 12 --cmd "$train_cmd" {data} {data}/log {data.parent}/spect/dev')
+    p = run(
+        f". ./cmd.sh && steps/make_spect.sh --write-utt2num-frames true --spect-config conf/spect_161.conf "
+        f'--nj 12 --cmd "$train_cmd" {data} {data}/log {data.parent}/spect/dev'
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert run(["utils/fix_data_dir.sh", str(data)]).returncode == 0
     assert validate_data_dir(data) == []
@@ -44,8 +48,7 @@ def test_seed_command_verbatim(data):
     assert len(frames) == len(wavs) == 16
     assert (data / "frame_shift").read_text().strip() == "0.01"
     assert (data / "conf" / "spect_161.conf").exists()
-    assert {p.name for p in (data.parent / "spect" / "dev").glob("*.ark")} == \
-        {f"raw_spect_dev.{j}.ark" for j in range(1, 13)}
+    assert {p.name for p in (data.parent / "spect" / "dev").glob("*.ark")} == {f"raw_spect_dev.{j}.ark" for j in range(1, 13)}
 
 
 @pytest.mark.parametrize("kind, dim", [("spect", 161), ("fbank", 80), ("mfcc", 30)])
@@ -53,6 +56,7 @@ def test_features_equal_library_up_to_compression(data, kind, dim):
     p = make(kind, data, "--compress", "false")
     assert p.returncode == 0, p.stderr
     from datasets.audio import read_wav
+
     conf = {"spect": "spect_161", "fbank": "fbank_80", "mfcc": "mfcc_30"}[kind]
     opts, _ = read_options(kind, ROOT / f"conf/{conf}.conf", ["--dither=0"])
     feats = dict(kaldiio.load_scp_sequential(str(data / "feats.scp")))
@@ -72,7 +76,7 @@ def test_rerun_redoes_only_incomplete_jobs(data):
     out = data.parent / "spect" / "dev"
     arks = {j: (out / f"raw_spect_dev.{j}.ark").stat().st_mtime_ns for j in (1, 2, 3)}
     (out / "raw_spect_dev.2.done").unlink()  # job 2 looks interrupted
-    (out / "raw_spect_dev.3.scp").unlink()   # job 3 lost an output
+    (out / "raw_spect_dev.3.scp").unlink()  # job 3 lost an output
     time.sleep(0.01)
     assert make("spect", data, nj=3).returncode == 0
     assert "up to date, skipped" in (data / "log" / "make_spect_dev.1.log").read_text()
@@ -113,8 +117,9 @@ def test_bad_utterances_warned_skipped_and_fixable(data, tmp_path):
     p = make("spect", data, "--max-fail-frac", "0.5", nj=1)
     assert p.returncode == 0, p.stderr
     log = (data / "log" / "make_spect_dev.1.log").read_text()
-    for utt, reason in zip(bad, ["corrupt", "truncated", "sample rate 8000", "shorter than one 320-sample window",
-                                 "pipe failed with exit code 7"]):
+    for utt, reason in zip(
+        bad, ["corrupt", "truncated", "sample rate 8000", "shorter than one 320-sample window", "pipe failed with exit code 7"]
+    ):
         assert f"WARNING (compute_feats): {utt}: skipped:" in log and reason in log, (utt, reason)
     assert "features for 16 of 21 utterances" in p.stderr
     assert set(bad).isdisjoint(read_dict(data / "feats.scp"))
@@ -135,33 +140,50 @@ def test_too_many_failures_fail_the_job_and_leave_nothing(data, tmp_path):
 
 def test_stereo_uses_channel_0_like_kaldi(data, tmp_path):
     import wave
+
     x = (np.random.default_rng(0).standard_normal((8000, 2)) * 1000).astype("<i2")
     with wave.open(str(tmp_path / "st.wav"), "wb") as w:
         w.setnchannels(2), w.setsampwidth(2), w.setframerate(16000), w.writeframes(x.tobytes())
-    (data / "wav.scp").write_text("".join(
-        f"{u} {tmp_path / 'st.wav'}\n" if i == 0 else f"{u} {v}\n"
-        for i, (u, v) in enumerate(read_dict(data / "wav.scp").items())))
+    (data / "wav.scp").write_text(
+        "".join(
+            f"{u} {tmp_path / 'st.wav'}\n" if i == 0 else f"{u} {v}\n"
+            for i, (u, v) in enumerate(read_dict(data / "wav.scp").items())
+        )
+    )
     assert make("fbank", data, nj=1).returncode == 0
     assert "2 channels and --channel not set; using channel 0" in (data / "log" / "make_fbank_dev.1.log").read_text()
 
 
 def test_killed_job_leaves_nothing_trusted(data, tmp_path):
     first = next(iter(read_dict(data / "wav.scp").items()))
-    (data / "wav.scp").write_text("".join(
-        f"{u} sleep 30; cat {v} |\n" if u != first[0] and i == 5 else f"{u} {v}\n"
-        for i, (u, v) in enumerate(read_dict(data / "wav.scp").items())))
+    (data / "wav.scp").write_text(
+        "".join(
+            f"{u} sleep 30; cat {v} |\n" if u != first[0] and i == 5 else f"{u} {v}\n"
+            for i, (u, v) in enumerate(read_dict(data / "wav.scp").items())
+        )
+    )
     prefix = tmp_path / "out" / "raw_spect_dev.1"
-    cmd = [sys.executable, "-m", "steps.compute_feats", "--type", "spect", "--config", "conf/spect_161.conf",
-           str(data), str(prefix)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "steps.compute_feats",
+        "--type",
+        "spect",
+        "--config",
+        "conf/spect_161.conf",
+        str(data),
+        str(prefix),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, start_new_session=True)
     time.sleep(2.0)
     import os
+
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not any(prefix.parent.glob("raw_spect_dev.1.scp")) and not any(prefix.parent.glob("*.done"))
-    (data / "wav.scp").write_text("".join(f"{u} {v.replace('sleep 30; ', '')}\n"
-                                          for u, v in read_dict(data / "wav.scp", max_fields=None).items()))
+    (data / "wav.scp").write_text(
+        "".join(f"{u} {v.replace('sleep 30; ', '')}\n" for u, v in read_dict(data / "wav.scp", max_fields=None).items())
+    )
     p = run(cmd)
     assert p.returncode == 0, p.stderr
     assert len(dict(kaldiio.load_scp_sequential(f"{prefix}.scp"))) == 16
@@ -194,6 +216,7 @@ def test_vad_matches_kaldi_definition(data):
 def test_segments_are_cut_like_extract_segments(data, tmp_path):
     """wav.scp keyed by recording + segments: each segment's features equal those of its samples."""
     from datasets.audio import read_wav
+
     wavs = read_dict(data / "wav.scp")
     reco, path = next(iter(wavs.items()))
     x = read_wav(path)[0][0]
@@ -207,7 +230,7 @@ def test_segments_are_cut_like_extract_segments(data, tmp_path):
     assert p.returncode == 0, p.stderr
     feats = dict(kaldiio.load_scp_sequential(str(d / "feats.scp")))
     opts, _ = read_options("spect", ROOT / "conf/spect_161.conf", ["--dither=0"])
-    ref = compute(x[int(0.25 * 16000):int(0.90 * 16000)], opts)
+    ref = compute(x[int(0.25 * 16000) : int(0.90 * 16000)], opts)
     assert feats["a-2"].shape == ref.shape
     assert np.median(np.abs(feats["a-2"] - ref)) < 0.2  # dither 1.0 versus none
     assert read_dict(d / "utt2dur")["a-1"] == "0.5000"

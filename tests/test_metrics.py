@@ -1,4 +1,5 @@
 """EER / minDCF against independent oracles (scikit-learn ROC; hand-worked minDCF cases)."""
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_curve
@@ -67,6 +68,7 @@ def test_cosine_and_asnorm():
 
 def test_cohort_stats_in_blocks_equal_a_full_sort():
     from evaluation.metrics import cohort_stats
+
     rng = np.random.default_rng(3)
     m, c = rng.normal(size=(1000, 32)), rng.normal(size=(700, 32))
     full = (m / np.linalg.norm(m, axis=1, keepdims=True)) @ (c / np.linalg.norm(c, axis=1, keepdims=True)).T
@@ -82,6 +84,7 @@ def test_cohort_stats_in_blocks_equal_a_full_sort():
 def test_asnorm_cohort_is_one_mean_per_speaker(tmp_path, capsys):
     from datasets.kaldi_files import DataDirError
     from steps.score import cohort_matrix
+
     rng = np.random.default_rng(0)
     emb = {f"s{s}-u{u}": rng.standard_normal(8) * (u + 1) for s in range(3) for u in range(4)}
     (tmp_path / "utt2spk").write_text("".join(f"{k} {k.split('-')[0]}\n" for k in sorted(emb)))

@@ -1,4 +1,5 @@
 """Models, the GFA attention layer, margin heads, registries and the experiment configs."""
+
 import math
 
 import numpy as np
@@ -39,12 +40,19 @@ def test_ecapa_512_is_speechbrain_size():
     assert count_params(build_model({"name": "ECAPA_TDNN", "channels": 512}, 80)) == 6_194_048
 
 
-@pytest.mark.parametrize("name, feat_dim, extra", [
-    ("ResCNN", 161, {"channels": [16, 32, 64]}), ("ResCNN", 80, {"channels": [8, 16, 32, 64]}),
-    ("TDNN", 161, {"channels": [64, 64, 64, 64, 128]}), ("TDNN", 30, {"channels": [64, 64, 64, 64, 128]}),
-    ("ECAPA_TDNN", 80, {"channels": 128}), ("ECAPA_TDNN", 161, {"channels": 256}),
-    ("ResNet34", 80, {"base_channels": 8}), ("ResNet34", 161, {"base_channels": 8}),
-])
+@pytest.mark.parametrize(
+    "name, feat_dim, extra",
+    [
+        ("ResCNN", 161, {"channels": [16, 32, 64]}),
+        ("ResCNN", 80, {"channels": [8, 16, 32, 64]}),
+        ("TDNN", 161, {"channels": [64, 64, 64, 64, 128]}),
+        ("TDNN", 30, {"channels": [64, 64, 64, 64, 128]}),
+        ("ECAPA_TDNN", 80, {"channels": 128}),
+        ("ECAPA_TDNN", 161, {"channels": 256}),
+        ("ResNet34", 80, {"base_channels": 8}),
+        ("ResNet34", 161, {"base_channels": 8}),
+    ],
+)
 @pytest.mark.parametrize("frames", [200, 301])
 def test_every_model_gives_batch_by_emb_and_input_gradients(name, feat_dim, extra, frames):
     assert name in MODELS
@@ -117,9 +125,11 @@ def test_prior_files_and_bad_priors(tmp_path):
     assert np.allclose(resolve_prior(str(tmp_path / "w.txt"), 161), v)
     with pytest.raises(ValueError, match="161 values but the features have 80 bins"):
         resolve_prior(str(tmp_path / "w.npy"), 80)
-    for bad, msg in ((np.where(np.arange(161) == 7, np.nan, v), "non-finite value at bin 7"),
-                     (np.where(np.arange(161) == 3, -1.0, v), "negative value at bin 3"),
-                     (np.zeros(161), "all values are zero")):
+    for bad, msg in (
+        (np.where(np.arange(161) == 7, np.nan, v), "non-finite value at bin 7"),
+        (np.where(np.arange(161) == 3, -1.0, v), "negative value at bin 3"),
+        (np.zeros(161), "all values are zero"),
+    ):
         np.save(tmp_path / "bad.npy", bad)
         with pytest.raises(ValueError, match=msg):
             resolve_prior(str(tmp_path / "bad.npy"), 161)
@@ -226,11 +236,13 @@ def test_config_errors_and_overrides(tmp_path):
     cfg = load_config(base, ["model.dropout=0.3", "model.attention.prior=mel", "train.epochs=3"])
     assert cfg["model"]["dropout"] == 0.3 and cfg["model"]["attention"] == {"prior": "mel"}
     assert cfg["train"]["epochs"] == 3
-    for override, msg in (("train.epoch=3", "unknown key 'epoch' in config.train; valid: epochs"),
-                          ("model.dropot=0.1", "unknown key 'dropot' in config.model; valid: name, channels"),
-                          ("optimizer.lr=1", "unknown key 'optimizer' in config; valid: data, model, loss, margin_warmup, optim"),
-                          ("model.attention.priors=mel", "unknown key 'priors' in config.model.attention"),
-                          ("train.epochs", "expected a.b=value")):
+    for override, msg in (
+        ("train.epoch=3", "unknown key 'epoch' in config.train; valid: epochs"),
+        ("model.dropot=0.1", "unknown key 'dropot' in config.model; valid: name, channels"),
+        ("optimizer.lr=1", "unknown key 'optimizer' in config; valid: data, model, loss, margin_warmup, optim"),
+        ("model.attention.priors=mel", "unknown key 'priors' in config.model.attention"),
+        ("train.epochs", "expected a.b=value"),
+    ):
         with pytest.raises(ConfigError, match=msg):
             load_config(base, [override])
     bad = tmp_path / "bad.yaml"
@@ -247,8 +259,10 @@ def test_keys_are_checked_per_optimiser_and_scheduler(tmp_path):
     cfg = load_config(base)
     assert set(cfg["optim"]) == {"name", "lr", "betas", "weight_decay", "decay_norm_bias"}
     assert set(cfg["scheduler"]) == {"name", "min_lr", "warmup"}
-    for override, msg in (("scheduler.patience=2", "unknown key 'patience' in config.scheduler; valid: name, min_lr, warmup"),
-                          ("optim.momentum=0.9", "unknown key 'momentum' in config.optim; valid: name, lr, betas")):
+    for override, msg in (
+        ("scheduler.patience=2", "unknown key 'patience' in config.scheduler; valid: name, min_lr, warmup"),
+        ("optim.momentum=0.9", "unknown key 'momentum' in config.optim; valid: name, lr, betas"),
+    ):
         with pytest.raises(ConfigError, match=msg):
             load_config(base, [override])
     bad = tmp_path / "bad.yaml"
@@ -259,19 +273,22 @@ def test_keys_are_checked_per_optimiser_and_scheduler(tmp_path):
     assert sgd["optim"]["momentum"] == 0.9 and sgd["optim"]["lr"] == 1.0e-3 and sgd["scheduler"]["patience"] == 2
 
 
-@pytest.mark.parametrize("override, msg", [
-    ("optim.lr=fast", "optim.lr: expected a number, got 'fast'"),
-    ("optim.lr=-0.1", r"optim.lr: -0.1 is out of range \(must be > 0.0\)"),
-    ("train.epochs=abc", "train.epochs: expected an integer, got 'abc'"),
-    ("train.epochs=-1", "train.epochs: -1 is out of range"),
-    ("train.batch_size=0", "train.batch_size: 0 is out of range"),
-    ("train.channels_last=maybe", "train.channels_last: expected true or false, got 'maybe'"),
-    ("train.compile=1", "train.compile: expected true or false, got 1"),
-    ("train.amp=fp8", "train.amp: 'fp8'; valid: none, bf16, fp16"),
-    ("model.dropout=high", "model.dropout: expected a number, got 'high'"),
-    ("loss.margin=[1]", r"loss.margin: expected a number, got \[1\]"),
-    ("scheduler.min_lr=x", "scheduler.min_lr: expected a number"),
-])
+@pytest.mark.parametrize(
+    "override, msg",
+    [
+        ("optim.lr=fast", "optim.lr: expected a number, got 'fast'"),
+        ("optim.lr=-0.1", r"optim.lr: -0.1 is out of range \(must be > 0.0\)"),
+        ("train.epochs=abc", "train.epochs: expected an integer, got 'abc'"),
+        ("train.epochs=-1", "train.epochs: -1 is out of range"),
+        ("train.batch_size=0", "train.batch_size: 0 is out of range"),
+        ("train.channels_last=maybe", "train.channels_last: expected true or false, got 'maybe'"),
+        ("train.compile=1", "train.compile: expected true or false, got 1"),
+        ("train.amp=fp8", "train.amp: 'fp8'; valid: none, bf16, fp16"),
+        ("model.dropout=high", "model.dropout: expected a number, got 'high'"),
+        ("loss.margin=[1]", r"loss.margin: expected a number, got \[1\]"),
+        ("scheduler.min_lr=x", "scheduler.min_lr: expected a number"),
+    ],
+)
 def test_config_values_have_types_and_ranges(override, msg):
     with pytest.raises(ConfigError, match=msg):
         load_config(ROOT / "conf" / "demo_rescnn.yaml", [override])
@@ -289,8 +306,8 @@ def test_model_info_command():
 def test_renamed_paper_configs_say_their_new_name():
     """The paper configs with a prior are <model>_gfa-<prior>.yaml; an old name meets the new one."""
     from recipe.config import RENAMED
-    assert RENAMED and all((ROOT / "conf" / new).exists() and not (ROOT / "conf" / old).exists()
-                           for old, new in RENAMED.items())
+
+    assert RENAMED and all((ROOT / "conf" / new).exists() and not (ROOT / "conf" / old).exists() for old, new in RENAMED.items())
     with pytest.raises(ConfigError, match=r"conf/rescnn32_clean.yaml: renamed to conf/rescnn32_gfa-vox1_clean.yaml"):
         load_config("conf/rescnn32_clean.yaml")
     with pytest.raises(ConfigError, match="cannot read"):
@@ -300,6 +317,7 @@ def test_renamed_paper_configs_say_their_new_name():
 def test_tf_gate_is_the_papers_mean_of_two_gated_copies():
     """TFGate computes x * (t/2 + f/2) in one product; the paper's form is 0.5 * (x*t + x*f)."""
     from models.rescnn import TFGate
+
     torch.manual_seed(0)
     gate = TFGate(4).double()
     x = torch.randn(3, 4, 20, 9, dtype=torch.float64, requires_grad=True)  # (batch, c, time, freq)
@@ -308,6 +326,6 @@ def test_tf_gate_is_the_papers_mean_of_two_gated_copies():
     want = 0.5 * (x * t + x * f)
     got = gate(x)
     assert torch.allclose(got, want, atol=1e-12)
-    g_want, = torch.autograd.grad(want.square().sum(), x)
-    g_got, = torch.autograd.grad(got.square().sum(), x)
+    (g_want,) = torch.autograd.grad(want.square().sum(), x)
+    (g_got,) = torch.autograd.grad(got.square().sum(), x)
     assert torch.allclose(g_got, g_want, atol=1e-12)

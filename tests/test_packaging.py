@@ -1,4 +1,5 @@
 """pyproject.toml declares what requirements*.txt install, and installs no top-level package."""
+
 import pytest
 
 from conftest import ROOT

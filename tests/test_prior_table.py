@@ -1,5 +1,6 @@
 """The prior experiment: interval code on constructed data, the prior variants, bad arguments. The driver
 (local/prior_table.sh) runs end to end, three priors x two seeds, in tests/test_recipe.py (run.sh stage 5)."""
+
 import numpy as np
 import pytest
 
@@ -67,8 +68,21 @@ def test_prior_variants():
 def test_prior_runs_rejects_before_writing(tiny_egs, tmp_path):
     teacher, student = tiny_configs(tmp_path)
     out = tmp_path / "table"
-    p = run(["python", "-m", "steps.prior_runs", "--teacher-exp", str(tmp_path / "nope"), "--student-config",
-             str(student), "--out", str(out), "--priors", "none bogus"])
+    p = run(
+        [
+            "python",
+            "-m",
+            "steps.prior_runs",
+            "--teacher-exp",
+            str(tmp_path / "nope"),
+            "--student-config",
+            str(student),
+            "--out",
+            str(out),
+            "--priors",
+            "none bogus",
+        ]
+    )
     assert p.returncode == 1 and "unknown ['bogus']" in p.stderr and "valid: none, mel" in p.stderr
     assert not out.exists()
 
@@ -76,6 +90,7 @@ def test_prior_runs_rejects_before_writing(tiny_egs, tmp_path):
 def test_prior_vectors_without_a_teacher(tmp_path):
     from core.errors import ConfigError
     from steps.prior_runs import prior_vector
+
     assert prior_vector("none", tmp_path, 161, None, None, 0) is None
     with pytest.raises(ConfigError, match="needs --oracle-band"):
         prior_vector("oracle", tmp_path, 161, None, None, 0)

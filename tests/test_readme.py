@@ -1,4 +1,5 @@
 """README.md stays a front page, and its numbers are the ones the committed per-run figures give."""
+
 from pathlib import Path
 
 from bench.seeds_table import readme_block, table

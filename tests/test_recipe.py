@@ -1,4 +1,5 @@
 """run.sh end to end on the tiny preset (the README's command (1) runs the same script on 'demo')."""
+
 import csv
 import json
 
@@ -85,8 +86,15 @@ def check_prior_table(table, ig, stdout):
         cfg = yaml.safe_load((table / "runs" / name / "config.yaml").read_text())
         assert cfg["train"]["seed"] == int(name[-1]) and (cfg["model"]["attention"] is None) == name.startswith("none")
     assert np.array_equal(np.load(table / "runs" / "shuffled_s2" / "prior.npy"), sh2)
-    for row in ("| teacher (exp) | 1 |", "| none | 2 |", "| ig | 2 |", "| shuffled | 2 |", "| ig vs none | primary | eer | 2 |",
-                "| shuffled vs none | exploratory | eer | 2 |", "too few nontargets"):
+    for row in (
+        "| teacher (exp) | 1 |",
+        "| none | 2 |",
+        "| ig | 2 |",
+        "| shuffled | 2 |",
+        "| ig vs none | primary | eer | 2 |",
+        "| shuffled vs none | exploratory | eer | 2 |",
+        "too few nontargets",
+    ):
         assert row in stdout
     assert json.loads((table / "plan.json").read_text())["primaries"] == [["ig", "none"]]  # gradient is not trained here
     lines = (table / "results.csv").read_text().splitlines()

@@ -1,6 +1,7 @@
 """core/allocator.py and path.sh: the allocator settings take effect. "heap" reuses large blocks (no
 page faults once settled); "bounded" hands them back at once and PyTorch takes huge pages for them;
 a preloaded tcmalloc/jemalloc is reported and left alone; a wrong GFA_MALLOC is an error."""
+
 import os
 import sys
 from pathlib import Path
@@ -68,13 +69,16 @@ def test_heap_reuses_large_blocks_and_bounded_returns_them():
 
 
 def test_bad_setting_is_an_error():
-    p = run([sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"],
-            env={"GFA_MALLOC": "tcmalloc4"})
+    p = run(
+        [sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"], env={"GFA_MALLOC": "tcmalloc4"}
+    )
     assert p.returncode != 0, p.stdout
     assert "GFA_MALLOC='tcmalloc4': expected one of auto, tcmalloc, jemalloc, mimalloc, heap, bounded, default" in p.stderr
     # a named library that is not in the process: said, not silently replaced by glibc
-    p = run([sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"],
-            env={"GFA_MALLOC": "jemalloc", "LD_PRELOAD": ""})
+    p = run(
+        [sys.executable, "-c", "from core.allocator import tune_allocator; tune_allocator()"],
+        env={"GFA_MALLOC": "jemalloc", "LD_PRELOAD": ""},
+    )
     assert p.returncode != 0 and "GFA_MALLOC=jemalloc: libjemalloc is not preloaded (this process has glibc)" in p.stderr
 
 
@@ -89,8 +93,7 @@ def test_path_sh_preloads_an_installed_allocator():
     base = os.path.basename(found)  # auto: tcmalloc, else mimalloc, never jemalloc
     name = "tcmalloc" if "tcmalloc" in base else "mimalloc" if "mimalloc" in base else "glibc bounded"
     assert p.stdout.strip() == name, (found, p.stdout)
-    p = run(["bash", "-c", f". ./path.sh && echo \"[$LD_PRELOAD]\" && python -c '{SHOW}'"],
-            env={**clean, "GFA_MALLOC": "heap"})
+    p = run(["bash", "-c", f". ./path.sh && echo \"[$LD_PRELOAD]\" && python -c '{SHOW}'"], env={**clean, "GFA_MALLOC": "heap"})
     assert p.stdout.split() == ["[]", "glibc", "heap"], p.stdout  # a glibc mode: nothing preloaded
     if found:  # preloaded, then asked for a glibc mode: said, not silently ignored
         p = run([sys.executable, "-c", SHOW], env={"LD_PRELOAD": found, "GFA_MALLOC": "heap"})
@@ -98,8 +101,11 @@ def test_path_sh_preloads_an_installed_allocator():
 
 
 def test_path_sh_keeps_a_users_preload(tmp_path):
-    p = run(["bash", "-c", ". ./path.sh && echo \"$LD_PRELOAD\""],
-            env={"LD_PRELOAD": "/opt/x/libtcmalloc_minimal.so.4", "GFA_MALLOC": "auto"}, cwd=ROOT)
+    p = run(
+        ["bash", "-c", '. ./path.sh && echo "$LD_PRELOAD"'],
+        env={"LD_PRELOAD": "/opt/x/libtcmalloc_minimal.so.4", "GFA_MALLOC": "auto"},
+        cwd=ROOT,
+    )
     assert p.stdout.strip() == "/opt/x/libtcmalloc_minimal.so.4"
 
 

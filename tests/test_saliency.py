@@ -21,11 +21,11 @@ def test_integrated_gradients_matches_captum(name, baseline):
     model, head = small_model(name)
     x, y = torch.randn(3, 80, 161) * 2 + 1, torch.tensor([0, 3, 5])
     fn = make_target("cosine", model, head, y)
-    ours = saliency_maps("integrated_gradients", model, x, fn,
-                         {"steps": 50, "baseline": baseline, "internal_batch_size": 37})
+    ours = saliency_maps("integrated_gradients", model, x, fn, {"steps": 50, "baseline": baseline, "internal_batch_size": 37})
     base = x.mean(dim=1, keepdim=True).expand_as(x) if baseline == "time_mean" else torch.zeros_like(x)
     ref = captum.IntegratedGradients(CosineOutputs(model, head)).attribute(
-        x, baselines=base, target=y, n_steps=50, method="gausslegendre")
+        x, baselines=base, target=y, n_steps=50, method="gausslegendre"
+    )
     rel = ((ours - ref).abs().max() / ref.abs().max()).item()
     assert rel <= 1e-4, rel
 
@@ -54,6 +54,7 @@ def test_registry_entries_match_their_functions():
     an option shared by several methods has one type (cam_extract makes one flag of it)."""
     import inspect
     from steps.cam_extract import build_parser, option_flags
+
     for name, m in METHODS.items():
         params = set(inspect.signature(m.fn).parameters)
         assert set(method_options(name)) <= params, name
@@ -66,10 +67,15 @@ def test_every_method_runs_and_bad_options_fail():
     x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
     fn = make_target("cosine", model, head, y)
     refs = [torch.randn(50, 161) for _ in range(3)]
-    extra = {"expected_gradients": {"references": refs, "n_samples": 4}, "gradient_shap": {"references": refs},
-             "smoothgrad": {"n_samples": 3}, "integrated_gradients": {"steps": 8}, "mask": {"iterations": 3},
-             "integrated_gradients_time_mean": {"steps": 8},
-             "igos": {"iterations": 2, "steps": 2}}
+    extra = {
+        "expected_gradients": {"references": refs, "n_samples": 4},
+        "gradient_shap": {"references": refs},
+        "smoothgrad": {"n_samples": 3},
+        "integrated_gradients": {"steps": 8},
+        "mask": {"iterations": 3},
+        "integrated_gradients_time_mean": {"steps": 8},
+        "igos": {"iterations": 2, "steps": 2},
+    }
     for m in METHODS:
         out = saliency_maps(m, model, x, fn, extra.get(m))
         assert out.shape == x.shape and torch.isfinite(out).all(), m
@@ -103,6 +109,7 @@ def test_long_utterances_are_attributed_in_chunks_covering_every_frame():
 
 def test_pick_device():
     from core.cli import pick_device
+
     assert pick_device("cpu", "0,1", 3).type == "cpu"
     if torch.cuda.is_available():
         assert pick_device("cuda", "0", 2) == torch.device("cuda:0")
@@ -126,8 +133,12 @@ def test_softmax_and_verification_targets():
 
 
 def weights(p, method, model):
-    opts = {"gradient": {}, "integrated_gradients": {"internal_batch_size": 100}, "occlusion": {},
-            "expected_gradients": {"references": p["refs"], "n_samples": 30, "internal_batch_size": 100}}[method]
+    opts = {
+        "gradient": {},
+        "integrated_gradients": {"internal_batch_size": 100},
+        "occlusion": {},
+        "expected_gradients": {"references": p["refs"], "n_samples": 30, "internal_batch_size": 100},
+    }[method]
     maps = saliency_maps(method, model, p["x"], make_target("cosine", model, p["head"], p["y"]), opts)
     return frequency_weights([utterance_profile(m.numpy()) for m in maps])
 
@@ -169,11 +180,15 @@ def test_model_randomisation_changes_the_maps(planted):
         maps = {}
         for tag in ("model", "untrained"):
             m = planted[tag]
-            maps[tag] = saliency_maps(method, m, planted["x"], make_target("cosine", m, planted["head"], planted["y"]),
-                                      {"internal_batch_size": 100} if method != "gradient" else {}).abs()
+            maps[tag] = saliency_maps(
+                method,
+                m,
+                planted["x"],
+                make_target("cosine", m, planted["head"], planted["y"]),
+                {"internal_batch_size": 100} if method != "gradient" else {},
+            ).abs()
         rho = np.mean([spearmanr(a.flatten(), b.flatten())[0] for a, b in zip(maps["model"], maps["untrained"])])
-        profile = spearmanr(weights(planted, method, planted["model"])[1:],
-                            weights(planted, method, planted["untrained"])[1:])[0]
+        profile = spearmanr(weights(planted, method, planted["model"])[1:], weights(planted, method, planted["untrained"])[1:])[0]
         print(f"{method}: Spearman trained vs re-initialised: maps {rho:.3f}, per-bin profile {profile:.3f}")
         assert rho < bound
 
@@ -184,8 +199,11 @@ def test_internal_batch_size_bounds_memory_not_the_maps(method):
     model, head = small_model("ResCNN")
     x, y = torch.randn(2, 64, 161), torch.tensor([1, 2])
     fn = make_target("cosine", model, head, y)
-    opts = {"integrated_gradients": {"steps": 8}, "smoothgrad": {"n_samples": 5},
-            "expected_gradients": {"references": [torch.randn(50, 161) for _ in range(3)], "n_samples": 6}}[method]
+    opts = {
+        "integrated_gradients": {"steps": 8},
+        "smoothgrad": {"n_samples": 5},
+        "expected_gradients": {"references": [torch.randn(50, 161) for _ in range(3)], "n_samples": 6},
+    }[method]
     maps = []
     for rows in (3, 16, None):  # None: every path point of both utterances in one batch
         gen = {"generator": torch.Generator().manual_seed(5)} if method != "integrated_gradients" else {}

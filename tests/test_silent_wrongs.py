@@ -1,5 +1,6 @@
 """Nothing silently wrong (issue 29): duplicate YAML keys, non-finite and out-of-range floats, one
 speaker, blanks in an scp path. Each case fails before any work, naming the key, file or line."""
+
 import pytest
 
 from conftest import ROOT, make_data_dir, run, write
@@ -18,16 +19,19 @@ def test_r1_duplicate_yaml_keys_name_both_lines(tmp_path):
         load_config(ROOT / "conf" / "demo_rescnn.yaml", ["train.passes=3", "train.passes=4"])
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("model.dropout=.nan", "model.dropout: nan is not a finite number"),
-    ("loss.margin=.nan", "loss.margin: nan is not a finite number"),
-    ("optim.lr=.inf", "optim.lr: inf is not a finite number"),
-    ("optim.weight_decay=-.inf", "optim.weight_decay: -inf is not a finite number"),
-    ("optim.betas=[0.9]", "optim.betas: expected 2 values, got 1"),
-    ("optim.betas=[0.9, 1.0]", r"optim.betas\[1\]: 1.0 is out of range \(must be >= 0.0 and < 1.0\)"),
-    ("optim.betas=[.nan, 0.99]", r"optim.betas\[0\]: nan is not a finite number"),
-    ("optim.lr=1e-3", "YAML reads 1e-3 as a string: write it with a dot"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("model.dropout=.nan", "model.dropout: nan is not a finite number"),
+        ("loss.margin=.nan", "loss.margin: nan is not a finite number"),
+        ("optim.lr=.inf", "optim.lr: inf is not a finite number"),
+        ("optim.weight_decay=-.inf", "optim.weight_decay: -inf is not a finite number"),
+        ("optim.betas=[0.9]", "optim.betas: expected 2 values, got 1"),
+        ("optim.betas=[0.9, 1.0]", r"optim.betas\[1\]: 1.0 is out of range \(must be >= 0.0 and < 1.0\)"),
+        ("optim.betas=[.nan, 0.99]", r"optim.betas\[0\]: nan is not a finite number"),
+        ("optim.lr=1e-3", "YAML reads 1e-3 as a string: write it with a dot"),
+    ],
+)
 def test_r2_non_finite_and_out_of_range_floats_are_refused(setting, message):
     with pytest.raises(ConfigError, match=message):
         load_config(ROOT / "conf" / "demo_rescnn.yaml", [setting])
@@ -43,8 +47,24 @@ def test_r6_one_speaker_is_refused_before_any_egs(tmp_path):
     p = run(["steps/make_spect.sh", "--nj", "1", str(d)])
     assert p.returncode == 0, p.stderr
     out = tmp_path / "egs"
-    p = run(["python", "-m", "steps.make_egs", "--data-dir", str(d), "--out-dir", str(out), "--out-set", "train",
-             "--train", "--num-frames", "50", "--nj", "1"])
+    p = run(
+        [
+            "python",
+            "-m",
+            "steps.make_egs",
+            "--data-dir",
+            str(d),
+            "--out-dir",
+            str(out),
+            "--out-set",
+            "train",
+            "--train",
+            "--num-frames",
+            "50",
+            "--nj",
+            "1",
+        ]
+    )
     assert p.returncode == 1 and "1 speaker(s); a speaker classifier needs at least 2" in p.stderr, p.stderr
     assert not (out / "train").exists()
 
@@ -58,6 +78,7 @@ def test_r7_blank_in_the_feature_dir_is_refused(tmp_path):
 
 def test_r3_a_failed_start_leaves_no_experiment_behind(tiny_egs, tmp_path):
     from conftest import train_args
+
     exp = tmp_path / "exp"
     args = [a if a != "model.embedding_dim=32" else "model.embedding_dim=0" for a in train_args(tiny_egs, exp)]
     p = run(args)
@@ -74,6 +95,7 @@ def test_r4_r5_embedding_reader_checks_length_and_finiteness():
     import numpy as np
     from datasets.kaldi_files import DataDirError
     from datasets.loader import UtteranceLoader
+
     good = np.ones((50, 4), np.float32)
     assert sum(len(b) for b, _ in UtteranceLoader({"a": good}, {"a": 50})) == 1
     with pytest.raises(DataDirError, match="'a'.*50 frames but utt2num_frames says 40"):
@@ -88,6 +110,7 @@ def test_r4_r5_egs_are_never_cut_past_the_end_or_from_nan():
     import numpy as np
     from datasets.kaldi_files import DataDirError
     from steps.make_egs import check_matrix
+
     m = np.zeros((30, 4), np.float32)
     check_matrix("u", m, 30, "a.ark:9")
     with pytest.raises(DataDirError, match=r"'u' \(a.ark:9\): 30 frames, but utt2num_frames .* says 64"):
@@ -102,6 +125,7 @@ def test_r5_score_refuses_a_nan_embedding(tmp_path):
     import numpy as np
     from datasets.kaldi_files import DataDirError
     from steps.score import load_embeddings
+
     with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/xvector.ark,{tmp_path}/xvector.scp") as w:
         w("u1", np.ones(4, np.float32))
         w("u2", np.array([1, np.nan, 0, 0], np.float32))
@@ -114,6 +138,7 @@ def test_weak_embedding_tools_name_what_they_leave_out(tmp_path, capsys):
     from datasets.kaldi_files import DataDirError
     from recipe.evaluate import dir_loader
     import kaldiio
+
     d = tmp_path / "d"
     d.mkdir()
     with kaldiio.WriteHelper(f"ark,scp:{d}/f.ark,{d}/feats.scp") as w:
@@ -130,8 +155,19 @@ def test_weak_embedding_tools_name_what_they_leave_out(tmp_path, capsys):
 
 
 def test_weak_set_name_cannot_leave_the_embeddings_folder(tmp_path):
-    p = run(["python", "-m", "steps.extract_embeddings", "--exp-dir", str(tmp_path / "exp"), "--data-dir",
-             str(tmp_path), "--set-name", "../.."])
+    p = run(
+        [
+            "python",
+            "-m",
+            "steps.extract_embeddings",
+            "--exp-dir",
+            str(tmp_path / "exp"),
+            "--data-dir",
+            str(tmp_path),
+            "--set-name",
+            "../..",
+        ]
+    )
     assert p.returncode == 1 and "want a plain name" in p.stderr and not (tmp_path / "exp").exists()
 
 
@@ -139,6 +175,7 @@ def test_weak_feature_dim_mismatch_names_the_entry():
     import numpy as np
     from datasets.kaldi_files import DataDirError
     from datasets.loader import UtteranceLoader
+
     with pytest.raises(DataDirError, match="'a'.*80-dim features, but the model takes 161"):
         list(UtteranceLoader({"a": np.zeros((30, 80), np.float32)}, {"a": 30}, dim=161))
 
@@ -147,6 +184,7 @@ def test_weak_scp_offset_past_the_end_names_the_entry(tmp_path):
     import kaldiio
     import numpy as np
     from datasets.ark_read import ArkReadError, read_rows
+
     with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp") as w:
         w("u1", np.ones((5, 3), np.float32))
     size = (tmp_path / "f.ark").stat().st_size
@@ -161,6 +199,7 @@ def test_weak_a_failed_checkpoint_write_names_the_path(tmp_path, monkeypatch):
 
     def full_disk(obj, f, *a, **k):
         raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file: unexpected pos")
+
     monkeypatch.setattr(torch, "save", full_disk)
     with pytest.raises(CheckpointError, match=r"last.pt: could not be written .*is the disk full"):
         save_checkpoint(tmp_path / "last.pt", {"x": 1})
@@ -169,6 +208,7 @@ def test_weak_a_failed_checkpoint_write_names_the_path(tmp_path, monkeypatch):
 
 def test_weak_skipped_utterances_say_why_on_the_terminal(tmp_path):
     from conftest import make_wav
+
     wavs = {f"u{i}": make_wav(tmp_path / "wav" / f"u{i}.wav", seed=i) for i in range(5)}
     wavs["u5"] = make_wav(tmp_path / "wav" / "u5.wav", sr=8000, seed=5)
     d = make_data_dir(tmp_path / "d", {u: f"s{u[-1]}" for u in wavs}, wavs)
@@ -191,9 +231,14 @@ def test_weak_fix_data_dir_drops_a_missing_wav_make_spect_sent_the_user_for(tmp_
     assert p.returncode == 0, p.stderr
 
 
-@pytest.mark.parametrize("cmd, msg", [("utils/run.pl; touch PWNED_CMD", "shell syntax"),
-                                      ("utils/run.pl --x $(touch PWNED_CMD)", "shell syntax"),
-                                      ("utils/no_such_runner.pl", "no runner 'utils/no_such_runner.pl'")])
+@pytest.mark.parametrize(
+    "cmd, msg",
+    [
+        ("utils/run.pl; touch PWNED_CMD", "shell syntax"),
+        ("utils/run.pl --x $(touch PWNED_CMD)", "shell syntax"),
+        ("utils/no_such_runner.pl", "no runner 'utils/no_such_runner.pl'"),
+    ],
+)
 def test_weak_a_job_runner_with_shell_syntax_is_refused_by_name(tmp_path, cmd, msg):
     d = make_data_dir(tmp_path / "d", {"u1": "a", "u2": "b"})
     p = run(["steps/make_spect.sh", "--nj", "1", "--cmd", cmd, str(d)])

@@ -1,4 +1,5 @@
 """Training: exact resume after SIGKILL, DDP on CPU (gloo), bad inputs, embeddings, scoring, c_train.sh."""
+
 import os
 import shutil
 import signal
@@ -13,8 +14,16 @@ import torch
 from conftest import merge_sets, ROOT, call, run, tiny_configs
 from training.checkpoint import load_checkpoint
 
-SMALL = ["model.channels=[4, 8]", "model.embedding_dim=32", "train.batch_size=16", "train.crop_min=60",
-         "train.crop_max=100", "train.valid_frames=100", "margin_warmup.steps=10", "train.num_workers=0"]
+SMALL = [
+    "model.channels=[4, 8]",
+    "model.embedding_dim=32",
+    "train.batch_size=16",
+    "train.crop_min=60",
+    "train.crop_max=100",
+    "train.valid_frames=100",
+    "margin_warmup.steps=10",
+    "train.num_workers=0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +37,20 @@ def recipe(tiny_corpus, tmp_path_factory):
 
 
 def train_cmd(recipe, exp, *sets, extra=()):
-    args = [sys.executable, "-m", "steps.train", "--config", "conf/demo_rescnn.yaml", "--egs-dir",
-            str(recipe / "egs" / "spect"), "--exp-dir", str(exp), "--device", "cpu", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "steps.train",
+        "--config",
+        "conf/demo_rescnn.yaml",
+        "--egs-dir",
+        str(recipe / "egs" / "spect"),
+        "--exp-dir",
+        str(exp),
+        "--device",
+        "cpu",
+        *extra,
+    ]
     for s in merge_sets(SMALL, sets):
         args += ["--set", s]
     return args
@@ -47,8 +68,13 @@ def test_resume_after_sigkill_gives_identical_weights(recipe, tmp_path):
     p = run(train_cmd(recipe, tmp_path / "a", "train.epochs=3"), env={"OMP_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stderr
     exp_b = tmp_path / "b"
-    proc = subprocess.Popen(train_cmd(recipe, exp_b, "train.epochs=3", extra=["--save-every-steps", "3"]),
-                            cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        train_cmd(recipe, exp_b, "train.epochs=3", extra=["--save-every-steps", "3"]),
+        cwd=ROOT,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     killed_at = None
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -102,8 +128,18 @@ def test_config_change_and_foreign_checkpoint_are_errors(recipe, tmp_path):
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(recipe, tmp_path):
     exp = tmp_path / "nan"
-    p = run(train_cmd(recipe, exp, "train.epochs=2", "optim.name=SGD", "optim.lr=1.0e+30", "optim.momentum=0.0",
-                      "scheduler.name=MultiStepLR", extra=["--save-every-steps", "1"]))
+    p = run(
+        train_cmd(
+            recipe,
+            exp,
+            "train.epochs=2",
+            "optim.name=SGD",
+            "optim.lr=1.0e+30",
+            "optim.momentum=0.0",
+            "scheduler.name=MultiStepLR",
+            extra=["--save-every-steps", "1"],
+        )
+    )
     assert p.returncode == 1
     assert "non-finite loss" in p.stderr and "at epoch 1, step" in p.stderr
     last = exp / "checkpoints" / "last.pt"
@@ -131,9 +167,11 @@ def test_egs_labels_must_fit_the_head(recipe, tmp_path):
 def test_embeddings_and_scoring(recipe, tmp_path):
     exp = tmp_path / "s"
     assert run(train_cmd(recipe, exp, "train.epochs=1", "train.average_last=1")).returncode == 0
-    p = run(f"utils/run.pl JOB=1:2 {exp}/log/e.JOB.log python -m steps.extract_embeddings --exp-dir {exp} "
-            f"--data-dir {recipe}/test --job JOB --num-jobs 2 && "
-            f"python -m steps.extract_embeddings --exp-dir {exp} --set-name test --merge --num-jobs 2")
+    p = run(
+        f"utils/run.pl JOB=1:2 {exp}/log/e.JOB.log python -m steps.extract_embeddings --exp-dir {exp} "
+        f"--data-dir {recipe}/test --job JOB --num-jobs 2 && "
+        f"python -m steps.extract_embeddings --exp-dir {exp} --set-name test --merge --num-jobs 2"
+    )
     assert p.returncode == 0, p.stderr
     p = run(["python", "-m", "steps.score", "--exp-dir", str(exp), "--trials", f"{recipe}/test/trials"])
     assert p.returncode == 0, p.stderr
@@ -156,21 +194,27 @@ def test_c_train_stages(recipe, tmp_path):
     args = f"./c_train.sh --data {data} --egs-dir {recipe}/egs/spect --config {teacher} --exp-dir {tmp_path}/exp --asnorm true"
     p = run(args)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    for s in ("Stage 1", "Stage 2", "Stage 3: score 2 trials list(s)", "thread(s) per job: 2 job(s) side by side",
-              "AS-norm cohort: 8 speaker means of 40 embeddings"):
+    for s in (
+        "Stage 1",
+        "Stage 2",
+        "Stage 3: score 2 trials list(s)",
+        "thread(s) per job: 2 job(s) side by side",
+        "AS-norm cohort: 8 speaker means of 40 embeddings",
+    ):
         assert s in p.stdout
     rows = [r for r in (tmp_path / "exp" / "results.md").read_text().splitlines() if r.startswith("| 2")]
     assert len(rows) == 4 and sum("trials_hard | cosine | 60 |" in r for r in rows) == 1  # 2 lists x (cosine, AS-norm)
     assert (tmp_path / "exp" / "scores" / "test_trials_hard.score").exists()
     p = run(args + " --stage 3")  # rescoring replaces the rows
     assert p.returncode == 0 and (tmp_path / "exp" / "results.md").read_text().count("\n| 2") == 4
-    p = run(f"./c_train.sh --data {data} --config {teacher} --stage 4 --stop-stage 4 "
-            f"--att-weights {tmp_path}/none.npy")
+    p = run(f"./c_train.sh --data {data} --config {teacher} --stage 4 --stop-stage 4 --att-weights {tmp_path}/none.npy")
     assert p.returncode == 1 and "run ./b_extract.sh first" in p.stderr
     _, student = tiny_configs(tmp_path)  # stage 4 runs stages 1-3 on the student with the weights as its prior
     np.save(tmp_path / "w.npy", np.linspace(1.0, 2.0, 161))
-    p = run(f"./c_train.sh --data {data} --egs-dir {recipe}/egs/spect --stage 4 --stop-stage 4 --att-config {student} "
-            f"--att-exp-dir {tmp_path}/student --att-weights {tmp_path}/w.npy --test-while-training false")
+    p = run(
+        f"./c_train.sh --data {data} --egs-dir {recipe}/egs/spect --stage 4 --stop-stage 4 --att-config {student} "
+        f"--att-exp-dir {tmp_path}/student --att-weights {tmp_path}/w.npy --test-while-training false"
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert "Stage 4" in p.stdout and "Stage 3: score 2 trials list(s)" in p.stdout and "Stage 1: train" in p.stdout
     assert np.allclose(np.load(tmp_path / "student" / "prior.npy"), np.linspace(1.0, 2.0, 161))
@@ -179,6 +223,7 @@ def test_c_train_stages(recipe, tmp_path):
 
 def test_average_of_last_checkpoints(recipe, tmp_path):
     from training.checkpoint import epoch_checkpoints
+
     exp = tmp_path / "avg"
     p = run(train_cmd(recipe, exp, "train.epochs=2", "train.average_last=2", "train.keep_last=2"))
     assert p.returncode == 0, p.stderr
@@ -204,8 +249,7 @@ def test_train_compile_compiles_the_model_in_place(recipe, tmp_path, monkeypatch
 
     monkeypatch.setattr(torch.nn.Module, "compile", eager_backend)
     monkeypatch.setenv("GFA_MALLOC", "default")  # in this process: leave the test runner's malloc alone
-    p = call("steps.train", train_cmd(recipe, tmp_path / "c", "train.epochs=1", "train.crop_min=100",
-                                      "train.compile=true")[3:])
+    p = call("steps.train", train_cmd(recipe, tmp_path / "c", "train.epochs=1", "train.crop_min=100", "train.compile=true")[3:])
     torch._dynamo.reset()
     assert p.returncode == 0, p.stderr
     assert compiled == ["ResCNN"]
@@ -218,11 +262,11 @@ def test_budget_curves_and_convergence_verdict(recipe, tmp_path):
     """A run stopped too early says 'not converged' with its figures; the same run given its budget
     says 'converged'. Both write the curves (CSV, plot), training.json and the results.md line."""
     import json
+
     verdicts = {}
     for name, budget in (("short", "train.steps=50"), ("long", "train.passes=20")):
         exp = tmp_path / name
-        p = run(train_cmd(recipe, exp, budget, "margin_warmup.fraction=0.1", "scheduler.warmup=0.05",
-                          "train.test_every=100"))
+        p = run(train_cmd(recipe, exp, budget, "margin_warmup.fraction=0.1", "scheduler.warmup=0.05", "train.test_every=100"))
         assert p.returncode == 0, p.stderr[-2000:]
         rec = json.loads((exp / "training.json").read_text())
         verdicts[name] = rec["converged"]

@@ -1,5 +1,6 @@
 """What a user reaches for after training: verify two wavs, embed a list, export, compare systems,
 progress in job logs, --help, model_info of an experiment."""
+
 import json
 import re
 import shutil
@@ -58,8 +59,7 @@ def test_embed_list_matches_data_dir_embeddings(tools, tmp_path):
     w = wavs_of(tools["data"], utts)
     (tmp_path / "list").write_text(f"{w[0]}\n{utts[1]} {w[1]}\n{utts[2]} cat {w[2]} |\n")
     for out in ("e.npy", "e"):
-        p = call("steps.embed", ["--exp-dir", str(t), "--wav-list", str(tmp_path / "list"),
-                 "--out", str(tmp_path / out)])
+        p = call("steps.embed", ["--exp-dir", str(t), "--wav-list", str(tmp_path / "list"), "--out", str(tmp_path / out)])
         assert p.returncode == 0, p.stderr
     ref = {k: v for k, v in kaldiio.load_scp_sequential(str(t / "embeddings" / "test_raw" / "xvector.scp"))}
     keys = (tmp_path / "e.keys").read_text().split()
@@ -74,14 +74,14 @@ def test_embed_list_matches_data_dir_embeddings(tools, tmp_path):
     p = call("steps.embed", ["--exp-dir", t, "--wav-list", tmp_path / "spaced", "--out", tmp_path / "s"])
     assert p.returncode == 0 and dict(kaldiio.load_scp_sequential(str(tmp_path / "s.scp"))).keys() == {"my_utt"}
     (tmp_path / "bad").write_text(f"{w[0]}\n{tmp_path}/missing.wav\n")
-    p = call("steps.embed", ["--exp-dir", str(t), "--wav-list", str(tmp_path / "bad"),
-             "--out", str(tmp_path / "bad.npy")])
+    p = call("steps.embed", ["--exp-dir", str(t), "--wav-list", str(tmp_path / "bad"), "--out", str(tmp_path / "bad.npy")])
     assert p.returncode == 1 and "missing.wav" in p.stderr and not (tmp_path / "bad.npy").exists()
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_export_equals_pytorch(tools, tmp_path, fmt):
     from recipe.experiment import load_exp_model
+
     s = tools["student"]  # with the attention layer
     if fmt == "onnx":
         pytest.importorskip("onnx")
@@ -104,8 +104,19 @@ def test_export_equals_pytorch(tools, tmp_path, fmt):
 
 
 def test_compare_overlays_every_system(tools, tmp_path):
-    p = call("steps.compare", [str(tools["teacher"]), str(tools["student"]), "--out", str(tmp_path),
-             "--labels", "teacher,student", "--published", "vox1_clean"])
+    p = call(
+        "steps.compare",
+        [
+            str(tools["teacher"]),
+            str(tools["student"]),
+            "--out",
+            str(tmp_path),
+            "--labels",
+            "teacher,student",
+            "--published",
+            "vox1_clean",
+        ],
+    )
     assert p.returncode == 0, p.stderr
     table = (tmp_path / "results.md").read_text()
     assert "| teacher |" in table and "| student |" in table and "test_trials" in table
@@ -117,13 +128,28 @@ def test_compare_overlays_every_system(tools, tmp_path):
 
 def test_progress_lines_reach_a_run_pl_job_log(tools, tmp_path):
     log = tmp_path / "embed.1.log"
-    p = run(["utils/run.pl", "JOB=1:1", str(tmp_path / "embed.JOB.log"), sys.executable, "-m", "steps.extract_embeddings",
-             "--exp-dir", str(tools["teacher"]), "--data-dir", str(tools["raw"]), "--set-name", "progress"],
-            env={"GFA_PROGRESS_EVERY": "0"})
+    p = run(
+        [
+            "utils/run.pl",
+            "JOB=1:1",
+            str(tmp_path / "embed.JOB.log"),
+            sys.executable,
+            "-m",
+            "steps.extract_embeddings",
+            "--exp-dir",
+            str(tools["teacher"]),
+            "--data-dir",
+            str(tools["raw"]),
+            "--set-name",
+            "progress",
+        ],
+        env={"GFA_PROGRESS_EVERY": "0"},
+    )
     assert p.returncode == 0, p.stderr
     lines = [ln for ln in log.read_text().splitlines() if ln.startswith("embed: ")]
-    assert len(lines) >= 2 and re.fullmatch(r"embed: 16/16 chunk \(100\.0 %\), [\d.e+]+ chunk/s, elapsed \d+ s, ETA 0 s",
-                                             lines[-1]), lines
+    assert len(lines) >= 2 and re.fullmatch(
+        r"embed: 16/16 chunk \(100\.0 %\), [\d.e+]+ chunk/s, elapsed \d+ s, ETA 0 s", lines[-1]
+    ), lines
 
 
 def test_train_log_has_time_command_inputs_and_eer_in_percent(tools):
@@ -146,8 +172,17 @@ def test_merge_needs_a_set_name(tools):
     assert p.returncode == 1 and "--set-name" in p.stderr
 
 
-SHELL_STEPS = ["a_prep_egs.sh", "b_extract.sh", "c_train.sh", "run.sh", "local/prior_table.sh", "steps/make_spect.sh",
-               "steps/make_fbank.sh", "steps/make_mfcc.sh", "steps/compute_vad_decision.sh"]
+SHELL_STEPS = [
+    "a_prep_egs.sh",
+    "b_extract.sh",
+    "c_train.sh",
+    "run.sh",
+    "local/prior_table.sh",
+    "steps/make_spect.sh",
+    "steps/make_fbank.sh",
+    "steps/make_mfcc.sh",
+    "steps/compute_vad_decision.sh",
+]
 
 
 @pytest.mark.parametrize("script", SHELL_STEPS)

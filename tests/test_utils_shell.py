@@ -1,4 +1,5 @@
 """Kaldi shell utilities: parse_options.sh, run.pl, slurm.pl (fake sbatch), split_data.sh."""
+
 import stat
 import textwrap
 
@@ -11,7 +12,9 @@ from datasets.split import split_data
 
 @pytest.fixture
 def script(tmp_path):
-    s = write(tmp_path / "s.sh", textwrap.dedent(f"""\
+    s = write(
+        tmp_path / "s.sh",
+        textwrap.dedent(f"""\
         #!/usr/bin/env bash
         set -euo pipefail
         stage=0
@@ -22,7 +25,8 @@ def script(tmp_path):
         help_message="Usage: s.sh [options] <dir>"
         . {ROOT}/utils/parse_options.sh
         echo "stage=$stage stop_stage=$stop_stage use_gpu=$use_gpu config=$config args=$*"
-        """))
+        """),
+    )
     return s
 
 
@@ -32,13 +36,16 @@ def test_parse_options_sets_variables(script):
     assert p.stdout.strip() == "stage=1 stop_stage=3 use_gpu=true config=conf/demo.yaml args=x --y"
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["--no-such", "1"], "invalid option --no-such"),
-    (["--stage=3"], "must be of the form --name value"),
-    (["--use-gpu", "yes"], 'expected "true" or "false"'),
-    (["--cmd", ""], "empty argument to --cmd"),
-    (["--stage"], "needs a value"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--no-such", "1"], "invalid option --no-such"),
+        (["--stage=3"], "must be of the form --name value"),
+        (["--use-gpu", "yes"], 'expected "true" or "false"'),
+        (["--cmd", ""], "empty argument to --cmd"),
+        (["--stage"], "needs a value"),
+    ],
+)
 def test_parse_options_errors(script, args, msg):
     p = run(["bash", str(script), *args])
     assert p.returncode != 0
@@ -63,9 +70,24 @@ def test_parse_options_never_sources_config(script, tmp_path):
 
 def test_run_pl_parallel_logs_and_pipes(tmp_path):
     # job 1 waits for a file that job 2 creates: only passes if the jobs really run concurrently
-    p = run(["utils/run.pl", "JOB=1:3", f"{tmp_path}/log/x.JOB.log",
-             "bash", "-c", f"touch {tmp_path}/flag.JOB; for i in $(seq 100); do [ -f {tmp_path}/flag.2 ] && break; sleep 0.05; done; [ -f {tmp_path}/flag.2 ]",
-             "&&", "echo", "hello", "JOB", "|", "tr", "a-z", "A-Z"])
+    p = run(
+        [
+            "utils/run.pl",
+            "JOB=1:3",
+            f"{tmp_path}/log/x.JOB.log",
+            "bash",
+            "-c",
+            f"touch {tmp_path}/flag.JOB; for i in $(seq 100); do [ -f {tmp_path}/flag.2 ] && break; sleep 0.05; done; [ -f {tmp_path}/flag.2 ]",
+            "&&",
+            "echo",
+            "hello",
+            "JOB",
+            "|",
+            "tr",
+            "a-z",
+            "A-Z",
+        ]
+    )
     assert p.returncode == 0, p.stderr
     for j in (1, 2, 3):
         log = (tmp_path / "log" / f"x.{j}.log").read_text()
@@ -74,8 +96,18 @@ def test_run_pl_parallel_logs_and_pipes(tmp_path):
 
 
 def test_run_pl_max_jobs_run_serialises(tmp_path):
-    p = run(["utils/run.pl", "-tc", "1", "JOB=1:2", f"{tmp_path}/x.JOB.log", "bash", "-c",
-             f"touch {tmp_path}/f.JOB; sleep 0.2; test JOB = 2 || ! test -f {tmp_path}/f.2"])
+    p = run(
+        [
+            "utils/run.pl",
+            "-tc",
+            "1",
+            "JOB=1:2",
+            f"{tmp_path}/x.JOB.log",
+            "bash",
+            "-c",
+            f"touch {tmp_path}/f.JOB; sleep 0.2; test JOB = 2 || ! test -f {tmp_path}/f.2",
+        ]
+    )
     assert p.returncode == 0, p.stderr + (tmp_path / "x.1.log").read_text()
 
 
@@ -105,8 +137,29 @@ def fake_slurm(tmp_path):
 
 def test_slurm_pl_submits_array_and_collects(tmp_path, fake_slurm):
     env, bindir = fake_slurm
-    p = run(["utils/slurm.pl", "--mem", "4G", "--num-threads", "2", "--gpu", "1", "-tc", "2", "JOB=1:3",
-             f"{tmp_path}/log/x.JOB.log", "echo", "task", "JOB", "|", "tr", "a-z", "A-Z"], env=env)
+    p = run(
+        [
+            "utils/slurm.pl",
+            "--mem",
+            "4G",
+            "--num-threads",
+            "2",
+            "--gpu",
+            "1",
+            "-tc",
+            "2",
+            "JOB=1:3",
+            f"{tmp_path}/log/x.JOB.log",
+            "echo",
+            "task",
+            "JOB",
+            "|",
+            "tr",
+            "a-z",
+            "A-Z",
+        ],
+        env=env,
+    )
     assert p.returncode == 0, p.stderr
     call = (bindir / "calls").read_text()
     for flag in ("--array=1-3%2", "--mem=4G", "--cpus-per-task=2", "--gres=gpu:1"):
@@ -174,9 +227,11 @@ def test_split_per_utt_and_errors(tmp_path):
 def test_gfa_threads_divides_the_cores_over_the_jobs_and_refuses_bad_counts():
     """path.sh gfa_threads: --threads N, else cores / jobs side by side (at least 1), exported for torch
     and BLAS; an OMP_NUM_THREADS already set does not change the core count it divides."""
-    probe = (f". {ROOT}/path.sh; export OMP_NUM_THREADS=1; gfa_threads 1 ''; a=$OMP_NUM_THREADS; "
-             "gfa_threads 64 ''; b=$OMP_NUM_THREADS; gfa_threads 2 5; echo \"$a $b $OMP_NUM_THREADS $MKL_NUM_THREADS\"; "
-             "echo \"$GFA_THREADS_NOTE\"; env -u OMP_NUM_THREADS nproc")
+    probe = (
+        f". {ROOT}/path.sh; export OMP_NUM_THREADS=1; gfa_threads 1 ''; a=$OMP_NUM_THREADS; "
+        "gfa_threads 64 ''; b=$OMP_NUM_THREADS; gfa_threads 2 5; echo \"$a $b $OMP_NUM_THREADS $MKL_NUM_THREADS\"; "
+        'echo "$GFA_THREADS_NOTE"; env -u OMP_NUM_THREADS nproc'
+    )
     p = run(["bash", "-c", probe])
     assert p.returncode == 0, p.stderr
     got, note, cores = p.stdout.splitlines()

@@ -1,5 +1,6 @@
 """Energy VAD applied as Kaldi's select-voiced-frames: egs (a_prep_egs.sh --vad true), training with
 data.vad: true, and embeddings that differ from unapplied ones only by the dropped frames."""
+
 import shutil
 
 import kaldiio
@@ -19,6 +20,7 @@ def vad_exp(user_exps):
 
 def test_vad_embeddings_drop_only_the_unvoiced_frames(vad_exp):
     from recipe.experiment import load_exp_model
+
     data, exp = vad_exp
     model, _, _, _ = load_exp_model(exp)
     emb = dict(kaldiio.load_scp_sequential(str(exp / "embeddings" / "test" / "xvector.scp")))

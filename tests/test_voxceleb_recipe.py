@@ -1,5 +1,6 @@
 """local/voxceleb.sh end to end on a fake VoxCeleb tree (issue 28): VoxCeleb1 wav/ with the official
 lists, VoxCeleb2 dev aac/ (wav bytes behind an ffmpeg stand-in), a tiny model; Vox1-O/E/H table."""
+
 import itertools
 import os
 import shutil
@@ -28,8 +29,10 @@ def fake_tree(corpus: Path, root: Path) -> tuple[Path, Path]:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(wav, dest)
     test = [u for u in rel if rel[u].startswith(("id10270", "id10271"))]
-    pairs = lambda utts: "".join(f"{int(a[:7] == b[:7])} {rel[a]} {rel[b]}\n"  # noqa: E731
-                                 for a, b in itertools.combinations(sorted(utts), 2))
+
+    def pairs(utts):
+        return "".join(f"{int(a[:7] == b[:7])} {rel[a]} {rel[b]}\n" for a, b in itertools.combinations(sorted(utts), 2))
+
     (vox1 / "veri_test2.txt").write_text(pairs(test))
     (vox1 / "list_test_all2.txt").write_text(pairs(rel))
     (vox1 / "list_test_hard2.txt").write_text(pairs([u for u in rel if u.startswith(("spk0009", "spk0011"))]))
@@ -43,9 +46,30 @@ def test_voxceleb_recipe_on_a_fake_tree(tiny_corpus, tmp_path):
     write(bindir / "ffmpeg", '#!/bin/bash\nwhile [ "$1" != -i ]; do shift; done\ncat "$2"\n').chmod(0o755)
     teacher, _ = tiny_configs(tmp_path)
     exp, data = tmp_path / "exp" / "tiny", tmp_path / "data" / "vox"
-    p = run(["local/voxceleb.sh", "--vox1-root", str(vox1), "--vox2-root", str(vox2), "--data", str(data),
-             "--config", str(teacher), "--exp-dir", str(exp), "--nj", "2", "--input-per-spks", "16",
-             "--num-frames", "120", "--num-pairs", "100"], env={"PATH": f"{bindir}:{os.environ['PATH']}"})
+    p = run(
+        [
+            "local/voxceleb.sh",
+            "--vox1-root",
+            str(vox1),
+            "--vox2-root",
+            str(vox2),
+            "--data",
+            str(data),
+            "--config",
+            str(teacher),
+            "--exp-dir",
+            str(exp),
+            "--nj",
+            "2",
+            "--input-per-spks",
+            "16",
+            "--num-frames",
+            "120",
+            "--num-pairs",
+            "100",
+        ],
+        env={"PATH": f"{bindir}:{os.environ['PATH']}"},
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert len(read_dict(data / "vox2_dev" / "utt2spk")) == 40 and (data / "all" / "trials_veri_test2").exists()
     table = (exp / "vox1_table.md").read_text()

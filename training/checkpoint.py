@@ -4,6 +4,7 @@ A checkpoint is a dict of tensors and plain Python values: model and head state,
 scheduler and margin-scheduler state, epoch / step counters, the resolved config, metric history
 and the torch RNG state. Nothing is pickled beyond what ``weights_only`` accepts.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,10 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive: its directory is at the end
-        raise CheckpointError(f"{path}: truncated or not a checkpoint ({path.stat().st_size:,} bytes, no complete "
-                              "archive); a copy was cut short, or the disk filled while saving")
+        raise CheckpointError(
+            f"{path}: truncated or not a checkpoint ({path.stat().st_size:,} bytes, no complete "
+            "archive); a copy was cut short, or the disk filled while saving"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt or not a weights-only checkpoint
@@ -75,9 +78,14 @@ def load_state_strict(module: torch.nn.Module, state: dict, what: str) -> None:
     unexpected = sorted(set(state) - set(own))
     shapes = [k for k in own if k in state and own[k].shape != state[k].shape]
     if missing or unexpected or shapes:
-        detail = "; ".join(x for x in (
-            f"missing {missing[:4]}" if missing else "", f"unexpected {unexpected[:4]}" if unexpected else "",
-            f"shape differs for {[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in shapes[:3]]}" if shapes else "")
-            if x)
+        detail = "; ".join(
+            x
+            for x in (
+                f"missing {missing[:4]}" if missing else "",
+                f"unexpected {unexpected[:4]}" if unexpected else "",
+                f"shape differs for {[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in shapes[:3]]}" if shapes else "",
+            )
+            if x
+        )
         raise CheckpointError(f"{what} does not fit this model ({detail}); it comes from another config")
     module.load_state_dict(state)

@@ -6,6 +6,7 @@ exact on CPU: data order and crops derive from (seed, epoch, batch position), th
 own generator, and the checkpoint carries the torch RNG state, so a run killed at any point and
 restarted ends with the same weights as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,9 +41,9 @@ class Net(nn.Module):
 
 @dataclass
 class Progress:
-    epoch: int = 0             # completed epochs
-    batch_in_epoch: int = 0    # batches done in the current epoch
-    step: int = 0              # optimiser steps in total
+    epoch: int = 0  # completed epochs
+    batch_in_epoch: int = 0  # batches done in the current epoch
+    step: int = 0  # optimiser steps in total
     history: list = field(default_factory=list)
     sums: list = field(default_factory=lambda: [0.0, 0, 0])  # this epoch so far: loss * n, correct, n
 
@@ -50,12 +51,13 @@ class Progress:
 @dataclass(kw_only=True)
 class Trainer:
     """Built with keywords only; ``sched_step`` (batch | epoch | plateau) comes from the scheduler registry."""
-    net: nn.Module                  # Net, possibly wrapped in DistributedDataParallel
+
+    net: nn.Module  # Net, possibly wrapped in DistributedDataParallel
     optimizer: torch.optim.Optimizer
     scheduler: object
     sched_step: str
     margin: MarginScheduler
-    sampler: object                 # CropBatchSampler (set_epoch)
+    sampler: object  # CropBatchSampler (set_epoch)
     train_loader: object
     valid_loader: object | None
     cfg: dict
@@ -63,12 +65,12 @@ class Trainer:
     log: callable
     device: torch.device
     rank: int = 0
-    evaluate: callable = None       # model -> {name: value}, on test epochs (rank 0)
+    evaluate: callable = None  # model -> {name: value}, on test epochs (rank 0)
     save_every_steps: int = 0
-    progress: callable = None       # (batch iterator, batches this epoch) -> wrapped iterator (tqdm)
-    total_steps: int = 0            # the budget (training/budget.py); 0: train.epochs whole epochs
-    budget: object = None           # training/budget.Budget it came from (for the report), if any
-    warmup_steps: int = 0           # LR and margin warm-up: no chance-accuracy warning before it ends
+    progress: callable = None  # (batch iterator, batches this epoch) -> wrapped iterator (tqdm)
+    total_steps: int = 0  # the budget (training/budget.py); 0: train.epochs whole epochs
+    budget: object = None  # training/budget.Budget it came from (for the report), if any
+    warmup_steps: int = 0  # LR and margin warm-up: no chance-accuracy warning before it ends
     num_classes: int = 0
     state: Progress = field(default_factory=Progress)
 
@@ -84,13 +86,21 @@ class Trainer:
         return getattr(self.net, "module", self.net)
 
     def checkpoint(self) -> dict:
-        return {"model": self.inner.model.state_dict(), "head": self.inner.head.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "margin": self.margin.state_dict(), "epoch": self.state.epoch,
-                "batch_in_epoch": self.state.batch_in_epoch, "step": self.state.step,
-                "history": self.state.history, "epoch_sums": list(self.state.sums), "config": self.cfg,
-                "torch_rng": torch.get_rng_state(),
-                "scaler": self.scaler.state_dict()}
+        return {
+            "model": self.inner.model.state_dict(),
+            "head": self.inner.head.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "margin": self.margin.state_dict(),
+            "epoch": self.state.epoch,
+            "batch_in_epoch": self.state.batch_in_epoch,
+            "step": self.state.step,
+            "history": self.state.history,
+            "epoch_sums": list(self.state.sums),
+            "config": self.cfg,
+            "torch_rng": torch.get_rng_state(),
+            "scaler": self.scaler.state_dict(),
+        }
 
     def restore(self, ck: dict) -> None:
         self.inner.model.load_state_dict(ck["model"])
@@ -100,8 +110,9 @@ class Trainer:
         self.margin.load_state_dict(ck["margin"])
         if ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
-        self.state = Progress(ck["epoch"], ck["batch_in_epoch"], ck["step"], list(ck["history"]),
-                              list(ck.get("epoch_sums", [0.0, 0, 0])))
+        self.state = Progress(
+            ck["epoch"], ck["batch_in_epoch"], ck["step"], list(ck["history"]), list(ck.get("epoch_sums", [0.0, 0, 0]))
+        )
         torch.set_rng_state(ck["torch_rng"])
 
     def _save(self, epoch_end: bool) -> None:
@@ -132,10 +143,12 @@ class Trainer:
             with self._autocast():
                 loss, logits = self.net(x, y)
             if not torch.isfinite(loss):
-                raise NaNLossError(f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {self.state.step + 1} "
-                                   f"(batch {self.state.batch_in_epoch + 1} of the epoch) at learning rate "
-                                   f"{self.optimizer.param_groups[0]['lr']:.3g}: it diverged (lower optim.lr, or set "
-                                   f"train.grad_clip); the last good checkpoint is kept in {self.ckpt_dir}")
+                raise NaNLossError(
+                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {self.state.step + 1} "
+                    f"(batch {self.state.batch_in_epoch + 1} of the epoch) at learning rate "
+                    f"{self.optimizer.param_groups[0]['lr']:.3g}: it diverged (lower optim.lr, or set "
+                    f"train.grad_clip); the last good checkpoint is kept in {self.ckpt_dir}"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if self.cfg["train"]["grad_clip"]:
@@ -180,10 +193,17 @@ class Trainer:
             self.scheduler.step()
         self.state.epoch += 1
         self.state.batch_in_epoch = 0
-        row = {"epoch": self.state.epoch, "step": self.state.step, "train_loss": round(train_loss, 5),
-               "train_acc": round(train_acc, 5), "valid_loss": round(valid_loss, 5), "valid_acc": round(valid_acc, 5),
-               "lr": self.optimizer.param_groups[0]["lr"], "margin": round(self.inner.head.margin, 4),
-               "seconds": round(seconds, 1)}
+        row = {
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            "train_loss": round(train_loss, 5),
+            "train_acc": round(train_acc, 5),
+            "valid_loss": round(valid_loss, 5),
+            "valid_acc": round(valid_acc, 5),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "margin": round(self.inner.head.margin, 4),
+            "seconds": round(seconds, 1),
+        }
         every, last = self.cfg["train"]["test_every"], self.state.step >= self.total_steps
         if self.evaluate is not None and self.rank == 0 and (self.state.epoch % every == 0 or last):
             row.update(self.evaluate(self.inner.model))
@@ -208,8 +228,7 @@ class Trainer:
             self.state.history.append(row)
             self.log(self.epoch_line(row))
             last = self.state.step >= self.total_steps
-            if (row["step"] > self.warmup_steps and self.rank == 0
-                    and (warn := chance_warning(row, self.num_classes, last))):
+            if row["step"] > self.warmup_steps and self.rank == 0 and (warn := chance_warning(row, self.num_classes, last)):
                 self.log(warn)
             self._save(epoch_end=True)
         return self.state.history

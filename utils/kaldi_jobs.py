@@ -8,6 +8,7 @@ reaches the shell quoted (a path with ``;``, ``$(...)``, backticks, quotes or bl
 literal word), except a word that is a shell operator on its own (``|``, ``>``, ``2>&1``, ``&&``, ...),
 so the deliberate ``cmd a \\| cmd b`` is still a pipe.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # options that take a value; the queue options are accepted by run.pl too, and ignored there
-VALUE_OPTIONS = {"--max-jobs-run", "-tc", "--mem", "--num-threads", "--gpu", "--time", "--config",
-                 "--partition", "--account", "--qos"}
+VALUE_OPTIONS = {
+    "--max-jobs-run",
+    "-tc",
+    "--mem",
+    "--num-threads",
+    "--gpu",
+    "--time",
+    "--config",
+    "--partition",
+    "--account",
+    "--qos",
+}
 
 
 @dataclass
@@ -64,8 +75,10 @@ def join_words(words: list[str], var: str | None = None, value: str = "") -> str
 
 
 def usage_error(prog: str, msg: str) -> None:
-    print(f"{prog}: {msg}\nusage: {prog} [options] [JOB=1:N] <log-file> <command...>\n"
-          f"options: {' '.join(sorted(VALUE_OPTIONS))}", file=sys.stderr)
+    print(
+        f"{prog}: {msg}\nusage: {prog} [options] [JOB=1:N] <log-file> <command...>\noptions: {' '.join(sorted(VALUE_OPTIONS))}",
+        file=sys.stderr,
+    )
     sys.exit(1)
 
 
@@ -86,7 +99,7 @@ def parse_call(prog: str, argv: list[str]) -> Call:
             i += 1
     if len(argv) - i < 2:
         usage_error(prog, "need a log file and a command")
-    call.log, call.words = argv[i], argv[i + 1:]
+    call.log, call.words = argv[i], argv[i + 1 :]
     if "tc" in call.options:
         call.options["max-jobs-run"] = call.options.pop("tc")
     return call
@@ -97,9 +110,11 @@ def log_header(cmd: str) -> str:
 
 
 def log_trailer(code: int, elapsed: float) -> str:
-    return (f"# Accounting: time={int(elapsed)} threads=1\n"
-            f"# Ended (code {code}) at {time.strftime('%a %b %d %H:%M:%S %Z %Y')}, "
-            f"elapsed time {int(elapsed)} seconds\n")
+    return (
+        f"# Accounting: time={int(elapsed)} threads=1\n"
+        f"# Ended (code {code}) at {time.strftime('%a %b %d %H:%M:%S %Z %Y')}, "
+        f"elapsed time {int(elapsed)} seconds\n"
+    )
 
 
 def start_local_job(call: Call, job: int) -> tuple[subprocess.Popen, float]:
@@ -121,8 +136,7 @@ def first_error(log: str) -> str:
     """The first line of a failed job's log that states an error (``...: error: ...``, ``XError: ...``),
     else the first that mentions one, else its last line of output."""
     try:
-        lines = [ln.strip() for ln in Path(log).read_text(errors="replace").splitlines()
-                 if ln.strip() and not ln.startswith("#")]
+        lines = [ln.strip() for ln in Path(log).read_text(errors="replace").splitlines() if ln.strip() and not ln.startswith("#")]
     except OSError:
         return "(no log)"
     stated = [ln for ln in lines if re.search(r"(^|\s)error:|^\w*(Error|Exception)\b", ln, re.I)]
@@ -139,6 +153,7 @@ def report(prog: str, call: Call, failed: list[int]) -> int:
     if len(call.jobs()) == 1:
         print(f"{prog}: job failed, log is in {logs}", file=sys.stderr)
     else:
-        print(f"{prog}: {len(failed)} / {len(call.jobs())} failed, log is in {call.log_pattern()} "
-              f"(failed: {logs})", file=sys.stderr)
+        print(
+            f"{prog}: {len(failed)} / {len(call.jobs())} failed, log is in {call.log_pattern()} (failed: {logs})", file=sys.stderr
+        )
     return 1
