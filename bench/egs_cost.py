@@ -65,33 +65,9 @@ def write_data_dir(d: Path, n_utts: int, specs: list[str], lengths: list[int]) -
 def run_make_egs(data: Path, out: Path, fmt: str, nj: int) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            PEAK,
-            "--data-dir",
-            str(data),
-            "--out-dir",
-            str(out),
-            "--out-set",
-            "train",
-            "--train",
-            "--input-per-spks",
-            str(EGS_PER_SPK),
-            "--num-frames",
-            str(FRAMES),
-            "--num-valid",
-            "0",
-            "--nj",
-            str(nj),
-            "--out-format",
-            fmt,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    cmd = [sys.executable, "-c", PEAK, "--data-dir", str(data), "--out-dir", str(out), "--out-set", "train", "--train"]
+    cmd += ["--input-per-spks", str(EGS_PER_SPK), "--num-frames", str(FRAMES), "--num-valid", "0", "--nj", str(nj)]
+    p = subprocess.run([*cmd, "--out-format", fmt], cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         raise SystemExit(f"make_egs failed:\n{p.stderr}")

@@ -26,27 +26,9 @@ def demo_egs(data: Path) -> Path:
 def train_once(mode: str, exp: Path, egs: Path, data: Path, epochs: int) -> dict:
     """One steps.train run; its peaks, wall time and what its train.log says."""
     prefix, env = recipe_env(mode)
-    args = [
-        sys.executable,
-        "-m",
-        "steps.train",
-        "--config",
-        "conf/demo_rescnn.yaml",
-        "--egs-dir",
-        str(egs),
-        "--exp-dir",
-        str(exp),
-        "--set",
-        f"train.epochs={epochs}",
-        "--test-dir",
-        str(data / "train" / "trials_dir"),
-        "--test-dir",
-        str(data / "test"),
-        "--device",
-        "cpu",
-        "--num-workers",
-        "0",
-    ]
+    args = [sys.executable, "-m", "steps.train", "--config", "conf/demo_rescnn.yaml", "--egs-dir", str(egs)]
+    args += ["--exp-dir", str(exp), "--set", f"train.epochs={epochs}", "--device", "cpu", "--num-workers", "0"]
+    args += ["--test-dir", str(data / "train" / "trials_dir"), "--test-dir", str(data / "test")]
     with open(exp.parent / f"{exp.name}.out", "w+") as out:
         r = run_peak(prefix + "exec " + shlex.join(args), env=env, stdout=out)
         out.seek(0)

@@ -72,34 +72,9 @@ def test_trials_dir_rejects_utterances_without_features(feat_data, tmp_path):
 
 
 def make_egs(d, out, *extra, train=True):
-    return run(
-        [
-            "python",
-            "datasets/make_egs.py",
-            "--data-dir",
-            str(d),
-            "--out-dir",
-            str(out),
-            "--feat-type",
-            "spect",
-            *(["--train"] if train else []),
-            "--input-per-spks",
-            "40",
-            "--num-frames",
-            "120",
-            "--num-valid",
-            "2",
-            "--feat-format",
-            "kaldi",
-            "--out-format",
-            "kaldi_cmp",
-            "--out-set",
-            "train" if train else "valid",
-            "--nj",
-            "2",
-            *extra,
-        ]
-    )
+    fixed = "--feat-type spect --input-per-spks 40 --num-frames 120 --num-valid 2 --feat-format kaldi --out-format kaldi_cmp"
+    cmd = ["python", "datasets/make_egs.py", "--data-dir", str(d), "--out-dir", str(out), *fixed.split(), "--nj", "2"]
+    return run([*cmd, *(["--train"] if train else []), "--out-set", "train" if train else "valid", *extra])
 
 
 def test_egs_split_starts_and_label_index(feat_data, tmp_path):

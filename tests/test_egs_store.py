@@ -32,28 +32,8 @@ def feature_dir(d, lengths=(230, 61, 180, 90, 300, 150), speakers=3, compression
 
 
 def make(d, out, fmt, *extra):
-    return make_egs.main(
-        [
-            "--data-dir",
-            str(d),
-            "--out-dir",
-            str(out),
-            "--out-set",
-            "train",
-            "--train",
-            "--input-per-spks",
-            "12",
-            "--num-frames",
-            "100",
-            "--num-valid",
-            "0",
-            "--nj",
-            "2",
-            "--out-format",
-            fmt,
-            *extra,
-        ]
-    )
+    fixed = "--out-set train --train --input-per-spks 12 --num-frames 100 --num-valid 0 --nj 2".split()
+    return make_egs.main(["--data-dir", str(d), "--out-dir", str(out), *fixed, "--out-format", fmt, *extra])
 
 
 @pytest.mark.parametrize("fmt", ["kaldi_ref", "kaldi_cmp"])

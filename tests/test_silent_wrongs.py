@@ -47,24 +47,8 @@ def test_r6_one_speaker_is_refused_before_any_egs(tmp_path):
     p = run(["steps/make_spect.sh", "--nj", "1", str(d)])
     assert p.returncode == 0, p.stderr
     out = tmp_path / "egs"
-    p = run(
-        [
-            "python",
-            "-m",
-            "steps.make_egs",
-            "--data-dir",
-            str(d),
-            "--out-dir",
-            str(out),
-            "--out-set",
-            "train",
-            "--train",
-            "--num-frames",
-            "50",
-            "--nj",
-            "1",
-        ]
-    )
+    egs = ["python", "-m", "steps.make_egs", "--data-dir", str(d), "--out-dir", str(out)]
+    p = run([*egs, *"--out-set train --train --num-frames 50 --nj 1".split()])
     assert p.returncode == 1 and "1 speaker(s); a speaker classifier needs at least 2" in p.stderr, p.stderr
     assert not (out / "train").exists()
 
