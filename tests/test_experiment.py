@@ -31,19 +31,8 @@ def teacher(tiny_egs, tmp_path_factory):
 
 
 def train(cfg, egs, exp, *sets):
-    args = [
-        sys.executable,
-        "-m",
-        "steps.train",
-        "--config",
-        str(cfg),
-        "--egs-dir",
-        str(egs),
-        "--exp-dir",
-        str(exp),
-        "--device",
-        "cpu",
-    ]
+    args = [sys.executable, "-m", "steps.train", "--config", str(cfg), "--egs-dir", str(egs), "--exp-dir", str(exp)]
+    args += ["--device", "cpu"]
     for s in merge_sets(SMALL, sets):
         args += ["--set", s]
     return args

@@ -46,30 +46,10 @@ def test_voxceleb_recipe_on_a_fake_tree(tiny_corpus, tmp_path):
     write(bindir / "ffmpeg", '#!/bin/bash\nwhile [ "$1" != -i ]; do shift; done\ncat "$2"\n').chmod(0o755)
     teacher, _ = tiny_configs(tmp_path)
     exp, data = tmp_path / "exp" / "tiny", tmp_path / "data" / "vox"
-    p = run(
-        [
-            "local/voxceleb.sh",
-            "--vox1-root",
-            str(vox1),
-            "--vox2-root",
-            str(vox2),
-            "--data",
-            str(data),
-            "--config",
-            str(teacher),
-            "--exp-dir",
-            str(exp),
-            "--nj",
-            "2",
-            "--input-per-spks",
-            "16",
-            "--num-frames",
-            "120",
-            "--num-pairs",
-            "100",
-        ],
-        env={"PATH": f"{bindir}:{os.environ['PATH']}"},
-    )
+    roots = ["--vox1-root", str(vox1), "--vox2-root", str(vox2), "--data", str(data)]
+    sizes = "--nj 2 --input-per-spks 16 --num-frames 120 --num-pairs 100".split()
+    cmd = ["local/voxceleb.sh", *roots, "--config", str(teacher), "--exp-dir", str(exp), *sizes]
+    p = run(cmd, env={"PATH": f"{bindir}:{os.environ['PATH']}"})
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert len(read_dict(data / "vox2_dev" / "utt2spk")) == 40 and (data / "all" / "trials_veri_test2").exists()
     table = (exp / "vox1_table.md").read_text()

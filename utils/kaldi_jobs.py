@@ -20,18 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # options that take a value; the queue options are accepted by run.pl too, and ignored there
-VALUE_OPTIONS = {
-    "--max-jobs-run",
-    "-tc",
-    "--mem",
-    "--num-threads",
-    "--gpu",
-    "--time",
-    "--config",
-    "--partition",
-    "--account",
-    "--qos",
-}
+VALUE_OPTIONS = {"--max-jobs-run", "-tc", "--mem", "--num-threads", "--gpu", "--time", "--config", "--partition"}
+VALUE_OPTIONS |= {"--account", "--qos"}
 
 
 @dataclass
