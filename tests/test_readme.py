@@ -14,6 +14,13 @@ def test_readme_table_is_computed_from_the_committed_runs():
     assert paths and text[a:b] == table(paths)  # python -m bench.seeds_table --readme README.md bench/results/seeds_*.csv
 
 
+def test_earlier_seed_table_is_computed_from_its_runs():
+    text = (ROOT / "docs" / "results.md").read_text()
+    a, b = readme_block(text, "docs/results.md")
+    paths = sorted((ROOT / "bench" / "results" / "earlier").glob("seeds_*.csv"))
+    assert paths and text[a:b] == table(paths)
+
+
 def test_readme_is_a_front_page_with_working_links():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 150
