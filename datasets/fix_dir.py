@@ -120,7 +120,7 @@ def _plan(d: Path):
     if wavs is not None:
         recos = {reco(u) for u in utts}
         out["wav.scp"] = lambda: _text(wavs, recos)
-    u2s = {u: tables["utt2spk"][u] for u in utts}
+    u2s = {u: s for u, s in tables["utt2spk"].items() if u in utts}  # in file order: sorting a sorted file is linear
     out["spk2utt"] = lambda: format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(u2s).items())
     if "trials" in before:
         out["trials"] = lambda: _fixed_trials(d / "trials", utts)
