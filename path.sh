@@ -49,8 +49,8 @@ gfa_find_allocator() {  # [auto|tcmalloc|jemalloc|mimalloc] -> the library's pat
     tcmalloc) names="libtcmalloc_minimal.so.4 libtcmalloc.so.4" ;;
     mimalloc) names="libmimalloc.so.3 libmimalloc.so.2" ;;
   esac
-  pip_lib=$(gfa_python_lib)
   for n in $names; do
+    case "$n" in libmimalloc*) [ -n "${pip_lib+x}" ] || pip_lib=$(gfa_python_lib) ;; esac  # start Python only if needed
     for d in ${CONDA_PREFIX:+"$CONDA_PREFIX/lib"} ${pip_lib:+"$pip_lib"} /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
       [ -f "$d/$n" ] && { echo "$d/$n"; return 0; }
     done

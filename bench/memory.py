@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from core.allocator import MODES as MALLOCS  # GFA_MALLOC settings; steps.runtime imports no torch
+from core.allocator import MODES as MALLOCS, PRELOADABLE  # GFA_MALLOC settings; steps.runtime imports no torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +87,7 @@ def recipe_env(mode: str) -> tuple[str, dict]:
 
 def installed(mode: str) -> bool:
     """Whether path.sh can start a process with GFA_MALLOC=mode (tcmalloc/jemalloc/mimalloc: the library is found)."""
-    if mode not in ("tcmalloc", "jemalloc", "mimalloc"):
+    if mode not in PRELOADABLE:
         return True
     p = subprocess.run(
         ["bash", "-c", f". ./path.sh && gfa_find_allocator {mode}"],

@@ -29,7 +29,7 @@ GLIBC_MODES = {
     "default": (),
 }
 PRELOADABLE = ("tcmalloc", "jemalloc", "mimalloc")
-MODES = ("auto", "tcmalloc", "jemalloc", "mimalloc", *GLIBC_MODES)  # GFA_MALLOC
+MODES = ("auto", *PRELOADABLE, *GLIBC_MODES)  # GFA_MALLOC
 
 
 def preloaded_allocator() -> str:

@@ -117,12 +117,11 @@ def score_trials(a, exp: Path, emb_set: str, trials_path: Path) -> tuple[list, n
     return trials, scores, labels
 
 
-def write_scores(out: Path, name: str, trials: list, scores: np.ndarray, record: dict) -> None:
+def write_scores(out: Path, name: str, trials: list, scores: np.ndarray, labels: np.ndarray, record: dict) -> None:
     """<name>.score (Kaldi's 'enroll test score target|nontarget') and <name>.json (record + operating points)."""
     out.mkdir(parents=True, exist_ok=True)
     lines = "".join(f"{x} {y} {s:.6f} {lab}\n" for (x, y, lab), s in zip(trials, scores))
     atomic_write_text(out / f"{name}.score", lines)
-    labels = np.array([lab == "target" for _, _, lab in trials])
     record = {**record, "n": len(trials), "targets": int(labels.sum()), **operating_points(scores, labels)}
     atomic_write_text(out / f"{name}.json", json.dumps(record, indent=1) + "\n")
 
@@ -142,12 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         m = metrics(scores, labels)
     except CLI_ERRORS as e:
         return fail("score", str(e).replace("is not in this data dir", f"has no embedding in {exp}/embeddings/{emb_set}"))
-    norm = "asnorm" if a.cohort else "cosine"
-    write_scores(exp / "scores", name, trials, scores, {"trials": str(trials_path), "embeddings": emb_set, "norm": norm})
+    record = {"trials": str(trials_path), "embeddings": emb_set, "norm": "asnorm" if a.cohort else "cosine"}
+    write_scores(exp / "scores", name, trials, scores, labels, record)
     fig = det_figure([(f"{exp.name} {name}", scores, labels)], f"{exp.name}: {name}, {len(trials)} trials")
     save(fig, exp / "scores" / f"{name}.det", ("png",))
     pyplot().close(fig)
-    norm = f"AS-norm top {a.top_k}" if a.cohort else "cosine"
+    norm = f"AS-norm top {a.top_k}" if a.cohort else "cosine"  # the results.md column
     append_result(exp, {"embeddings": emb_set, "trials": str(trials_path), "norm": norm, "n": len(trials), **m})
     print(
         f"score: {name}: {len(trials)} trials, EER {100 * m['eer']:.2f}%, minDCF(0.01) {m['mindcf_0.01']:.4f}, "
