@@ -36,6 +36,7 @@ student_config=conf/prior_student.yaml   # stage 5: the student experiment every
 table_priors="ig"              # stage 5: priors (steps/prior_runs.py lists them all); one converged student
                                # fits the 15-minute demo; none vs ig needs seeds: --full-table true
 table_seeds=1                  # stage 5: student seeds
+table_jobs=1                   # stage 5: student runs side by side (2 on 2 cores: one thread each)
 full_table=false               # true: every prior x seeds 1 2 3 (finished runs are reused)
 table=""                       # default exp/prior_table_<teacher exp name>
 planted_band=""                # e.g. 2000-3000: speakers differ only in this band (Hz)
@@ -89,7 +90,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   [ -n "$planted_band" ] && oracle_opt=(--oracle-band "$planted_band")
   local/prior_table.sh --data "$data" --teacher-exp "$teacher" --student-config "$student_config" \
     --priors "$table_priors" --seeds "$table_seeds" --table "${table:-exp/prior_table_$(basename "$teacher")}" \
-    --nj "$nj" --threads "$threads" ${oracle_opt[@]+"${oracle_opt[@]}"}
+    --nj "$nj" --threads "$threads" --jobs "$table_jobs" ${oracle_opt[@]+"${oracle_opt[@]}"}
 fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then

@@ -3,12 +3,15 @@
 #   local/prior_table.sh [--teacher-exp exp/demo_rescnn] [--student-config conf/prior_student.yaml]
 #       [--priors "none gradient ig shuffled"] [--seeds "1 2 3" | auto] [--table exp/prior_table] [--oracle-band 2000-3000]
 #       [--primaries "gradient:none ig:none gradient:shuffled"] [--detect 0.4] [--pilot-seeds "1 2 3"] [--max-seeds 20]
+#       [--jobs 2]
 # Stages:
 #   1  the teacher's frequency weights each prior needs (./b_extract.sh, skipped where they exist)
 #   2  priors and one student YAML per (prior, seed): python -m steps.prior_runs -> <table>/{priors,conf,runs.tsv}
 #   3  every run: ./c_train.sh stages 1-3 into <table>/runs/<prior>_s<seed>; a run with its test scores
 #      (scores/<test-set>_trials.score) is skipped, a killed one resumes from its last checkpoint, so the table can be built
 #      across several sittings
+#      --jobs J runs J of them side by side (cores / J threads each; each run's output goes to
+#      <table>/log/<run>.log), and prints after every run the runs done, the runs left and the estimated time left
 #   4  the table: python -m steps.prior_table -> <table>/results.{md,csv}, comparisons.csv, runs.csv, plots/;
 #      it prints, per primary, the seeds needed to detect --detect points of EER at 80 % power
 # --seeds auto: stages 2-4 with --pilot-seeds first (the pilot), then again with seeds 1..N, N the seeds
@@ -37,10 +40,15 @@ test_set=test              # test data dir under --data
 nj=2                       # embedding jobs per run
 threads=""                 # threads per job (torch, BLAS); empty: cores / the jobs side by side
 n_boot=1000                # speaker-bootstrap resamples of the paired differences
+jobs=1                     # stage 3: runs side by side (2 on a 2-core CPU: one thread each)
 help_message="Usage: $0 [options]   (see the header of $0)"
 . utils/parse_options.sh
 
 table=${table:-exp/prior_table_$(basename "$teacher_exp")}
+case "$jobs" in *[!0-9]*|""|0*) echo "$0: --jobs expects a positive integer, got '$jobs'" >&2; exit 1 ;; esac
+run_threads=$threads  # threads per run: --threads, or with --jobs > 1 the cores / --jobs (c_train.sh's own rule when 1)
+[ -z "$threads" ] && [ "$jobs" -gt 1 ] && run_threads=$(gfa_threads "$jobs" "" && echo "$OMP_NUM_THREADS")
+run_nj=$(( nj / jobs > 0 ? nj / jobs : 1 ))  # embedding jobs per run, so that the runs side by side share --nj
 band_opt=()
 [ -n "$oracle_band" ] && band_opt=(--oracle-band "$oracle_band")
 
@@ -53,6 +61,47 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   done
 fi
 
+runs_done() {  # runs of runs.tsv with their test scores
+  local run n=0
+  while IFS=$'\t' read -r run _; do
+    [ -f "$table/runs/$run/scores/${test_set}_trials.score" ] && n=$((n + 1))
+  done < "$table/runs.tsv"
+  echo "$n"
+}
+
+progress() {  # after a run: done, left and the time left at this sitting's rate
+  local d left el eta="unknown"
+  d=$(runs_done) left=$((n_runs - d)) el=$(( $(date +%s) - t0 ))
+  [ "$d" -gt "$done0" ] && eta="$(( el * left / (d - done0) / 60 )) min"
+  log "Stage 3: $d/$n_runs runs done, $left left, about $eta left ($((el / 60)) min so far)"
+}
+
+train_run() {  # <run>: c_train.sh stages 1-3 of one student
+  ./c_train.sh --data "$data" --test-set "$test_set" --config "$table/conf/$1.yaml" --exp-dir "$table/runs/$1" \
+    --nj "$run_nj" --threads "$run_threads" --test-while-training false --stage 1 --stop-stage 3
+}
+
+run_worker() {  # <worker>: the runs i of runs.tsv with i % jobs == worker, one after another
+  local w=$1 i=0 run prior seed
+  while IFS=$'\t' read -r run prior seed; do
+    i=$((i + 1))
+    [ $(((i - 1) % jobs)) -eq "$w" ] || continue
+    if [ -f "$table/runs/$run/scores/${test_set}_trials.score" ]; then
+      log "Stage 3: run $i/$n_runs $run: finished, skipped"
+      continue
+    fi
+    if [ "$jobs" -eq 1 ]; then
+      log "Stage 3: run $i/$n_runs $run (prior $prior, seed $seed)"
+      train_run "$run" < /dev/null
+    else
+      mkdir -p "$table/log"
+      log "Stage 3: run $i/$n_runs $run (prior $prior, seed $seed; output: $table/log/$run.log)"
+      train_run "$run" < /dev/null >> "$table/log/$run.log" 2>&1
+    fi
+    progress
+  done < "$table/runs.tsv"
+}
+
 run_table() {  # stages 2-4 for one seed list
   local seeds=$1
   if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
@@ -62,19 +111,14 @@ run_table() {  # stages 2-4 for one seed list
   fi
   if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     [ -f "$table/runs.tsv" ] || { echo "$0: $table/runs.tsv missing; run stage 2 first" >&2; exit 1; }
-    local n i=0 run prior seed exp
-    n=$(grep -c . "$table/runs.tsv")
-    while IFS=$'\t' read -r run prior seed; do
-      i=$((i + 1))
-      exp=$table/runs/$run
-      if [ -f "$exp/scores/${test_set}_trials.score" ]; then
-        log "Stage 3: run $i/$n $run: finished, skipped"
-        continue
-      fi
-      log "Stage 3: run $i/$n $run (prior $prior, seed $seed; $((n - i)) runs left after it)"
-      ./c_train.sh --data "$data" --test-set "$test_set" --config "$table/conf/$run.yaml" --exp-dir "$exp" \
-        --nj "$nj" --threads "$threads" --test-while-training false --stage 1 --stop-stage 3 < /dev/null
-    done < "$table/runs.tsv"
+    local w pids=() failed=0
+    t0=$(date +%s) n_runs=$(grep -c . "$table/runs.tsv") done0=$(runs_done)
+    log "Stage 3: $n_runs runs, $done0 finished before, $jobs side by side"
+    if [ "$jobs" -eq 1 ]; then run_worker 0; else
+      for ((w = 0; w < jobs; w++)); do run_worker "$w" & pids+=($!); done
+      for w in "${pids[@]}"; do wait "$w" || failed=1; done
+      [ "$failed" -eq 0 ] || { echo "$0: a run failed; its log is in $table/log/ (rerun to resume)" >&2; exit 1; }
+    fi
   fi
   if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     log "Stage 4: the table -> $table/results.md"

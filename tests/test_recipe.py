@@ -20,8 +20,9 @@ def test_run_sh_tiny(tmp_path):
     recipe += ["--student-config", str(student), "--table", str(table)]
     recipe += ["--table-priors", "none ig shuffled", "--table-seeds", "1 2"]
     # a rerun keeps the corpus and can start at a later stage; stage 3 trains, embeds and scores
-    p = run(["./run.sh", "--stage", "1", *recipe])
+    p = run(["./run.sh", "--stage", "1", *recipe, "--table-jobs", "2"])  # two students side by side
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "6/6 runs done, 0 left" in p.stdout and len(list((table / "log").glob("*_s?.log"))) == 6
     assert "Stage 0" not in p.stdout and "Stage 5" in p.stdout
     assert "EER" in (exp / "results.md").read_text()
     v = check_teacher_weights(exp)
