@@ -43,7 +43,9 @@ def split_spec(spec: str) -> tuple[str, int, int, int | None]:
     first, count = (int(m[2]), int(m[3]) - int(m[2]) + 1) if m else (0, None)
     path, _, offset = (m[1] if m else spec).rpartition(":")
     if count is not None and count < 1:
-        raise ArkReadError(f"empty row range [{m[2]}:{m[3]}]")
+        raise ArkReadError(f"{spec}: empty row range [{m[2]}:{m[3]}]")
+    if not (path and offset.isdigit()):  # int() would take '-40' or ' 4', and seek(-40) fails with a bare errno
+        raise ArkReadError(f"{spec}: not ark_path:offset with a byte offset >= 0")
     return path, int(offset), first, count
 
 
@@ -116,6 +118,8 @@ def read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) -> 
     are no matrix, or the row range runs past the matrix."""
     try:
         return _read_rows(spec, fds, start, stop)
+    except ArkReadError:  # already names the entry
+        raise
     except (AssertionError, struct.error, ValueError, EOFError) as e:  # kaldiio asserts; short reads
         size = _size(spec.rpartition(":")[0])
         raise ArkReadError(
@@ -153,7 +157,7 @@ def _read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) ->
             m = None
         if m is not None:
             if count is not None and len(m) < stop - start:
-                raise ArkReadError(f"the row range ends at row {first + count - 1}, past the matrix's end")
+                raise ArkReadError(f"{spec}: the row range ends at row {first + count - 1}, past the matrix's end")
             return m
     return np.asarray(kaldiio.load_mat(spec), dtype=np.float32)[start - first : None if stop is None else stop - first]
 
@@ -170,7 +174,7 @@ def read_packed(spec: str, fds: dict, start: int = 0, stop: int | None = None):
             start, stop = first + start, first + stop
         data, p = _cm_packed(f, start, stop)
         if count is not None and data.shape[1] < stop - start:
-            raise ArkReadError(f"the row range ends at row {first + count - 1}, past the matrix's end")
+            raise ArkReadError(f"{spec}: the row range ends at row {first + count - 1}, past the matrix's end")
         return data, p
     except (struct.error, ValueError, EOFError) as e:
         raise ArkReadError(
@@ -196,7 +200,7 @@ def matrix_kind(spec: str, fds: dict) -> str | None:
     file; None when ``spec`` names no such place (a pipe, an offset-less path)."""
     try:
         head = _header(spec, fds)[1]
-    except (ValueError, OSError):
+    except (ArkReadError, ValueError, OSError):
         return None
     kind = head[2:5].decode(errors="replace").strip() if head[:2] == b"\0B" else ""
     return kind if kind in ("CM", "FM", "DM") else "other"

@@ -179,9 +179,24 @@ def validate_data_dir(
             continue
         entries, p = _read(path, lo, hi)
         problems += p + _check_keys(entries, path, utts) + _check_values(entries, path, kind)
+    if (d / "spk2gender").exists():
+        problems += _check_spk2gender(d / "spk2gender", {e.fields[0] for e in u2s})
     if (d / "trials").exists():
         problems += check_trials(d / "trials", utts)
     return problems
+
+
+def _check_spk2gender(path: Path, speakers: set[str]) -> list[str]:
+    """Kaldi's rule: one line per speaker of utt2spk, with m or f."""
+    entries, problems = _read(path, 1, 1)
+    problems += [
+        f"{path}:{e.lineno}: gender {e.fields[0]!r} of {e.key!r} is not m or f" for e in entries if e.fields[0] not in ("m", "f")
+    ]
+    problems += [f"{path}:{e.lineno}: speaker {e.key!r} is not in utt2spk" for e in entries if e.key not in speakers]
+    missing = speakers - {e.key for e in entries}
+    if missing:
+        problems.append(f"{path}: {len(missing)} speaker(s) of utt2spk missing, first {sorted(missing, key=c_key)[0]!r}")
+    return problems[:10]
 
 
 def assert_valid(d: str | Path, **kw) -> None:

@@ -94,7 +94,7 @@ def _plan(d: Path):
     kept utterances' speakers): the tables are read once, each text is made when it is written."""
     if not (d / "utt2spk").exists():
         raise DataDirError(f"{d / 'utt2spk'}: missing")
-    names = [*UTT_FILES, "wav.scp", "spk2utt", "trials"]
+    names = [*UTT_FILES, "wav.scp", "spk2utt", "spk2gender", "trials"]
     before = {name: _nonblank_lines(d / name) for name in names if (d / name).exists()}
     tables = {name: _lenient(d / name, lo, hi) for name, (lo, hi, _) in UTT_FILES.items() if name in before}
     wavs = _lenient(d / "wav.scp", 1, None) if "wav.scp" in before else None
@@ -114,6 +114,9 @@ def _plan(d: Path):
         utts &= table.keys()
     if wavs is not None:
         utts = {u for u in utts if reco(u) in wavs}
+    genders = _lenient(d / "spk2gender", 1, 1) if "spk2gender" in before else None
+    if genders is not None:  # as Kaldi: a speaker without a gender line is dropped
+        utts = {u for u in utts if tables["utt2spk"][u] in genders}
     if not utts:
         raise DataDirError(f"{d}: no utterance is present in every file; nothing written")
     out = {name: (lambda t=t: _text(t, utts)) for name, t in tables.items()}
@@ -121,6 +124,8 @@ def _plan(d: Path):
         recos = {reco(u) for u in utts}
         out["wav.scp"] = lambda: _text(wavs, recos)
     u2s = {u: s for u, s in tables["utt2spk"].items() if u in utts}  # in file order: sorting a sorted file is linear
+    if genders is not None:
+        out["spk2gender"] = lambda: _text(genders, set(u2s.values()) & genders.keys())
     out["spk2utt"] = lambda: format_table((s, " ".join(us)) for s, us in utt2spk_to_spk2utt(u2s).items())
     if "trials" in before:
         out["trials"] = lambda: _fixed_trials(d / "trials", utts)

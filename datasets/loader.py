@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from datasets.ark_io import ark_identity
-from datasets.ark_read import decode_packed, num_rows, read_packed, read_rows, split_spec
+from datasets.ark_read import ArkReadError, decode_packed, num_rows, read_packed, read_rows, split_spec
 from datasets.kaldi_files import DataDirError, read_pairs
 from core.errors import UsageError
 
@@ -100,7 +100,7 @@ def _eg_table(scp: str, specs: list[str]) -> tuple[list[str], np.ndarray]:
     for i, spec in enumerate(specs):
         try:
             path, offset, first, count = split_spec(spec)
-        except ValueError as e:
+        except (ArkReadError, ValueError) as e:
             raise DataDirError(f"{scp}:{i + 1}: {spec!r} is no ark:offset[first:last] entry ({e})") from None
         table[i] = arks.setdefault(path, len(arks)), offset, first, -1 if count is None else count
     return list(arks), table

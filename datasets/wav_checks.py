@@ -22,8 +22,9 @@ def warn(msg: str) -> None:
     print(f"WARNING (compute_feats): {msg}", file=sys.stderr)
 
 
-def checked_waves(d: Path, opts, tool: dict):
-    """Yield (utt, mono samples or None) of a data dir applying Kaldi's per-utterance checks."""
+def checked_waves(d: Path, opts, tool: dict, skipped: dict | None = None):
+    """Yield (utt, mono samples or None) of a data dir applying Kaldi's per-utterance checks; the reason
+    for each None goes to ``skipped`` (utt -> reason) as well as to the warning."""
     wav_scp = read_dict(d / "wav.scp", max_fields=None)
     segments = None
     if (d / "segments").exists():
@@ -31,27 +32,34 @@ def checked_waves(d: Path, opts, tool: dict):
     recipes = {}
     if (d / "utt2aug").exists():  # augmented copies: apply each recipe to the clean audio in-process
         recipes = {k: json.loads(v) for k, v in read_dict(d / "utt2aug", max_fields=None).items()}
-    yield from check_waves(iter_data_dir_audio(wav_scp, segments), opts, tool, recipes)
+    yield from check_waves(iter_data_dir_audio(wav_scp, segments), opts, tool, recipes, skipped)
 
 
-def check_waves(audio, opts, tool: dict, recipes: dict | None = None):
-    """(utt, samples (channels, n) | AudioError, rate) -> (utt, mono samples or None), warning why."""
+def check_waves(audio, opts, tool: dict, recipes: dict | None = None, skipped: dict | None = None):
+    """(utt, samples (channels, n) | AudioError, rate) -> (utt, mono samples or None), warning why (and
+    recording why in ``skipped``, utt -> reason, when given)."""
     recipes = recipes or {}
+    skipped = {} if skipped is None else skipped
+
+    def skip(utt: str, why: str) -> None:
+        skipped[utt] = why
+        warn(f"{utt}: skipped: {why}")
+
     cache = SourceCache()
     sr_want, win = opts.frame.sample_frequency, opts.frame.window_size
     for utt, x, sr in audio:
         if isinstance(x, AudioError):
-            warn(f"{utt}: skipped: {x}")
+            skip(utt, str(x))
             yield utt, None
             continue
         channel = tool["channel"]
         if x.shape[0] > 1 and channel == -1:
             warn(f"{utt}: {x.shape[0]} channels and --channel not set; using channel 0 (as Kaldi)")
         if channel >= x.shape[0]:
-            warn(f"{utt}: skipped: --channel {channel} but the audio has {x.shape[0]} channel(s)")
+            skip(utt, f"--channel {channel} but the audio has {x.shape[0]} channel(s)")
             yield utt, None
         elif sr != sr_want:
-            warn(f"{utt}: skipped: sample rate {sr} Hz differs from --sample-frequency={sr_want:g}")
+            skip(utt, f"sample rate {sr} Hz differs from --sample-frequency={sr_want:g}")
             yield utt, None
         elif num_frames(x.shape[1], opts.frame) == 0 or x.shape[1] / sr < tool["min_duration"]:
             why = (
@@ -59,7 +67,7 @@ def check_waves(audio, opts, tool: dict, recipes: dict | None = None):
                 if num_frames(x.shape[1], opts.frame) == 0
                 else f"shorter than --min-duration={tool['min_duration']}"
             )
-            warn(f"{utt}: skipped: {x.shape[1]} samples, {why}")
+            skip(utt, f"{x.shape[1]} samples, {why}")
             yield utt, None
         else:
             mono = x[max(channel, 0)]
@@ -67,7 +75,7 @@ def check_waves(audio, opts, tool: dict, recipes: dict | None = None):
                 try:
                     mono = apply_recipe(mono, sr, recipes[utt], cache)
                 except (AugmentError, AudioError) as e:
-                    warn(f"{utt}: skipped: augmentation failed: {e}")
+                    skip(utt, f"augmentation failed: {e}")
                     yield utt, None
                     continue
             if not np.any(mono):

@@ -62,14 +62,15 @@ def audio_stamps(wav_scp: dict[str, str]) -> list:
 def write_features(a, d: Path, prefix: Path, opts, tool: str) -> tuple[int, list, dict, dict]:
     """Features of every utterance into <prefix>.ark/.scp, in batches of about 2 min of audio;
     (utterances, failed ones, frames per utterance, seconds per utterance)."""
-    n_utts, failed, frames, durs = 0, [], {}, {}
+    n_utts, failed, frames, durs, why = 0, [], {}, {}, {}
     batch: list[tuple[str, np.ndarray]] = []
 
     def flush(writer):
         feats = compute_batch([x for _, x in batch], opts, [content_rng(a.dither_seed, x) for _, x in batch])
         for (utt, x), f in zip(batch, feats):
             if not np.isfinite(f).all():
-                warn(f"{utt}: skipped: non-finite features (NaN/inf in the input?)")
+                why[utt] = "non-finite features (NaN/inf in the input?)"
+                warn(f"{utt}: skipped: {why[utt]}")
                 failed.append(utt)
                 continue
             writer[utt] = f
@@ -77,7 +78,7 @@ def write_features(a, d: Path, prefix: Path, opts, tool: str) -> tuple[int, list
         batch.clear()
 
     with AtomicArkWriter(prefix, compress=a.compress) as writer:
-        for utt, x in checked_waves(d, opts, tool):
+        for utt, x in checked_waves(d, opts, tool, why):
             n_utts += 1
             if x is None:
                 failed.append(utt)
@@ -90,6 +91,7 @@ def write_features(a, d: Path, prefix: Path, opts, tool: str) -> tuple[int, list
             raise SystemExit(
                 f"compute_feats: {d}: {len(failed)} of {n_utts} utterances failed "
                 f"(more than --max-fail-frac {a.max_fail_frac}); nothing written"
+                + (f"; the first, {failed[0]}: {why.get(failed[0], 'see the warnings above')}" if failed else "")
             )
     return n_utts, failed, frames, durs
 

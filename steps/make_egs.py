@@ -145,6 +145,7 @@ def write_tables(out: Path, results: list[dict], nj: int) -> tuple[int, int]:
 
 
 def check_label_index(path: Path, labels: dict[str, int]) -> None:
+    """DataDirError when the label index on disk (an earlier set's) differs; write_records writes a new one."""
     if path.exists():
         old = {k: int(v) for k, v in read_dict(path).items()}
         if old != labels:
@@ -152,8 +153,6 @@ def check_label_index(path: Path, labels: dict[str, int]) -> None:
                 f"{path}: the label index on disk differs from this data dir's speakers "
                 f"({len(old)} vs {len(labels)} speakers); egs of both would disagree"
             )
-    else:
-        atomic_write_text(path, format_table((s, str(i)) for s, i in labels.items()))
 
 
 def feature_record(d: Path, feat_type: str) -> bytes | None:
@@ -285,12 +284,22 @@ def read_plan(a, d: Path) -> dict:
     conf = feature_record(d, a.feat_type)
     lengths, vad = voiced_lengths(d, lengths) if a.vad else (lengths, {})
     speakers = [(s, labels[s], labels[s], chosen[s]) for s in labels if chosen.get(s)]
-    return {"feats": feats, "lengths": lengths, "vad": vad, "speakers": speakers, "split": split_line, "conf": conf}
+    return {
+        "feats": feats,
+        "lengths": lengths,
+        "vad": vad,
+        "speakers": speakers,
+        "split": split_line,
+        "conf": conf,
+        "labels": labels,
+    }
 
 
 def write_records(a, d: Path, out: Path, plan: dict, params: dict, results: list) -> tuple[int, int, dict, list]:
     """egs tables, feats.conf / vad.conf beside them and egs.json; (egs, short skipped, how stored, arks)."""
     n, skipped = write_tables(out, results, a.nj)
+    if not (labels := Path(a.out_dir) / "spk2label").exists():
+        atomic_write_text(labels, format_table((s, str(i)) for s, i in plan["labels"].items()))
     refs = sorted({p for res in results for p in res["refs"]})  # the feature arks the egs are row ranges of
     how = {k: sum(res["how"][k] for res in results) for k in ("ref", "cut", "copy")}
     if plan["conf"] is not None:
@@ -318,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         print("make_egs: error: --nj, --input-per-spks and --num-frames must be positive, --num-valid >= 0", file=sys.stderr)
         return 1
     d, out = Path(a.data_dir), Path(a.out_dir) / a.out_set
+    made = [p for p in (Path(a.out_dir), out) if not p.exists()]
     try:
         plan = read_plan(a, d)
         out.mkdir(parents=True, exist_ok=True)
@@ -328,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [job_spec(a, out, j, fp, speakers[j :: a.nj], plan["feats"], plan["lengths"], plan["vad"]) for j in range(a.nj)]
         results = pool_map(run_job, jobs, a.nj)  # a bad matrix, or a full disk (the writer names the file)
     except CLI_ERRORS as e:
+        for p in reversed(made):  # the dirs this run made, when no job finished in them (finished jobs are kept to resume)
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
         return fail("make_egs", e)
     n, skipped, how, refs = write_records(a, d, out, plan, params, results)
     print(f"make_egs: {plan['split']}")
