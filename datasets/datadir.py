@@ -30,9 +30,9 @@ TRIAL_LABELS = ("target", "nontarget")
 def utt2spk_to_spk2utt(utt2spk: dict[str, str]) -> dict[str, list[str]]:
     """Speaker -> utterances, both in C order (what ``utt2spk_to_spk2utt.pl`` writes)."""
     spk2utt: dict[str, list[str]] = {}
-    for utt in sorted(utt2spk, key=c_key):
+    for utt in sorted(utt2spk):  # str order is code point order, which is UTF-8 byte order (C order): no key
         spk2utt.setdefault(utt2spk[utt], []).append(utt)
-    return {s: spk2utt[s] for s in sorted(spk2utt, key=c_key)}
+    return {s: spk2utt[s] for s in sorted(spk2utt)}
 
 
 def spk2utt_to_utt2spk(spk2utt: dict[str, list[str]]) -> dict[str, str]:
