@@ -58,12 +58,12 @@ def table(paths: list[Path]) -> str:
     return "\n".join(head + [row for p in paths for row in rows_of(p)]) + "\n"
 
 
-def readme_block(text: str, where: str) -> tuple[int, int]:
+def readme_block(text: str, where: str, marks: tuple[str, str] = (MARK, END)) -> tuple[int, int]:
     """(start, end) character offsets of the block between the markers of a README text."""
-    a, b = text.find(MARK), text.find(END)
+    a, b = text.find(marks[0]), text.find(marks[1])
     if a < 0 or b < a:
-        raise SystemExit(f"seeds_table: {where} has no '{MARK}' ... '{END}' block")
-    return a + len(MARK) + 1, b
+        raise SystemExit(f"{where} has no '{marks[0]}' ... '{marks[1]}' block")
+    return a + len(marks[0]) + 1, b
 
 
 def main(argv=None) -> int:

@@ -120,7 +120,7 @@ def read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) -> 
         return _read_rows(spec, fds, start, stop)
     except ArkReadError:  # already names the entry
         raise
-    except (AssertionError, struct.error, ValueError, EOFError) as e:  # kaldiio asserts; short reads
+    except (AssertionError, struct.error, ValueError, EOFError, RuntimeError) as e:  # kaldiio asserts; short reads
         size = _size(spec.rpartition(":")[0])
         raise ArkReadError(
             f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has {size} bytes); "
@@ -229,3 +229,48 @@ def matrix_blob(spec: str, fds: dict) -> bytes:
             f"{_size(spec.rpartition(':')[0])} bytes); the scp and its ark disagree"
         )
     return head + dims + body
+
+
+_KALDIIO_ERRORS = (AssertionError, struct.error, ValueError, EOFError, OSError, RuntimeError)  # kaldiio asserts
+
+
+def scp_entries(scp: Path) -> list[tuple[int, str, str]]:
+    """(line number, key, where it points) of every non-blank line of a Kaldi scp."""
+    rows = []
+    for n, line in enumerate(Path(scp).read_text(encoding="utf-8").splitlines(), 1):
+        key, _, spec = line.strip().partition(" ")
+        if key:
+            rows.append((n, key, spec.strip()))
+    return rows
+
+
+def load_entry(spec: str, where: str) -> np.ndarray:
+    """kaldiio.load_mat(spec), or an ArkReadError naming ``where`` (the scp line and key) and the file
+    size when the bytes there are no matrix (a truncated or overwritten ark)."""
+    try:
+        return np.asarray(kaldiio.load_mat(spec))
+    except _KALDIIO_ERRORS as e:
+        size = _size(spec.rpartition(":")[0])
+        raise ArkReadError(
+            f"{where}: {spec}: no readable matrix there ({type(e).__name__}: {e}; the file has {size} bytes); "
+            "the scp and its ark disagree (rerun the step that wrote them)"
+        ) from None
+
+
+def read_scp(scp: Path):
+    """Yield (key, array) of every entry of a Kaldi scp in file order (kaldiio's sequential reader, which
+    keeps each ark open); an entry that cannot be read is an ArkReadError naming the scp line, the key,
+    where it points and the ark's size, not kaldiio's bare AssertionError."""
+    reader = kaldiio.load_scp_sequential(str(scp))
+    for n, key, spec in scp_entries(scp):
+        try:
+            k, m = next(reader)
+        except StopIteration:
+            return
+        except _KALDIIO_ERRORS as e:
+            size = _size(spec.rpartition(":")[0])
+            raise ArkReadError(
+                f"{scp}:{n}: {key!r} -> {spec}: no readable matrix there ({type(e).__name__}: {e}; the file has "
+                f"{size} bytes); the scp and its ark disagree (rerun the step that wrote them)"
+            ) from None
+        yield k, np.asarray(m)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 import torch
 
 from datasets.datadir import check_trials
+from datasets.ark_read import load_entry
 from datasets.kaldi_files import DataDirError, read_dict, read_table
 from datasets.loader import UtteranceLoader
 from datasets.vad import voiced_masks
@@ -68,7 +68,7 @@ def read_voiced(
         raise DataDirError(f"{scp}: missing, but {why}; make it with steps/compute_vad_decision.sh {d}")
     table = read_dict(scp)
     try:
-        decisions = {u: kaldiio.load_mat(table[u]) for u in lengths if u in table}
+        decisions = {u: load_entry(table[u], f"{scp}: {u!r}") for u in lengths if u in table}
         masks, notes = voiced_masks(decisions, lengths, min_frames)
     except ValueError as e:
         raise DataDirError(f"{scp}: {e}") from None

@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import kaldiio
 
 from datasets.ark_io import AtomicArkWriter, fingerprint, job_done, mark_done
+from datasets.ark_read import read_scp
 from datasets.feat_opts import read_options
 from datasets.kaldi_files import DataDirError
 from datasets.vad import compute_vad
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         voiced = total = 0
         with AtomicArkWriter(a.out_prefix) as w:
-            for utt, feats in kaldiio.load_scp_sequential(str(scp)):
+            for utt, feats in read_scp(scp):
                 v = compute_vad(feats, opts)
                 w[utt] = v
                 voiced, total = voiced + int(v.sum()), total + len(v)

@@ -21,11 +21,10 @@ import json
 import sys
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 
 from datasets.ark_io import AtomicArkWriter, ark_identity, fingerprint, job_done, mark_done
-from datasets.ark_read import cm_slice, matrix_blob, matrix_kind, read_rows, split_spec
+from datasets.ark_read import cm_slice, load_entry, matrix_blob, matrix_kind, read_rows, split_spec
 from core.atomic import atomic_write_bytes
 from datasets.datadir import utt2spk_to_spk2utt
 from datasets.egs import SHORT_POLICIES, cut, describe_split, label_index, plan_speaker_egs, split_valid
@@ -63,7 +62,7 @@ class Source:
         self.spec = job["feats"][utt]
         self.mat = read_rows(self.spec, fds)  # (time, freq)
         if utt in job["vad"]:  # Kaldi select-voiced-frames: (voiced time, freq)
-            self.mat = self.mat[kaldiio.load_mat(job["vad"][utt]) != 0]
+            self.mat = self.mat[load_entry(job["vad"][utt], f"vad.scp: {utt!r}") != 0]
         check_matrix(utt, self.mat, job["lengths"][utt], self.spec)
         kind = matrix_kind(self.spec, fds)
         whole = utt not in job["vad"] and len(self.mat) >= job["num_frames"]

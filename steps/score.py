@@ -21,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 
+from datasets.ark_read import read_scp
 from datasets.kaldi_files import DataDirError, read_dict
 
 from core.atomic import atomic_write_text
@@ -38,7 +38,7 @@ def load_embeddings(d: Path) -> dict[str, np.ndarray]:
     scp = d / "xvector.scp"
     if not scp.exists():
         raise DataDirError(f"{scp}: missing; run steps.extract_embeddings first")
-    out = {k: np.asarray(v) for k, v in kaldiio.load_scp_sequential(str(scp))}
+    out = dict(read_scp(scp))  # each entry read checked: a truncated ark names its scp line
     bad = next((k for k, v in out.items() if not np.isfinite(v).all()), None)
     if bad is not None:
         raise DataDirError(

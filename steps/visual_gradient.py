@@ -17,10 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 
-from datasets.ark_read import read_rows
+from datasets.ark_read import read_rows, read_scp
 from core.atomic import atomic_write_bytes
 from datasets.kaldi_files import DataDirError, read_dict
 from core.atomic import atomic_write_text
@@ -107,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 def read_maps(a, d: Path, feats: dict) -> tuple[list, list, list]:
     """(per-utterance frequency profiles, mean spectra, the first --examples (utt, features, map))."""
     profiles, spectra, examples = [], [], []
-    for utt, m in kaldiio.load_scp_sequential(str(d / "maps.scp")):
+    for utt, m in read_scp(d / "maps.scp"):
         profiles.append(utterance_profile(m, a.reduction))
         x = read_rows(feats[utt], {})  # (time, freq)
         spectra.append(x.mean(axis=0))

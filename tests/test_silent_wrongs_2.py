@@ -97,3 +97,39 @@ def test_spk2gender_is_checked_and_kept_in_step_by_fix_data_dir(tmp_path):
     p = run(["utils/fix_data_dir.sh", str(d)])  # every wav of s1 gone: s1 leaves spk2gender too
     assert p.returncode == 0 and (d / "spk2gender").read_text() == "s0 m\n", p.stdout + p.stderr
     assert run(["utils/validate_data_dir.sh", "--no-feats", str(d)]).returncode == 0
+
+
+def _embeddings(d, n=4):
+    import kaldiio
+
+    d.mkdir(parents=True)
+    with kaldiio.WriteHelper(f"ark,scp:{d}/xvector.1.ark,{d}/xvector.scp") as w:
+        for i in range(n):
+            w(f"u{i}", np.full(8, i + 1.0, np.float32))
+    return d
+
+
+@pytest.mark.parametrize("spoil", ["truncate", "overwrite"])
+def test_a_truncated_or_overwritten_embeddings_ark_names_the_scp_line(tmp_path, spoil):
+    """steps.score read embeddings with kaldiio directly: a truncated ark gave a bare AssertionError
+    traceback. Every kaldiio read of an scp (score, compute_vad, visual_gradient, VAD masks) is checked."""
+    from datasets.ark_read import ArkReadError, read_scp
+    from steps.score import load_embeddings
+
+    d = _embeddings(tmp_path / "emb")
+    assert [k for k, _ in read_scp(d / "xvector.scp")] == ["u0", "u1", "u2", "u3"]
+    ark = d / "xvector.1.ark"
+    data = ark.read_bytes()
+    ark.write_bytes(data[: len(data) // 2] if spoil == "truncate" else b"garbage\n")
+    line = 3 if spoil == "truncate" else 1
+    with pytest.raises(ArkReadError, match=rf"xvector.scp:{line}: 'u{line - 1}' -> .*xvector.1.ark:\d+: no readable matrix"):
+        load_embeddings(d)
+
+
+def test_a_vad_entry_that_points_at_no_matrix_names_the_utterance(tmp_path):
+    from datasets.ark_read import ArkReadError, load_entry
+
+    d = _embeddings(tmp_path / "emb")
+    (d / "xvector.1.ark").write_bytes(b"")
+    with pytest.raises(ArkReadError, match=r"vad.scp: 'u0': .*xvector.1.ark:\d+: no readable matrix there .*has 0 bytes"):
+        load_entry((d / "xvector.scp").read_text().split()[1], "vad.scp: 'u0'")
