@@ -235,11 +235,17 @@ _KALDIIO_ERRORS = (AssertionError, struct.error, ValueError, EOFError, OSError, 
 
 
 def scp_entries(scp: Path) -> list[tuple[int, str, str]]:
-    """(line number, key, where it points) of every non-blank line of a Kaldi scp."""
-    rows = []
+    """(line number, key, where it points) of every non-blank line of a Kaldi scp; ArkReadError for a key
+    given twice (a table read into a dict would keep the last silently)."""
+    rows, seen = [], {}
     for n, line in enumerate(Path(scp).read_text(encoding="utf-8").splitlines(), 1):
         key, _, spec = line.strip().partition(" ")
+        if key in seen:
+            raise ArkReadError(
+                f"{scp}:{n}: key {key!r} again (first on line {seen[key]}); which entry is meant cannot be guessed"
+            )
         if key:
+            seen[key] = n
             rows.append((n, key, spec.strip()))
     return rows
 

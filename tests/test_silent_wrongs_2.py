@@ -133,3 +133,15 @@ def test_a_vad_entry_that_points_at_no_matrix_names_the_utterance(tmp_path):
     (d / "xvector.1.ark").write_bytes(b"")
     with pytest.raises(ArkReadError, match=r"vad.scp: 'u0': .*xvector.1.ark:\d+: no readable matrix there .*has 0 bytes"):
         load_entry((d / "xvector.scp").read_text().split()[1], "vad.scp: 'u0'")
+
+
+def test_a_key_twice_in_an_embeddings_scp_is_refused(tmp_path):
+    """A repeated key in xvector.scp was read into a dict: the last entry won, with rc 0."""
+    from datasets.ark_read import ArkReadError
+    from steps.score import load_embeddings
+
+    d = _embeddings(tmp_path / "emb")
+    lines = (d / "xvector.scp").read_text().splitlines()
+    write(d / "xvector.scp", "\n".join(lines + [f"u1 {lines[3].split()[1]}"]) + "\n")
+    with pytest.raises(ArkReadError, match=r"xvector.scp:5: key 'u1' again \(first on line 2\)"):
+        load_embeddings(d)
