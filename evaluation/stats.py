@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import t as student_t
 
-from evaluation.metrics import verification_metrics
 from core.errors import UsageError
 
 
@@ -43,16 +42,60 @@ def bootstrap_metrics(
 ) -> np.ndarray:
     """(systems, resamples, keys) metrics of each score vector (all on the same trials; ``labels`` bool)
     under every resample of ``weights`` (n_boot, trials); a resample without target or nontarget
-    trials is NaN."""
+    trials is NaN. Each system's scores are sorted once, and the resamples' error rates are cumulative
+    sums over that order, a block of resamples at a time (``weighted_metrics``): the values
+    ``verification_metrics(s, labels, weights=w)`` gives, without a sort per resample."""
     labels = np.asarray(labels, dtype=bool)
+    weights = np.asarray(weights, dtype=np.float64)
     out = np.full((len(systems), len(weights), len(keys)), np.nan)
-    for j, w in enumerate(weights):
-        if not (w[labels].any() and w[~labels].any()):
-            continue
-        for i, s in enumerate(systems):
-            m = verification_metrics(s, labels, weights=w)
-            out[i, j] = [m[k] for k in keys]
+    block = max(1, 2**24 // max(1, labels.size))  # resamples per block: about 128 MB of float64 per array
+    for i, s in enumerate(systems):
+        order = np.argsort(np.asarray(s, dtype=np.float64), kind="stable")
+        lab = labels[order]  # (trials,) in score order
+        for a in range(0, len(weights), block):
+            out[i, a : a + block] = weighted_metrics(weights[a : a + block][:, order], lab, keys)
     return out
+
+
+def weighted_metrics(w: np.ndarray, lab: np.ndarray, keys) -> np.ndarray:
+    """(resamples, keys) EER / minDCF of one system from (resamples, trials) weights and labels, both
+    in ascending score order (evaluation.metrics.error_rates, _eer_from_rates and _min_dcf_from_rates,
+    row-wise); NaN rows where a resample has no target or no nontarget weight. ``w`` is overwritten."""
+    fnr = w * lab
+    np.cumsum(fnr, axis=1, out=fnr)  # target weight rejected at each threshold
+    w *= ~lab
+    fpr = np.cumsum(w, axis=1, out=w)  # nontarget weight rejected
+    n_tar, n_non = fnr[:, -1:].copy(), fpr[:, -1:].copy()
+    ok = (n_tar[:, 0] > 0) & (n_non[:, 0] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fnr /= n_tar
+        fpr /= n_non
+    np.subtract(1.0, fpr, out=fpr)  # nontargets still accepted
+    cols, tmp = [], np.empty_like(fnr)
+    for k in keys:
+        if k == "eer":
+            cols.append(_eer_rows(fnr, fpr))
+            continue
+        p = float(k.removeprefix("mindcf_"))
+        np.multiply(fnr, p, out=tmp)
+        tmp += fpr * (1.0 - p)
+        cols.append(tmp.min(axis=1) / min(p, 1.0 - p))
+    out = np.stack(cols, axis=1)
+    out[~ok] = np.nan
+    return out
+
+
+def _eer_rows(fnr: np.ndarray, fpr: np.ndarray) -> np.ndarray:
+    """Per row, the EER of ``_eer_from_rates``: the first point where fnr >= fpr (the last point always
+    is one), linearly interpolated with the point before it ('accept everything', (0, 1), before the first)."""
+    r = np.arange(len(fnr))
+    k = np.argmax(fnr >= fpr, axis=1)  # (resamples,)
+    j = np.maximum(k - 1, 0)
+    fnr0, fpr0 = np.where(k > 0, fnr[r, j], 0.0), np.where(k > 0, fpr[r, j], 1.0)
+    d0, d1 = fpr0 - fnr0, fnr[r, k] - fpr[r, k]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(d0 + d1 > 0, d0 / (d0 + d1), 0.0)
+    return fnr0 + t * (fnr[r, k] - fnr0)
 
 
 def quantile_interval(x, level: float = 0.95) -> tuple[float, float]:

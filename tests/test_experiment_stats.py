@@ -136,3 +136,26 @@ def test_primaries_are_declared_before_the_runs(tmp_path, capsys):
     a.primaries, a.detect = "gradient:none", 0.0
     with pytest.raises(ConfigError, match="--detect"):
         declare(a, ["none", "gradient"], tmp_path)
+
+
+def test_bootstrap_metrics_equal_one_weighted_sort_per_resample():
+    """The vectorised resamples (one sort per system) give exactly what verification_metrics gives with
+    each resample's weights, ties and a resample without target weight (NaN) included."""
+    from evaluation.metrics import verification_metrics
+    from evaluation.stats import bootstrap_metrics, speaker_weights
+
+    rng = np.random.default_rng(1)
+    enrol = rng.integers(0, 30, 5000)
+    test = np.where(rng.random(5000) < 0.1, enrol, rng.integers(0, 30, 5000))
+    labels = enrol == test
+    good = rng.standard_normal(5000) + 2 * labels
+    systems = [good, np.round(good, 1), rng.standard_normal(5000)]  # a system with ties, and chance
+    w = speaker_weights(enrol, test, 20, seed=2)
+    w[3] = np.where(labels, 0.0, 1.0)  # no target weight
+    got = bootstrap_metrics(systems, labels, w)
+    keys = ("eer", "mindcf_0.01", "mindcf_0.001")
+    for i, s in enumerate(systems):
+        assert np.isnan(got[i, 3]).all()
+        for j in [0, 1, 2, *range(4, 20)]:
+            m = verification_metrics(s, labels, weights=w[j])
+            assert got[i, j].tolist() == [m[k] for k in keys]
