@@ -1,9 +1,9 @@
-"""The README's training table, computed from the committed per-run figures of bench/seeds.py.
+"""The training table of docs/training.md, computed from the committed per-run figures of bench/seeds.py.
 
     python -m bench.seeds_table bench/results/seeds_*.csv
-    python -m bench.seeds_table --readme README.md bench/results/seeds_*.csv   # rewrite README's table
+    python -m bench.seeds_table --readme docs/training.md bench/results/seeds_*.csv   # rewrite its table
 
-With --readme, the table between the README's ``<!-- seeds_table -->`` and ``<!-- /seeds_table -->``
+With --readme, the table between the file's ``<!-- seeds_table -->`` and ``<!-- /seeds_table -->``
 lines is replaced by the one computed here (tests/test_readme.py checks that they agree).
 
 One row per (file, system): runs, EER mean ± sd [min, max], minDCF(0.01) mean ± sd, converged runs,
