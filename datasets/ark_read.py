@@ -239,7 +239,7 @@ def scp_entries(scp: Path) -> list[tuple[int, str, str]]:
     given twice (a table read into a dict would keep the last silently)."""
     rows, seen = [], {}
     for n, line in enumerate(Path(scp).read_text(encoding="utf-8").splitlines(), 1):
-        key, _, spec = line.strip().partition(" ")
+        key, spec = (line.split(None, 1) + ["", ""])[:2]  # blanks or tabs after the key, as kaldiio reads it
         if key in seen:
             raise ArkReadError(
                 f"{scp}:{n}: key {key!r} again (first on line {seen[key]}); which entry is meant cannot be guessed"

@@ -145,3 +145,11 @@ def test_a_key_twice_in_an_embeddings_scp_is_refused(tmp_path):
     write(d / "xvector.scp", "\n".join(lines + [f"u1 {lines[3].split()[1]}"]) + "\n")
     with pytest.raises(ArkReadError, match=r"xvector.scp:5: key 'u1' again \(first on line 2\)"):
         load_embeddings(d)
+
+
+def test_read_scp_takes_tabs_as_kaldiio_does(tmp_path):
+    from datasets.ark_read import read_scp
+
+    d = _embeddings(tmp_path / "emb")
+    write(d / "tabs.scp", (d / "xvector.scp").read_text().replace(" ", "\t"))
+    assert [(k, float(v[0])) for k, v in read_scp(d / "tabs.scp")] == [("u0", 1.0), ("u1", 2.0), ("u2", 3.0), ("u3", 4.0)]
