@@ -112,6 +112,18 @@ class ArkReadError(DataDirError):
     """A matrix cannot be read where its scp entry points (the message names the entry and the file)."""
 
 
+_DECODE_ERRORS = (AssertionError, struct.error, ValueError, EOFError, RuntimeError)  # kaldiio asserts; short reads
+_KALDIIO_ERRORS = (*_DECODE_ERRORS, OSError)  # and an ark that cannot be opened
+
+
+def _unreadable(where: str, spec: str, e: Exception) -> ArkReadError:
+    """The error for a ``spec`` whose bytes are no matrix (``where`` names the entry), with the ark's size."""
+    return ArkReadError(
+        f"{where}: no readable matrix there ({type(e).__name__}: {e}; the file has {_size(spec.rpartition(':')[0])} "
+        "bytes); the scp and its ark disagree (rerun the step that wrote them)"
+    )
+
+
 def read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) -> np.ndarray:
     """Rows [start, stop) of the matrix at ``spec`` = ``ark_path:offset`` (or ``...[first:last]``) as
     float32 (time, freq); ArkReadError naming ``spec`` when the offset is past the end or the bytes there
@@ -120,12 +132,8 @@ def read_rows(spec: str, fds: dict, start: int = 0, stop: int | None = None) -> 
         return _read_rows(spec, fds, start, stop)
     except ArkReadError:  # already names the entry
         raise
-    except (AssertionError, struct.error, ValueError, EOFError, RuntimeError) as e:  # kaldiio asserts; short reads
-        size = _size(spec.rpartition(":")[0])
-        raise ArkReadError(
-            f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has {size} bytes); "
-            "the scp and its ark disagree (rerun the step that wrote them)"
-        ) from None
+    except _DECODE_ERRORS as e:
+        raise _unreadable(spec, spec, e) from None
 
 
 def _size(path: str) -> str:
@@ -231,9 +239,6 @@ def matrix_blob(spec: str, fds: dict) -> bytes:
     return head + dims + body
 
 
-_KALDIIO_ERRORS = (AssertionError, struct.error, ValueError, EOFError, OSError, RuntimeError)  # kaldiio asserts
-
-
 def scp_entries(scp: Path) -> list[tuple[int, str, str]]:
     """(line number, key, where it points) of every non-blank line of a Kaldi scp; ArkReadError for a key
     given twice (a table read into a dict would keep the last silently)."""
@@ -256,11 +261,7 @@ def load_entry(spec: str, where: str) -> np.ndarray:
     try:
         return np.asarray(kaldiio.load_mat(spec))
     except _KALDIIO_ERRORS as e:
-        size = _size(spec.rpartition(":")[0])
-        raise ArkReadError(
-            f"{where}: {spec}: no readable matrix there ({type(e).__name__}: {e}; the file has {size} bytes); "
-            "the scp and its ark disagree (rerun the step that wrote them)"
-        ) from None
+        raise _unreadable(f"{where}: {spec}", spec, e) from None
 
 
 def read_scp(scp: Path):
@@ -274,9 +275,5 @@ def read_scp(scp: Path):
         except StopIteration:
             return
         except _KALDIIO_ERRORS as e:
-            size = _size(spec.rpartition(":")[0])
-            raise ArkReadError(
-                f"{scp}:{n}: {key!r} -> {spec}: no readable matrix there ({type(e).__name__}: {e}; the file has "
-                f"{size} bytes); the scp and its ark disagree (rerun the step that wrote them)"
-            ) from None
+            raise _unreadable(f"{scp}:{n}: {key!r} -> {spec}", spec, e) from None
         yield k, np.asarray(m)
