@@ -14,8 +14,11 @@
 #      <table>/log/<run>.log), and prints after every run the runs done, the runs left and the estimated time left
 #   4  the table: python -m steps.prior_table -> <table>/results.{md,csv}, comparisons.csv, runs.csv, plots/;
 #      it prints, per primary, the seeds needed to detect --detect points of EER at 80 % power
-# --seeds auto: stages 2-4 with --pilot-seeds first (the pilot), then again with seeds 1..N, N the seeds
-# the pilot's paired sd asks for (at most --max-seeds; the finished pilot runs are reused).
+# --seeds auto: stages 2-4 with --pilot-seeds first (the pilot), then rounds in which each prior is trained
+# on seeds 1..N, N the most its primaries need by the paired sd so far (at most --max-seeds; stage 4 writes
+# <table>/seeds_per_prior). The sd is re-estimated after each round; the rounds end when one asks for no
+# new run (at most 3 rounds). A prior whose comparisons already have the power gets no more seeds.
+# Finished runs are reused; a table that has seeds_per_prior resumes from it without a new pilot.
 # The primaries are declared in stage 2, before any run, and a table refuses other primaries later.
 # Priors: none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled ig_shuffled oracle (steps/prior_runs.py).
 set -euo pipefail
@@ -32,7 +35,7 @@ seeds="1 2 3"              # student seeds (train.seed), or auto (pilot, then as
 primaries="gradient:none ig:none gradient:shuffled"  # pre-declared comparisons (Holm over these)
 detect=0.4                 # EER points the seeds are planned to detect at 80 % power
 pilot_seeds="1 2 3"        # --seeds auto: the pilot
-max_seeds=20               # --seeds auto: at most this many seeds
+max_seeds=20               # --seeds auto: at most this many seeds per prior
 table=""                   # default exp/prior_table_<teacher exp name>
 oracle_band=""             # LO-HI Hz of a planted band (the 'oracle' prior)
 data=data/synth            # data root holding the test data dir
@@ -102,12 +105,13 @@ run_worker() {  # <worker>: the runs i of runs.tsv with i % jobs == worker, one 
   done < "$table/runs.tsv"
 }
 
-run_table() {  # stages 2-4 for one seed list
-  local seeds=$1
+run_table() {  # stages 2-4 for one seed list [and the seeds per prior, PRIOR:N ...]
+  local seeds=$1 per_prior=${2:-}
   if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     log "Stage 2: priors, student configs and the declared comparisons -> $table (seeds $seeds)"
     python -m steps.prior_runs --teacher-exp "$teacher_exp" --student-config "$student_config" --out "$table" \
-      ${priors:+--priors "$priors"} --seeds "$seeds" --primaries "$primaries" --detect "$detect" ${band_opt[@]+"${band_opt[@]}"}
+      ${priors:+--priors "$priors"} --seeds "$seeds" --seeds-per-prior "$per_prior" --max-seeds "$max_seeds" \
+      --primaries "$primaries" --detect "$detect" ${band_opt[@]+"${band_opt[@]}"}
   fi
   if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     [ -f "$table/runs.tsv" ] || { echo "$0: $table/runs.tsv missing; run stage 2 first" >&2; exit 1; }
@@ -131,15 +135,18 @@ run_table() {  # stages 2-4 for one seed list
 if [ "$seeds" != auto ]; then
   run_table "$seeds"
 else
-  log "Pilot: seeds $pilot_seeds"
-  run_table "$pilot_seeds"
-  need=$(cat "$table/seeds_needed")
-  n=$(( need > max_seeds ? max_seeds : need ))
-  if [ "$need" -gt "$max_seeds" ]; then
-    log "the pilot asks for $need seeds; running --max-seeds $max_seeds (the table prints the MDE they reach)"
+  if [ -f "$table/seeds_per_prior" ] && [ -f "$table/runs.tsv" ]; then
+    log "Resuming from $table/seeds_per_prior (the last round's power analysis); no new pilot"
+  else
+    log "Pilot: seeds $pilot_seeds"
+    run_table "$pilot_seeds"
   fi
-  if [ "$n" -gt "$(wc -w <<< "$pilot_seeds")" ]; then
-    log "Seeds 1..$n (the pilot's runs are reused)"
-    run_table "$(seq -s ' ' 1 "$n")"
-  fi
+  last=""
+  for round in 1 2 3; do  # the paired sd is re-estimated after each round
+    spec=$(cat "$table/seeds_per_prior")
+    if [ "$spec" = "$last" ]; then break; fi
+    log "Round $round: seeds per prior $spec (at most $max_seeds; finished runs are reused)"
+    run_table "$pilot_seeds" "$spec"
+    last=$spec
+  done
 fi

@@ -2,16 +2,19 @@
 
     python -m steps.prior_runs --teacher-exp exp/demo_rescnn --student-config conf/prior_student.yaml \\
         --out exp/prior_table_demo --priors "none mel ig eg gradient ig_smooth ig_learn vox1_clean shuffled" \\
-        --seeds "1 2 3" [--oracle-band 2000-3000] [--shuffle-seed 0]
+        --seeds "1 2 3" [--seeds-per-prior "gradient:16 shuffled:16" --max-seeds 16] [--oracle-band 2000-3000] [--shuffle-seed 0]
     python -m steps.prior_runs --methods-for "ig shuffled"    # the teacher methods those priors need
 
 Writes <out>/priors/<prior>.npy (<prior>_s<seed>.npy for the shuffled controls, whose bin order is
 drawn anew for every student seed; priors.json says where each came from), <out>/conf/<prior>_s<seed>.yaml
 (the student config with model.attention and train.seed set: one YAML per experiment) and
-<out>/runs.tsv (run, prior, seed). The teacher and its weights stay fixed; the seed changes the
-student's initialisation and the egs order (train.seed). Everything is checked before anything is
-written; rerunning with the same arguments rewrites identical files (finished runs are untouched:
-their exp dirs refuse a changed config).
+<out>/runs.tsv (run, prior, seed). ``--seeds-per-prior PRIOR:N`` trains that prior on seeds 1..N (at
+most --max-seeds) instead of --seeds: after a pilot, each prior gets the seeds its primaries need
+(steps/prior_table.py writes them to <table>/seeds_per_prior), so a comparison short of power gets
+more seeds without retraining the priors whose comparisons already have enough. The teacher and its
+weights stay fixed; the seed changes the student's initialisation and the egs order (train.seed).
+Everything is checked before anything is written; rerunning with the same arguments rewrites identical
+files (finished runs are untouched: their exp dirs refuse a changed config).
 """
 
 from __future__ import annotations
@@ -117,10 +120,34 @@ def prior_file(name: str, seed: int) -> str:
     return f"{name}_s{seed}" if name in SHUFFLED else name
 
 
+def parse_per_prior(text: str, priors: list[str], most: int | None) -> dict[str, int]:
+    """'gradient:16 shuffled:16' -> {'gradient': 16, 'shuffled': 16}, each N capped at ``most``."""
+    counts = {}
+    for item in parse_list(text, "seeds-per-prior") if text.strip() else []:
+        name, _, n = item.partition(":")
+        if name not in priors or not n.isdigit() or int(n) < 1:
+            raise ConfigError(
+                f"--seeds-per-prior: {item!r}: want PRIOR:N with N >= 1 and PRIOR one of --priors ({' '.join(priors)})"
+            )
+        counts[name] = int(n)
+        if most is not None and int(n) > most:
+            print(f"prior_runs: {name}: {n} seeds asked, {most} run (--max-seeds)", file=sys.stderr)
+            counts[name] = most
+    return counts
+
+
+def seed_lists(a, priors: list[str]) -> dict[str, list[int]]:
+    """The seeds of each prior: --seeds, or 1..N where --seeds-per-prior gives N."""
+    seeds = [int(s) for s in parse_list(a.seeds, "seeds")]
+    counts = parse_per_prior(a.seeds_per_prior, priors, a.max_seeds)
+    return {p: list(range(1, counts[p] + 1)) if p in counts else seeds for p in priors}
+
+
 def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[str, str, int]], dict]:
     priors = parse_list(a.priors, "priors")
     check_priors(priors)
-    seeds = [int(s) for s in parse_list(a.seeds, "seeds")]
+    per_prior = seed_lists(a, priors)
+    seeds = sorted({s for v in per_prior.values() for s in v})
     teacher = Path(a.teacher_exp)
     tcfg, tinputs = read_exp(teacher)
     base = load_config(a.student_config)
@@ -135,12 +162,12 @@ def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[s
     vectors = {
         prior_file(p, s): prior_vector(p, teacher, feat_dim, a.oracle_band, hz, (a.shuffle_seed, s))
         for p in priors
-        for s in (seeds if p in SHUFFLED else seeds[:1])
+        for s in (per_prior[p] if p in SHUFFLED else per_prior[p][:1])
     }
     out = Path(a.out)
     configs, runs = {}, []
     for s in seeds:  # seed-major: a partial table has every prior at its first seeds
-        for p in priors:
+        for p in (p for p in priors if s in per_prior[p]):
             run = f"{p}_s{s}"
             configs[run] = run_config(base, p, out / "priors" / f"{prior_file(p, s)}.npy", s)
             runs.append((run, p, s))
@@ -154,7 +181,7 @@ def plan(a) -> tuple[dict[str, np.ndarray | None], dict[str, dict], list[tuple[s
         for p in priors
     }
     for p in set(priors) & set(SHUFFLED):
-        meta[p]["permutation_seed"] = {f"s{s}": [a.shuffle_seed, s] for s in seeds}
+        meta[p]["permutation_seed"] = {f"s{s}": [a.shuffle_seed, s] for s in per_prior[p]}
     return vectors, configs, runs, meta
 
 
@@ -223,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"any of: {' '.join(PRIORS)} (default: %(default)s, the default primaries' priors)",
     )
     p.add_argument("--seeds", default="1 2 3", help="student seeds (default: %(default)s)")
+    p.add_argument(
+        "--seeds-per-prior",
+        default="",
+        metavar="PRIOR:N ...",
+        help="these priors are trained on seeds 1..N instead of --seeds (the pilot's <table>/seeds_per_prior)",
+    )
+    p.add_argument("--max-seeds", type=int, default=None, help="at most this many seeds per prior in --seeds-per-prior")
     p.add_argument("--oracle-band", type=arg_type(parse_band), default=None, help="LO-HI Hz: the band of the 'oracle' prior")
     p.add_argument(
         "--shuffle-seed",
@@ -257,8 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(Path(a.out) / "plan.json", json.dumps(declared, indent=1) + "\n")
     except CLI_ERRORS as e:
         return fail("prior_runs", e)
-    n_priors = len({prior for _, prior, _ in runs})
-    print(f"prior_runs: {len(runs)} runs ({n_priors} priors x {len(runs) // n_priors} seeds) in {a.out}/runs.tsv")
+    per = {prior: sum(p == prior for _, p, _ in runs) for _, prior, _ in runs}  # prior -> its seeds
+    if len(set(per.values())) == 1:
+        shape = f"{len(per)} priors x {len(runs) // len(per)} seeds"
+    else:
+        shape = ", ".join(f"{p} x {n} seeds" for p, n in per.items())
+    print(f"prior_runs: {len(runs)} runs ({shape}) in {a.out}/runs.tsv")
     return 0
 
 

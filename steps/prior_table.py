@@ -299,9 +299,22 @@ def teacher_row(exp: Path, score_name: str, pairs: list, labels: np.ndarray) -> 
     return {"name": exp.name, **metrics(scores, tl), "params": facts["params"], "macs": facts["macs"]}
 
 
-def power_report(table: Path, comps: list[dict]) -> None:
+def prior_seeds(plan: dict, need: dict[str, int], runs: list[dict]) -> dict[str, int]:
+    """Seeds each prior's next round trains: the most any of its EER primaries needs, never fewer than
+    it has run; a prior compared only as exploratory follows its baseline."""
+    n = {p: sum(r["prior"] == p for r in runs) for p in dict.fromkeys(r["prior"] for r in runs)}  # prior -> runs
+    for a, b in plan["primaries"]:
+        for p in (a, b):
+            n[p] = max(n.get(p, 0), need.get(f"{a} vs {b}", 0))
+    for a, b in plan["exploratory"]:
+        n[a] = max(n.get(a, 0), n.get(b, 0))
+    return n
+
+
+def power_report(table: Path, comps: list[dict], runs: list[dict]) -> None:
     """Print and write <table>/power.json: the paired seeds each EER primary needs to detect the
-    plan's difference, from the paired sd of the seeds run so far (the pilot)."""
+    plan's difference, from the paired sd of the seeds run so far (the pilot), and each prior's seeds
+    for the next round (<table>/seeds_per_prior, read by local/prior_table.sh --seeds auto)."""
     path = table / "plan.json"
     if not path.exists():
         return
@@ -315,11 +328,13 @@ def power_report(table: Path, comps: list[dict]) -> None:
             f"{n} seeds detect {plan['detect_eer_points']} points at {100 * plan['power']:.0f} % power "
             f"(MDE now {100 * c['mde']:.2f})"
         )
-    atomic_write_text(
-        table / "power.json",
-        json.dumps({"seeds_run": seeds, "seeds_needed": max(need.values(), default=0), "per_primary": need}, indent=1) + "\n",
-    )
-    atomic_write_text(table / "seeds_needed", f"{max(need.values(), default=0)}\n")  # read by local/prior_table.sh
+    per_prior = prior_seeds(plan, need, runs)
+    top = max(need.values(), default=0)
+    facts = {"seeds_run": seeds, "seeds_needed": top, "per_primary": need, "per_prior": per_prior}
+    atomic_write_text(table / "power.json", json.dumps(facts, indent=1) + "\n")
+    atomic_write_text(table / "seeds_needed", f"{top}\n")
+    # read by local/prior_table.sh: the next round's --seeds-per-prior
+    atomic_write_text(table / "seeds_per_prior", " ".join(f"{p}:{k}" for p, k in per_prior.items()) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     if hz is not None:
         atomic_write_text(table / "gains.csv", gains_csv(runs))
     plots(table, rows, runs, hz if hz is not None else np.array([]), teacher)
-    power_report(table, comps)
+    power_report(table, comps, runs)
     print(f"prior_table: {len(runs)} runs, {len(rows)} priors -> {table}/results.md")
     return 0
 
