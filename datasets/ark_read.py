@@ -184,11 +184,10 @@ def read_packed(spec: str, fds: dict, start: int = 0, stop: int | None = None):
         if count is not None and data.shape[1] < stop - start:
             raise ArkReadError(f"{spec}: the row range ends at row {first + count - 1}, past the matrix's end")
         return data, p
-    except (struct.error, ValueError, EOFError) as e:
-        raise ArkReadError(
-            f"{spec}: no readable matrix there ({type(e).__name__}: {e}; the file has "
-            f"{_size(spec.rpartition(':')[0])} bytes); the scp and its ark disagree"
-        ) from None
+    except ArkReadError:  # already names the entry
+        raise
+    except _DECODE_ERRORS as e:
+        raise _unreadable(spec, spec, e) from None
 
 
 def num_rows(spec: str, fds: dict) -> int:

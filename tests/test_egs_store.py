@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.ark_read import ArkReadError, cm_slice, matrix_blob, num_rows, read_rows, split_spec
+from datasets.ark_read import ArkReadError, cm_slice, matrix_blob, num_rows, read_packed, read_rows, split_spec
 from datasets.kaldi_files import DataDirError, read_dict, read_pairs
 from datasets.loader import EgsDataset
 from steps import make_egs
@@ -81,6 +81,22 @@ def test_row_range_specs_read_inside_their_range(tmp_path):
     np.testing.assert_allclose(read_rows(f"{spec}[10:59]", fds), src["Sp0_r0.seg"][10:60], rtol=1e-5, atol=1e-5)
     with pytest.raises(ArkReadError, match=r"past the matrix's end"):
         read_rows(f"{spec}[100:130]", fds)
+
+
+def test_packed_reads_name_the_entry_once(tmp_path):
+    """read_packed's errors: a row range past the end keeps its own message (not wrapped again), and a
+    truncated ark names the entry, the ark's size and the fix, as read_rows does."""
+    m = (np.random.default_rng(0).standard_normal((60, 13)) * 4).astype(np.float32)
+    kaldiio.save_ark(str(tmp_path / "a.ark"), {"u": m}, scp=str(tmp_path / "a.scp"), compression_method=2)
+    spec = read_dict(tmp_path / "a.scp")["u"]
+    assert read_packed(f"{spec}[10:19]", {})[0].shape == (13, 10)  # (freq, time) bytes of rows 10..19
+    with pytest.raises(ArkReadError, match=r"past the matrix's end") as e:
+        read_packed(f"{spec}[50:70]", {})
+    assert "no readable matrix" not in str(e.value)
+    ark = tmp_path / "a.ark"
+    ark.write_bytes(ark.read_bytes()[:-200])
+    with pytest.raises(ArkReadError, match=r"no readable matrix there .* bytes\); the scp and its ark disagree \(rerun"):
+        read_packed(spec, {})
 
 
 def test_reference_egs_refuse_changed_features(tmp_path):

@@ -159,3 +159,28 @@ def test_bootstrap_metrics_equal_one_weighted_sort_per_resample():
         for j in [0, 1, 2, *range(4, 20)]:
             m = verification_metrics(s, labels, weights=w[j])
             assert got[i, j].tolist() == [m[k] for k in keys]
+
+
+def test_each_prior_gets_the_seeds_its_primaries_need(capsys):
+    """The power analysis gives each prior the most its EER primaries need, never fewer than it has run,
+    and an exploratory prior follows its baseline; --seeds-per-prior turns that into seed lists."""
+    from types import SimpleNamespace
+    from core.errors import ConfigError
+    from steps.prior_runs import seed_lists
+    from steps.prior_table import prior_seeds
+
+    plan = {"primaries": [["gradient", "none"], ["ig", "none"], ["gradient", "shuffled"]], "exploratory": [["mel", "none"]]}
+    runs = [{"prior": p, "seed": s} for s in range(1, 9) for p in ("none", "gradient", "ig", "shuffled", "mel")]
+    need = {"gradient vs none": 6, "ig vs none": 7, "gradient vs shuffled": 16}
+    assert prior_seeds(plan, need, runs) == {"none": 8, "gradient": 16, "ig": 8, "shuffled": 16, "mel": 8}
+    need["ig vs none"] = 12  # the baseline of a short comparison takes its exploratory priors along
+    assert prior_seeds(plan, need, runs) == {"none": 12, "gradient": 16, "ig": 12, "shuffled": 16, "mel": 12}
+    priors = ["none", "gradient", "shuffled"]
+    a = SimpleNamespace(seeds="1 2 3", seeds_per_prior="gradient:20 shuffled:5", max_seeds=16)
+    got = seed_lists(a, priors)
+    assert got == {"none": [1, 2, 3], "gradient": list(range(1, 17)), "shuffled": [1, 2, 3, 4, 5]}
+    assert "gradient: 20 seeds asked, 16 run (--max-seeds)" in capsys.readouterr().err
+    assert seed_lists(SimpleNamespace(seeds="4 5", seeds_per_prior="", max_seeds=None), priors)["none"] == [4, 5]
+    for bad in ("ig:3", "gradient:0", "gradient:x", "gradient"):
+        with pytest.raises(ConfigError, match="--seeds-per-prior"):
+            seed_lists(SimpleNamespace(seeds="1", seeds_per_prior=bad, max_seeds=None), priors)
