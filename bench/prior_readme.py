@@ -3,9 +3,11 @@
 
     python -m bench.prior_readme bench/results/prior_experiment
     python -m bench.prior_readme --readme README.md bench/results/prior_experiment   # rewrite README's table
+    python -m bench.prior_readme --readme README.md --block planted_table --comparisons-only bench/results/prior_planted
 
-With --readme, the lines between the README's ``<!-- prior_table -->`` and ``<!-- /prior_table -->``
-are replaced by the table computed here (tests/test_readme.py checks that they agree).
+With --readme, the lines between the README's ``<!-- BLOCK -->`` and ``<!-- /BLOCK -->`` (BLOCK:
+--block, default prior_table) are replaced by the table computed here (tests/test_readme.py checks
+that they agree).
 
 Rows: per prior, EER mean ± sd over seeds and the runs that converged; then every EER comparison, the
 primaries first: Δ (points, A - B, negative: A better), its interval (two-level bootstrap over seeds x
@@ -15,6 +17,7 @@ detectable difference at the seeds run.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 import statistics
@@ -23,7 +26,12 @@ from pathlib import Path
 
 from bench.seeds_table import readme_block
 
-MARKS = ("<!-- prior_table -->", "<!-- /prior_table -->")
+
+def marks(block: str) -> tuple[str, str]:
+    return f"<!-- {block} -->", f"<!-- /{block} -->"
+
+
+MARKS = marks("prior_table")  # the experiment corpus; the planted-band corpus is block planted_table
 
 
 def _pts(x: str) -> str:
@@ -64,28 +72,29 @@ def comparison_rows(comps: list[dict]) -> list[str]:
     return out
 
 
-def table(folder: Path) -> str:
+def table(folder: Path, priors: bool = True) -> str:
+    """The per-prior rows (unless ``priors`` is False), then the EER comparisons."""
     runs = list(csv.DictReader(open(folder / "runs.csv")))
     comps = list(csv.DictReader(open(folder / "comparisons.csv")))
-    return "\n".join(prior_rows(runs) + [""] + comparison_rows(comps)) + "\n"
+    head = prior_rows(runs) + [""] if priors else []
+    return "\n".join(head + comparison_rows(comps)) + "\n"
 
 
 def main(argv=None) -> int:
-    args = list(argv if argv is not None else sys.argv[1:])
-    readme = None
-    if args[:1] == ["--readme"] and len(args) > 1:
-        readme, args = Path(args[1]), args[2:]
-    if len(args) != 1:
-        print("usage: python -m bench.prior_readme [--readme README.md] RESULTS_DIR", file=sys.stderr)
-        return 2
-    out = table(Path(args[0]))
-    if readme is None:
+    ap = argparse.ArgumentParser(description="The README's table of a committed prior experiment.")
+    ap.add_argument("--readme", type=Path, help="rewrite this file's block instead of printing")
+    ap.add_argument("--block", default="prior_table", help="the block's marker name (default: %(default)s)")
+    ap.add_argument("--comparisons-only", action="store_true", help="leave out the per-prior rows")
+    ap.add_argument("results", type=Path, help="a results folder with runs.csv and comparisons.csv")
+    a = ap.parse_args(argv)
+    out = table(a.results, priors=not a.comparisons_only)
+    if a.readme is None:
         print(out, end="")
         return 0
-    text = readme.read_text()
-    a, b = readme_block(text, str(readme), MARKS)
-    readme.write_text(text[:a] + out + text[b:])
-    print(f"prior_readme: {readme}: table of {args[0]} written")
+    text = a.readme.read_text()
+    start, end = readme_block(text, str(a.readme), marks(a.block))
+    a.readme.write_text(text[:start] + out + text[end:])
+    print(f"prior_readme: {a.readme}: block {a.block} from {a.results} written")
     return 0
 
 

@@ -108,7 +108,7 @@ run_worker() {  # <worker>: the runs i of runs.tsv with i % jobs == worker, one 
 run_table() {  # stages 2-4 for one seed list [and the seeds per prior, PRIOR:N ...]
   local seeds=$1 per_prior=${2:-}
   if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-    log "Stage 2: priors, student configs and the declared comparisons -> $table (seeds $seeds)"
+    log "Stage 2: priors, student configs and the declared comparisons -> $table (seeds ${per_prior:+per prior $per_prior, others }$seeds)"
     python -m steps.prior_runs --teacher-exp "$teacher_exp" --student-config "$student_config" --out "$table" \
       ${priors:+--priors "$priors"} --seeds "$seeds" --seeds-per-prior "$per_prior" --max-seeds "$max_seeds" \
       --primaries "$primaries" --detect "$detect" ${band_opt[@]+"${band_opt[@]}"}

@@ -239,7 +239,7 @@ def print_methods(text: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--teacher-exp")
     p.add_argument("--student-config")
@@ -279,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="only print the teacher saliency methods these priors need (empty: --priors), one per line, and exit",
     )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     a = p.parse_args(argv)
     try:
         if a.methods_for is not None:
