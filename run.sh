@@ -26,6 +26,7 @@ preset=demo            # synthetic corpus size: tiny | demo | experiment (demo +
 seed=777                   # synthetic corpus seed
 nj=2                       # parallel jobs of every stage
 threads=""                 # threads per job (torch, BLAS); empty: cores / the jobs side by side
+gpus=""                    # e.g. 0,1: train and extract on these GPUs (c_train.sh, b_extract.sh, stage 5); empty: CPU
 config=conf/demo_rescnn.yaml   # the teacher experiment
 exp_dir=""                     # default exp/<config stem>
 method=integrated_gradients    # saliency method of the weights (stage 4)
@@ -73,7 +74,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   log "Stage 3: c_train.sh (teacher: train, embeddings, scoring)"
-  ./c_train.sh --data "$data" --config "$config" --exp-dir "$exp_dir" --stage 1 --stop-stage 3 --nj "$nj" --threads "$threads" \
+  ./c_train.sh --data "$data" --config "$config" --exp-dir "$exp_dir" --stage 1 --stop-stage 3 --nj "$nj" --threads "$threads" --gpus "$gpus" \
     --test-while-training false  # c_train.sh stage 3 scores the test trials; no second scoring inside training
 fi
 teacher=${exp_dir:-exp/$(basename "$config" .yaml)}
@@ -81,7 +82,8 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: b_extract.sh ($method weights of $teacher)"
   steps_opt=()
   [[ -n "$ig_steps" && $method == integrated_gradients* ]] && steps_opt=(--steps "$ig_steps")
-  ./b_extract.sh --data "$data" --teacher-exp "$teacher" --method "$method" --nj "$nj" --threads "$threads" ${steps_opt[@]+"${steps_opt[@]}"}
+  ./b_extract.sh --data "$data" --teacher-exp "$teacher" --method "$method" --nj "$nj" --threads "$threads" --gpus "$gpus" \
+    ${steps_opt[@]+"${steps_opt[@]}"}
 fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
@@ -90,7 +92,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   [ -n "$planted_band" ] && oracle_opt=(--oracle-band "$planted_band")
   local/prior_table.sh --data "$data" --teacher-exp "$teacher" --student-config "$student_config" \
     --priors "$table_priors" --seeds "$table_seeds" --table "${table:-exp/prior_table_$(basename "$teacher")}" \
-    --nj "$nj" --threads "$threads" --jobs "$table_jobs" ${oracle_opt[@]+"${oracle_opt[@]}"}
+    --nj "$nj" --threads "$threads" --jobs "$table_jobs" --gpus "$gpus" ${oracle_opt[@]+"${oracle_opt[@]}"}
 fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then

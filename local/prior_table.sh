@@ -3,7 +3,7 @@
 #   local/prior_table.sh [--teacher-exp exp/demo_rescnn] [--student-config conf/prior_student.yaml]
 #       [--priors "none gradient ig shuffled"] [--seeds "1 2 3" | auto] [--table exp/prior_table] [--oracle-band 2000-3000]
 #       [--primaries "gradient:none ig:none gradient:shuffled"] [--detect 0.4] [--pilot-seeds "1 2 3"] [--max-seeds 20]
-#       [--jobs 2]
+#       [--jobs 2] [--gpus 0,1]
 # Stages:
 #   1  the teacher's frequency weights each prior needs (./b_extract.sh, skipped where they exist)
 #   2  priors and one student YAML per (prior, seed): python -m steps.prior_runs -> <table>/{priors,conf,runs.tsv}
@@ -44,11 +44,14 @@ nj=2                       # embedding jobs per run
 threads=""                 # threads per job (torch, BLAS); empty: cores / the jobs side by side
 n_boot=1000                # speaker-bootstrap resamples of the paired differences
 jobs=1                     # stage 3: runs side by side (2 on a 2-core CPU: one thread each)
+gpus=""                    # e.g. 0,1: train on CUDA; --jobs 1 gives each run all of them (DDP), --jobs J gives
+                           # run worker w the GPU w mod n; stage 1's weights use them too. Empty: CPU
 help_message="Usage: $0 [options]   (see the header of $0)"
 . utils/parse_options.sh
 
 table=${table:-exp/prior_table_$(basename "$teacher_exp")}
 case "$jobs" in *[!0-9]*|""|0*) echo "$0: --jobs expects a positive integer, got '$jobs'" >&2; exit 1 ;; esac
+case "$gpus" in *[!0-9,]*|,*|*,|*,,*) echo "$0: --gpus expects GPU numbers separated by commas (0,1), got '$gpus'" >&2; exit 1 ;; esac
 run_threads=$threads  # threads per run: --threads, or with --jobs > 1 the cores / --jobs (c_train.sh's own rule when 1)
 [ -z "$threads" ] && [ "$jobs" -gt 1 ] && run_threads=$(gfa_threads "$jobs" "" && echo "$OMP_NUM_THREADS")
 run_nj=$(( nj / jobs > 0 ? nj / jobs : 1 ))  # embedding jobs per run, so that the runs side by side share --nj
@@ -60,7 +63,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   methods=$(python -m steps.prior_runs --methods-for "$priors")  # the prior -> method map is Python's
   for m in $methods; do
     [ -f "$teacher_exp/gradients/$m/freq_weights.npy" ] && continue
-    ./b_extract.sh --teacher-exp "$teacher_exp" --method "$m" --nj "$nj" --threads "$threads"
+    ./b_extract.sh --teacher-exp "$teacher_exp" --method "$m" --nj "$nj" --threads "$threads" --gpus "$gpus"
   done
 fi
 
@@ -79,9 +82,16 @@ progress() {  # after a run: done, left and the time left at this sitting's rate
   log "Stage 3: $d/$n_runs runs done, $left left, about $eta left ($((el / 60)) min so far)"
 }
 
-train_run() {  # <run>: c_train.sh stages 1-3 of one student
+worker_gpus() {  # <worker>: the GPUs its runs train on: all of --gpus with --jobs 1, else GPU worker mod n
+  [ -z "$gpus" ] || [ "$jobs" -eq 1 ] && { echo "$gpus"; return; }
+  local list
+  IFS=, read -r -a list <<< "$gpus"
+  echo "${list[$(($1 % ${#list[@]}))]}"
+}
+
+train_run() {  # <run> <worker>: c_train.sh stages 1-3 of one student
   ./c_train.sh --data "$data" --test-set "$test_set" --config "$table/conf/$1.yaml" --exp-dir "$table/runs/$1" \
-    --nj "$run_nj" --threads "$run_threads" --test-while-training false --stage 1 --stop-stage 3
+    --nj "$run_nj" --threads "$run_threads" --gpus "$(worker_gpus "$2")" --test-while-training false --stage 1 --stop-stage 3
 }
 
 run_worker() {  # <worker>: the runs i of runs.tsv with i % jobs == worker, one after another
@@ -95,11 +105,11 @@ run_worker() {  # <worker>: the runs i of runs.tsv with i % jobs == worker, one 
     fi
     if [ "$jobs" -eq 1 ]; then
       log "Stage 3: run $i/$n_runs $run (prior $prior, seed $seed)"
-      train_run "$run" < /dev/null
+      train_run "$run" "$w" < /dev/null
     else
       mkdir -p "$table/log"
       log "Stage 3: run $i/$n_runs $run (prior $prior, seed $seed; output: $table/log/$run.log)"
-      train_run "$run" < /dev/null >> "$table/log/$run.log" 2>&1
+      train_run "$run" "$w" < /dev/null >> "$table/log/$run.log" 2>&1
     fi
     progress
   done < "$table/runs.tsv"

@@ -96,3 +96,34 @@ def test_prior_vectors_without_a_teacher(tmp_path):
         prior_vector("oracle", tmp_path, 161, None, None, 0)
     with pytest.raises(ConfigError, match="run ./b_extract.sh --teacher-exp"):
         prior_vector("eg", tmp_path, 161, None, None, 0)
+
+
+def test_stage3_gives_each_side_by_side_run_its_gpu(tmp_path):
+    """--gpus reaches every run's c_train.sh: with --jobs 2, worker w trains on GPU w mod n; with --jobs 1,
+    every run on all of them. A stub c_train.sh in a copy of the scripts records what it was given."""
+    import shutil
+
+    from conftest import ROOT
+
+    for part in ("local", "utils"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    for f in ("path.sh", "cmd.sh"):
+        shutil.copy(ROOT / f, tmp_path / f)
+    stub = tmp_path / "c_train.sh"  # writes its --gpus beside the scores a finished run has
+    stub.write_text(
+        "#!/usr/bin/env bash\nwhile [ $# -gt 0 ]; do case $1 in --exp-dir) d=$2;; --gpus) g=$2;; esac; shift 2; done\n"
+        'mkdir -p "$d/scores" && echo "$g" > "$d/gpus" && touch "$d/scores/test_trials.score"\n'
+    )
+    stub.chmod(0o755)
+    table = tmp_path / "t"
+    table.mkdir()
+    (table / "runs.tsv").write_text("".join(f"{p}_s{s}\t{p}\t{s}\n" for s in (1, 2) for p in ("none", "gradient")))
+    common = ["bash", "local/prior_table.sh", "--table", "t", "--stage", "3", "--stop-stage", "3"]
+    run([*common, "--jobs", "2", "--gpus", "3,5"], cwd=tmp_path, check=True)
+    got = {r: (table / "runs" / r / "gpus").read_text().strip() for r in ("none_s1", "gradient_s1", "none_s2", "gradient_s2")}
+    assert got == {"none_s1": "3", "gradient_s1": "5", "none_s2": "3", "gradient_s2": "5"}  # runs 1, 3: worker 0
+    shutil.rmtree(table / "runs")
+    run([*common, "--gpus", "3,5"], cwd=tmp_path, check=True)
+    assert (table / "runs" / "gradient_s2" / "gpus").read_text().strip() == "3,5"  # --jobs 1: DDP over both
+    p = run([*common, "--gpus", "0,,1"], cwd=tmp_path)
+    assert p.returncode == 1 and "--gpus expects GPU numbers separated by commas" in p.stderr
