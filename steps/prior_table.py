@@ -329,10 +329,8 @@ def power_report(table: Path, comps: list[dict], runs: list[dict]) -> None:
             f"(MDE now {100 * c['mde']:.2f})"
         )
     per_prior = prior_seeds(plan, need, runs)
-    top = max(need.values(), default=0)
-    facts = {"seeds_run": seeds, "seeds_needed": top, "per_primary": need, "per_prior": per_prior}
+    facts = {"seeds_run": seeds, "seeds_needed": max(need.values(), default=0), "per_primary": need, "per_prior": per_prior}
     atomic_write_text(table / "power.json", json.dumps(facts, indent=1) + "\n")
-    atomic_write_text(table / "seeds_needed", f"{top}\n")
     # read by local/prior_table.sh: the next round's --seeds-per-prior
     atomic_write_text(table / "seeds_per_prior", " ".join(f"{p}:{k}" for p, k in per_prior.items()) + "\n")
 
